@@ -1,0 +1,74 @@
+"""The derivative engine: value, gradient and Laplacian of a network in one call.
+
+`derivatives(model, x, backend=...)` is the entry point: `"analytic"` propagates closed-form forward-mode
+streams (sine and other elementwise-activation MLPs; first-order backward only), `"autograd"` uses reverse
+mode with a double backward (any model; what the official code does), `"auto"` picks analytic when the
+model supports it. The tensor-level autograd helpers (`gradient`, `divergence`, `laplacian`, `jacobian`,
+`hessian`) work for any model's outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from .autograd import divergence, gradient, hessian, jacobian, laplacian
+from .forward import forward_derivatives, supports_forward_mode, unwrap
+from .types import Derivatives
+
+Backend = Literal["auto", "analytic", "autograd"]
+BACKENDS: tuple[str, ...] = ("auto", "analytic", "autograd")
+
+
+def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_graph: bool = True) -> Derivatives:
+    """Value, gradient (N, m, d) and Laplacian (N, m) by reverse-mode autograd (double backward for order 2)."""
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        y = model(x)
+        jac = jacobian(y, x, create_graph=create_graph or order == 2)
+        lap = None
+        if order == 2:
+            cols = []
+            for i in range(y.shape[-1]):
+                cols.append(sum(torch.autograd.grad(jac[:, i, k].sum(), x, create_graph=create_graph)[0][:, k]
+                                for k in range(x.shape[-1])))
+            lap = torch.stack(cols, dim=-1)
+    if not create_graph:
+        y, jac = y.detach(), jac.detach()
+        lap = lap.detach() if lap is not None else None
+    return Derivatives(y, jac, lap)
+
+
+def derivatives(
+    model: nn.Module, x: Tensor, order: int = 2, backend: Backend = "auto", create_graph: bool = True
+) -> Derivatives:
+    """Value and derivatives of `model` at x (N, d) in [-1, 1]^d.
+
+    backend: "analytic" (forward mode, sine/elementwise MLPs), "autograd" (any model), "auto".
+    create_graph applies to autograd only (the analytic path is always differentiable).
+    Example (closed form): for Φ(x) = sin(ω0 x) the gradient is ω0 cos(ω0 x) and the Laplacian −ω0² Φ.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "analytic" or (backend == "auto" and supports_forward_mode(model)):
+        return forward_derivatives(model, x, order=order)
+    return autograd_derivatives(model, x, order=order, create_graph=create_graph)
+
+
+__all__ = [
+    "BACKENDS",
+    "Derivatives",
+    "autograd_derivatives",
+    "derivatives",
+    "divergence",
+    "forward_derivatives",
+    "gradient",
+    "hessian",
+    "jacobian",
+    "laplacian",
+    "supports_forward_mode",
+    "unwrap",
+]

@@ -1,0 +1,90 @@
+"""Closed-form forward-mode derivatives of coordinate MLPs (SIREN and any smooth elementwise activation).
+
+Through a layer u = W h + b, h' = a(u), the tangents t_k = ∂h/∂x_k and the Laplacian sum S = Σ_k ∂²h/∂x_k²
+propagate as  t'_k = a'(u) ⊙ W t_k  and  S' = a''(u) ⊙ Σ_k (W t_k)² + a'(u) ⊙ W S.
+For a sine layer a'(u) = ω0 cos(ω0 u) and a''(u) = −ω0² sin(ω0 u): the derivative of a SIREN is a SIREN.
+The value, the d tangents and S are stacked into one (d + 2, N, F) tensor, so each layer is one matmul,
+and the parameters' gradients need only a first-order backward (no double backward, no create_graph).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..models.activations import Activation
+from ..models.encodings import Encoding
+from ..models.mlp import FieldMLP
+from .types import Derivatives
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module behind torch.compile / DistributedDataParallel wrappers."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if inner is None or not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
+def supports_forward_mode(model: nn.Module) -> bool:
+    """True when `forward_derivatives` can handle the model (a FieldMLP whose parts know their derivatives)."""
+    model = unwrap(model)
+    if not isinstance(model, FieldMLP) or not isinstance(model.encoding, Encoding):
+        return False
+    return all(type(a).with_derivatives is not Activation.with_derivatives for a in model.activations)
+
+
+def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2) -> Derivatives:
+    """Value (N, m), gradient (N, m, d) and Laplacian (N, m) of `model` at x (N, d) in one forward pass.
+
+    order=1 skips the Laplacian stream (returned as None). Differentiable w.r.t. the parameters with a
+    plain first-order backward, and traceable by torch.compile.
+    """
+    net = unwrap(model)
+    if not supports_forward_mode(net):
+        raise TypeError(f"forward-mode derivatives need a FieldMLP with known activations, got {type(net).__name__}")
+    if order not in (1, 2):
+        raise ValueError("order must be 1 or 2")
+    assert isinstance(net, FieldMLP)
+    n, d = x.shape
+    h, t, s = net.encoding.streams(x)
+    if order == 1:
+        s = None
+    for linear, act in zip(net.layers, net.activations):
+        u, ut, us = _linear_streams(linear.weight, linear.bias, h, t, s)
+        a, a1, a2 = act.with_derivatives(u)
+        h = a
+        t = a1 * ut  # (d, N, F)
+        if order == 2:
+            parts = []
+            if a2 is not None:
+                parts.append(a2 * (ut * ut).sum(0))
+            if us is not None:
+                parts.append(a1 * us)
+            s = sum(parts[1:], parts[0]) if parts else None
+    value, gt, lap = _linear_streams(net.head.weight, net.head.bias, h, t, s)
+    grad = gt.expand(d, n, gt.shape[-1]).permute(1, 2, 0)
+    if order == 2 and lap is None:
+        lap = torch.zeros_like(value)
+    return Derivatives(value, grad, lap if order == 2 else None)
+
+
+def _linear_streams(
+    weight: Tensor, bias: Tensor | None, h: Tensor, t: Tensor, s: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Apply W (and b to the value only) to the value, tangent and Laplacian streams.
+
+    When the tangents are per-point, all streams go through one matmul on the stacked (d + 2, N, F) tensor;
+    when they are the same for every point (first layer, shape (d, 1, F)) they stay small.
+    """
+    d = t.shape[0]
+    if t.shape[1] == h.shape[0] and h.shape[0] > 1:
+        parts = [h.unsqueeze(0), t] + ([s.unsqueeze(0)] if s is not None else [])
+        out = torch.matmul(torch.cat(parts, dim=0), weight.t())
+        u = out[0] if bias is None else out[0] + bias
+        return u, out[1 : 1 + d], (out[1 + d] if s is not None else None)
+    u = nn.functional.linear(h, weight, bias)
+    ut = torch.matmul(t, weight.t())
+    us = torch.matmul(s, weight.t()) if s is not None else None
+    return u, ut, us

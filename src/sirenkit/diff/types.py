@@ -1,0 +1,15 @@
+"""The named result of a derivative computation."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor
+
+
+class Derivatives(NamedTuple):
+    """value (N, m); gradient (N, m, d); laplacian (N, m), or None when not asked for."""
+
+    value: Tensor
+    gradient: Tensor
+    laplacian: Tensor | None

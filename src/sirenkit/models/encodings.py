@@ -1,0 +1,117 @@
+"""Input encodings placed before an MLP: identity, NeRF positional encoding, Gaussian RBF layer.
+
+Each encoding can also return its value together with its Jacobian columns (one tangent per input
+coordinate) and the sum of its second derivatives, so that forward-mode derivatives work through it.
+Shapes: x (N, d) -> value (N, F); tangents (d, N or 1, F); laplacian (N, F) or None when identically zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+Streams = tuple[Tensor, Tensor, Tensor | None]
+
+
+class Encoding(nn.Module):
+    """Base class; `out_features` is the width the first linear layer sees."""
+
+    out_features: int
+
+    def streams(self, x: Tensor) -> Streams:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class IdentityEncoding(Encoding):
+    def __init__(self, in_features: int) -> None:
+        super().__init__()
+        self.out_features = in_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+    def streams(self, x: Tensor) -> Streams:
+        d = x.shape[-1]
+        # d/dx_k of x is the unit vector e_k, the same for every point: keep a broadcastable (d, 1, d).
+        eye = torch.eye(d, dtype=x.dtype, device=x.device).unsqueeze(1)
+        return x, eye, None
+
+
+def nyquist_frequencies(samples: int) -> int:
+    """NeRF encoding frequency count for a signal with `samples` per side: floor(log2(samples / 4)).
+
+    The highest encoded frequency then stays below the Nyquist rate of the sampling (paper: 7 for 512, 6 for 256).
+    >>> nyquist_frequencies(512), nyquist_frequencies(256)
+    (7, 6)
+    """
+    return max(1, int(math.floor(math.log2(samples / 4.0))))
+
+
+class PositionalEncoding(Encoding):
+    """[x, sin(2^i π x), cos(2^i π x) for i < L]: the NeRF encoding, raw coordinates included."""
+
+    def __init__(self, in_features: int, frequencies: int) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.frequencies = frequencies
+        self.register_buffer("omegas", math.pi * 2.0 ** torch.arange(frequencies, dtype=torch.float32))
+        self.out_features = in_features * (1 + 2 * frequencies)
+
+    def _phases(self, x: Tensor) -> Tensor:
+        return x.unsqueeze(-2) * self.omegas.to(x.dtype).unsqueeze(-1)  # (N, L, d)
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self._phases(x)
+        return torch.cat([x, torch.sin(p).flatten(-2), torch.cos(p).flatten(-2)], dim=-1)
+
+    def streams(self, x: Tensor) -> Streams:
+        n, d = x.shape
+        p = self._phases(x)
+        s, c = torch.sin(p), torch.cos(p)
+        w = self.omegas.to(x.dtype).unsqueeze(-1)  # (L, 1)
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        # Tangent k: only the features built from x_k move; d/dx sin(w x) = w cos(w x), d/dx cos = -w sin.
+        sel = eye[:, None, None, :]  # (d, 1, 1, d) picks column j == k
+        t_sin = (sel * (w * c).unsqueeze(0)).flatten(-2)
+        t_cos = (sel * (-w * s).unsqueeze(0)).flatten(-2)
+        t_x = eye.unsqueeze(1).expand(d, n, d)
+        tangents = torch.cat([t_x, t_sin, t_cos], dim=-1)
+        w2 = w * w
+        lap = torch.cat([torch.zeros_like(x), (-w2 * s).flatten(-2), (-w2 * c).flatten(-2)], dim=-1)
+        value = torch.cat([x, s.flatten(-2), c.flatten(-2)], dim=-1)
+        return value, tangents, lap
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, frequencies={self.frequencies}"
+
+
+class RBFEncoding(Encoding):
+    """Gaussian radial basis layer exp(-(σ_c ‖x − c‖)²) with learnable centres c ~ U(−1, 1) and widths σ_c."""
+
+    def __init__(self, in_features: int, centers: int, sigma: float) -> None:
+        super().__init__()
+        self.centers = nn.Parameter(torch.empty(centers, in_features).uniform_(-1.0, 1.0))
+        self.sigmas = nn.Parameter(torch.full((centers,), float(sigma)))
+        self.out_features = centers
+
+    def _sq_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        diff = x.unsqueeze(-2) - self.centers  # (N, C, d)
+        return diff, (diff * diff).sum(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _, r2 = self._sq_dist(x)
+        return torch.exp(-(self.sigmas**2) * r2)
+
+    def streams(self, x: Tensor) -> Streams:
+        d = x.shape[-1]
+        diff, r2 = self._sq_dist(x)
+        s2 = self.sigmas**2
+        phi = torch.exp(-s2 * r2)
+        tangents = (-2.0 * s2 * phi).unsqueeze(0) * diff.permute(2, 0, 1)  # (d, N, C)
+        lap = phi * (4.0 * s2 * s2 * r2 - 2.0 * d * s2)
+        return phi, tangents, lap
+
+    def extra_repr(self) -> str:
+        return f"centers={self.out_features}"
