@@ -99,8 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None 
         meta = f.metadata
         help_text = meta.get("help", "")
         if f.default is not dataclasses.MISSING and not meta.get("positional"):
-            shown = f.default if f.default is not None else "auto"
-            help_text = f"{help_text} (default: {shown})"
+            if f.default is not None:
+                help_text = f"{help_text} (default: {f.default})"
+            elif "auto" not in help_text:
+                help_text = f"{help_text} (default: none)"
         kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]

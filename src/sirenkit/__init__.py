@@ -1,0 +1,54 @@
+"""sirenkit: sine-activated implicit neural representations (SIREN) as an installable tool.
+
+Top level exports the pieces most users need: `Siren` and `ModelConfig` (the one model builder, SIREN and
+every baseline), `diff` (value, gradient and Laplacian by autograd or closed-form forward mode), `fit`
+(the Python twin of `sirenkit fit TASK`), `render` and `load_run` (use a finished run's network).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import diff  # noqa: E402
+from .errors import UserError  # noqa: E402
+from .models import FieldMLP, ModelConfig, Siren, build_model, count_parameters  # noqa: E402
+
+
+def fit(task: str, **options):
+    """Fit a task with the same options as the CLI (`sirenkit fit image --size 128` == `fit("image", size=128)`).
+
+    Returns a `RunResult` with `out_dir`, `metrics`, `config` and the trained `model`.
+    """
+    from .runner import run_task
+    from .tasks import get_task
+
+    return run_task(get_task(task), options)
+
+
+def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto"):
+    """Render a finished run at any resolution (`sirenkit render`); returns the written path."""
+    from .runner import render_run
+
+    return render_run(run_dir, size, out, chunk, device)
+
+
+def load_run(path, device="cpu"):
+    """(model, metadata) of a run folder or checkpoint file, loaded from safetensors without pickle."""
+    from .runner import load_run as _load
+
+    return _load(path, device)
+
+
+__all__ = [
+    "FieldMLP",
+    "ModelConfig",
+    "Siren",
+    "UserError",
+    "__version__",
+    "build_model",
+    "count_parameters",
+    "diff",
+    "fit",
+    "load_run",
+    "render",
+]

@@ -1,0 +1,291 @@
+"""Runs a task end to end: resolve the config, prepare the run folder, train, evaluate, export.
+
+The CLI and the Python API (`sirenkit.fit`) both come here, with the same flat option names.
+Precedence of settings: dataclass defaults < recipe < `--config FILE` < explicit options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from . import __version__
+from .config import from_dict, option, to_dict
+from .errors import UserError
+from .io.atomic import write_json
+from .models import ModelConfig, build_model, count_parameters, model_spec
+from .tasks import Task, get_task
+from .tasks.base import ExportContext
+from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
+from .train.checkpoint import CHECKPOINT, load_checkpoint, load_model_state
+from .train.device import resolve_device
+from .train.trainer import RESUMABLE_TRAIN_FIELDS, Trainer, TrainConfig
+
+CONFIG = "config.json"
+METRICS = "metrics.json"
+SECTIONS = ("task", "model", "train")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where the run goes and where its settings come from."""
+
+    out: str | None = option(None, "output folder (default: runs/<task>-<date>-<time>)", metavar="DIR")
+    recipe: Literal["auto", "paper", "gpu", "cpu"] = option(
+        "auto", "preset settings: paper (exactly the paper), gpu, cpu; auto picks gpu or cpu by device"
+    )
+    config: str | None = option(None, "start from the settings in this config.json (explicit flags win)",
+                                metavar="FILE")
+    resume: bool = option(False, "continue the run in --out from its last checkpoint up to --steps")
+    overwrite: bool = option(False, "replace an existing run in --out")
+    quiet: bool = option(False, "print nothing but errors")
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced."""
+
+    out_dir: Path
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    model: nn.Module
+
+
+def section_classes(task_cls: type[Task]) -> dict[str, type]:
+    return {"task": task_cls.Config, "model": ModelConfig, "train": TrainConfig}
+
+
+def split_options(task_cls: type[Task], options: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Sort flat option names (as on the CLI) into config sections; unknown names are an error."""
+    sections: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    run: dict[str, Any] = {}
+    owners = {f.name: "run" for f in dataclasses.fields(RunOptions)}
+    for section, cls in section_classes(task_cls).items():
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, section)
+    for key, value in options.items():
+        owner = owners.get(key)
+        if owner is None:
+            raise UserError(f"unknown option {key!r} for {' '.join(task_cls.command)}")
+        (run if owner == "run" else sections[owner])[key] = value
+    return sections, run
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Load a config.json written by sirenkit; returns {"recipe": ..., "task": {...}, "model": ..., "train": ...}."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"config file {path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a JSON object")
+    allowed = {"sirenkit", "command", "task_name", "recipe", "device", *SECTIONS}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise UserError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
+    return data
+
+
+def prepare_out_dir(out: str | None, task_name: str, resume: bool, overwrite: bool) -> Path:
+    """The one place that decides the run folder: default name, refusal to clobber, resume checks."""
+    if out is None:
+        if resume:
+            raise UserError("--resume needs --out: the folder of the run to continue")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path("runs") / f"{task_name}-{stamp}"
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        return path
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} is a file, not a folder")
+    if resume:
+        if not (path / CONFIG).is_file() or not (path / CHECKPOINT).is_file():
+            raise UserError(f"--resume: {path} holds no sirenkit run with a checkpoint")
+        return path
+    if path.is_dir() and any(path.iterdir()):
+        if not (path / CONFIG).is_file():
+            raise UserError(f"--out {path} is not empty and holds no sirenkit run; choose another folder")
+        if not overwrite:
+            raise UserError(f"--out {path} already holds a run; pass --resume to continue it or --overwrite to replace it")
+    return path
+
+
+def _create_out_dir(path: Path, overwrite: bool) -> None:
+    if overwrite and path.is_dir() and (path / CONFIG).is_file():
+        shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to output folder {path}: {exc.strerror or exc}") from None
+
+
+def resolve_settings(
+    task_cls: type[Task], explicit: dict[str, dict[str, Any]], run: RunOptions
+) -> tuple[dict[str, Any], torch.device, str]:
+    """Merge defaults, recipe, config file and explicit options into typed configs."""
+    base: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    recipe = run.recipe
+    stored: dict[str, Any] | None = None
+    if run.resume:
+        stored = read_config_file(Path(run.out or "") / CONFIG)
+    elif run.config:
+        stored = read_config_file(run.config)
+    if stored is not None:
+        name = stored.get("task_name", task_cls.name)
+        if name != task_cls.name:
+            raise UserError(f"the config is for task {name!r}, not {task_cls.name!r}")
+        for s in SECTIONS:
+            base[s] = dict(stored.get(s, {}))
+        recipe = stored.get("recipe", recipe)
+    device_name = explicit["train"].get("device", base["train"].get("device", "auto"))
+    device = resolve_device(device_name)
+    if stored is None:
+        if recipe == "auto":
+            recipe = "gpu" if device.type in ("cuda", "mps") else "cpu"
+        for s in SECTIONS:
+            base[s].update(task_cls.recipes.get(recipe, {}).get(s, {}))
+    if run.resume and stored is not None:
+        _check_resume(explicit, base)
+    merged = {s: {**base[s], **explicit[s]} for s in SECTIONS}
+    classes = section_classes(task_cls)
+    configs = {s: from_dict(classes[s], merged[s], f"{s} settings") for s in SECTIONS}
+    return configs, device, recipe
+
+
+def _check_resume(explicit: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]]) -> None:
+    for section in SECTIONS:
+        for key, value in explicit[section].items():
+            if section == "train" and key in RESUMABLE_TRAIN_FIELDS:
+                continue
+            if key in stored[section] and stored[section][key] != value:
+                flag = "--" + key.replace("_", "-")
+                raise UserError(
+                    f"--resume: {flag} {value} differs from the run's {stored[section][key]}; "
+                    "drop the flag to continue the run, or start a new run in another --out"
+                )
+
+
+def _log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
+    """Fit `task_cls` with flat `options` (CLI flag names with underscores)."""
+    explicit, run_values = split_options(task_cls, options)
+    run = from_dict(RunOptions, run_values, "run options")
+    configs, device, recipe = resolve_settings(task_cls, explicit, run)
+    task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
+    train_cfg.validate()
+    out_dir = prepare_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
+
+    task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
+    torch.manual_seed(train_cfg.seed)
+    model = model_cfg.build(task.in_features, task.out_features, task.samples).to(device)
+    spec = model_spec(model_cfg, task.in_features, task.out_features, task.samples)
+
+    config_record = {
+        "sirenkit": __version__,
+        "command": list(task_cls.command),
+        "task_name": task_cls.name,
+        "recipe": recipe,
+        "device": str(device),
+        "task": to_dict(task_cfg),
+        "model": to_dict(model_cfg),
+        "train": to_dict(train_cfg),
+    }
+    note = task_cls.recipe_notes.get(recipe, "")
+    _log(run.quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {recipe}{f' ({note})' if note else ''} on {device}")
+    _log(run.quiet, f"  {task.describe()}")
+    _log(run.quiet, f"  model: {_describe_model(spec)}, {count_parameters(model):,} parameters; output: {out_dir}")
+
+    _create_out_dir(out_dir, run.overwrite)
+    write_json(out_dir / CONFIG, config_record)
+    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not run.quiet)]
+    if train_cfg.tensorboard:
+        callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
+    meta = {"task": task_cls.name, "model": spec, "signal": task.signal_meta(), "sirenkit": __version__}
+    trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta)
+    result = trainer.fit(task, model, resume=run.resume)
+
+    model.eval()
+    metrics: dict[str, Any] = dict(task.evaluate(model, final=True))
+    metrics.update({
+        "task": task_cls.name,
+        "recipe": recipe,
+        "device": str(device),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
+        "parameters": count_parameters(model),
+        "stopped_early": result.stopped_early,
+        "metric": task_cls.metric,
+    })
+    artefacts = task.export(model, ExportContext(out_dir, result.curve, metrics))
+    metrics["artefacts"] = artefacts
+    write_json(out_dir / METRICS, metrics)
+    _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
+                    f"({result.steps} steps) -> {out_dir}")
+    return RunResult(out_dir, metrics, config_record, model)
+
+
+def _describe_model(spec: dict[str, Any]) -> str:
+    widths = [spec["in_features"]] + [spec["hidden_features"]] * (spec["hidden_layers"] + 1) + [spec["out_features"]]
+    chain = "→".join(map(str, widths)) if len(widths) <= 8 else f"{widths[0]}→{widths[1]}×{len(widths) - 2}→{widths[-1]}"
+    omega = f", ω0 {spec['first_omega_0']:g}/{spec['hidden_omega_0']:g}" if spec["activation"] == "sine" else ""
+    return f"{spec['activation']} {chain}{omega}"
+
+
+def _summary(metrics: dict[str, Any], headline: str) -> str:
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, float) and key not in ("seconds", "step_time_ms"):
+            parts.append(f"{key} {value:.4g}")
+    parts.sort(key=lambda p: not p.startswith(headline + " "))
+    return ", ".join(parts)
+
+
+def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network stored in a run folder (or checkpoint file); returns (model in eval mode, metadata)."""
+    tensors, meta = load_checkpoint(path)
+    if "model" not in meta:
+        raise UserError(f"checkpoint {path} does not describe its network")
+    model = build_model(meta["model"])
+    load_model_state(model, tensors, str(path))
+    return model.to(device).eval(), meta
+
+
+def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | None = None,
+               chunk: int = 65536, device: str = "auto") -> Path:
+    """Sample the network of a finished run at any resolution (chunked) and write the task's artefact."""
+    if size is not None and size < 2:
+        raise UserError(f"--size must be ≥ 2, got {size}")
+    if chunk < 1:
+        raise UserError(f"--chunk must be ≥ 1, got {chunk}")
+    dev = resolve_device(device)
+    model, meta = load_run(run_dir, dev)
+    task_cls = get_task(meta.get("task", ""))
+    if out is None:
+        out = Path(run_dir) / f"render-{size or 'native'}{task_cls.render_suffix()}"
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise UserError(f"--out: folder {out.parent} does not exist")
+    return task_cls.render(model, meta.get("signal", {}), out, size, chunk, dev)

@@ -1,0 +1,28 @@
+"""Task registry: every task module registers one `Task` subclass; the CLI and tests iterate over them."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from .base import Batch, ExportContext, Task
+
+REGISTRY: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Class decorator adding a task to the registry under its `name`."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"task {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_task(name: str) -> type[Task]:
+    if name not in REGISTRY:
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+# One import line per task module: importing registers it.
+from . import image  # noqa: E402,F401
+
+__all__ = ["REGISTRY", "Batch", "ExportContext", "Task", "get_task", "register"]

@@ -1,0 +1,93 @@
+"""What a task is: data + loss terms + evaluation + export, behind one small interface.
+
+The trainer only ever calls `batch`, `loss_terms` and `evaluate`; the runner calls `export` at the end and
+`render` on a stored run. A task module defines one `Task` subclass and registers it with `@register`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class Batch:
+    """Coordinates (N, d) in [-1, 1]^d and targets (N, m) for one optimisation step."""
+
+    coords: Tensor
+    target: Tensor
+
+
+@dataclass
+class ExportContext:
+    """What `Task.export` gets besides the model: the run folder and the training curve."""
+
+    out_dir: Path
+    curve: list[dict[str, Any]]
+    metrics: dict[str, Any]
+
+
+class Task(ABC):
+    """A signal or problem that a coordinate network is fitted to."""
+
+    name: ClassVar[str]
+    command: ClassVar[tuple[str, str]]
+    description: ClassVar[str]
+    Config: ClassVar[type]
+    metric: ClassVar[str] = "psnr"
+    """Headline metric: shown in the progress bar and written to curve.csv's `metric` column."""
+    higher_is_better: ClassVar[bool] = True
+    recipes: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    """Named overrides {recipe: {"task": {...}, "model": {...}, "train": {...}}}; `cpu` and `gpu` are the defaults."""
+    recipe_notes: ClassVar[dict[str, str]] = {}
+
+    in_features: int
+    out_features: int
+    samples: int | None = None
+    """Samples per side of the signal, when it has one (sets relu-pe's frequency count)."""
+
+    def __init__(self, config: Any, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+
+    @abstractmethod
+    def batch(self, step: int, generator: torch.Generator) -> Batch:
+        """The batch for `step`; any randomness must come from `generator` (its state is checkpointed)."""
+
+    @abstractmethod
+    def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        """Named, already weighted loss terms; the trainer minimises their sum."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
+        """Task metrics on the whole signal (must include `self.metric`); `final` adds costly ones."""
+
+    def signal_meta(self) -> dict[str, Any]:
+        """Plain facts about the signal stored in the checkpoint, enough to render without the data."""
+        return {}
+
+    def describe(self) -> str:
+        """One line saying what is being fitted (printed at start)."""
+        return self.name
+
+    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+        """Write human artefacts into the run folder; returns the file names written."""
+        return []
+
+    @classmethod
+    def render(
+        cls, model: nn.Module, meta: dict[str, Any], out: Path, size: int | None, chunk: int, device: torch.device
+    ) -> Path:
+        """Sample a stored network at any resolution and write the artefact to `out`."""
+        from ..errors import UserError
+
+        raise UserError(f"task {cls.name!r} has nothing to render")
+
+    @classmethod
+    def render_suffix(cls) -> str:
+        return ".png"

@@ -1,0 +1,312 @@
+"""The one training loop for every task: Adam, lr schedule, clipping, logging, checkpoints, resume.
+
+It knows nothing about pixels, meshes or PDEs: it asks the task for a batch and a dict of named loss terms,
+sums and minimises them, and calls the task's `evaluate` every `eval_every` steps. On a GPU it never
+synchronises with the host except at log, eval and checkpoint steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ..config import option
+from ..errors import TrainingDiverged, UserError
+from ..io.atomic import write_text
+from ..tasks.base import Task
+from .callbacks import Callback
+from .checkpoint import (
+    CHECKPOINT,
+    load_checkpoint,
+    load_model_state,
+    optimizer_tensors,
+    prefixed,
+    restore_optimizer,
+    save_checkpoint,
+    strip_prefix,
+)
+from .device import synchronize
+from .schedule import lr_factor
+
+CURVE = "curve.csv"
+
+
+class Interrupted(UserError):
+    """Ctrl-C during training: a checkpoint was written and the run can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to optimise: steps, learning rate and schedule, logging and checkpoints."""
+
+    steps: int = option(2000, "number of optimisation steps")
+    lr: float = option(1e-4, "peak learning rate of Adam")
+    schedule: Literal["constant", "cosine"] = option("constant", "learning-rate schedule after warm-up")
+    lr_final: float = option(0.01, "cosine: final learning rate as a fraction of --lr")
+    warmup_steps: int = option(0, "steps of linear learning-rate warm-up")
+    clip_grad: float = option(0.0, "clip the global gradient norm to this value (0: no clipping)")
+    seed: int = option(0, "random seed for initialisation and sampling")
+    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    max_seconds: float | None = option(None, "stop after this much training time (seconds), checkpoint kept")
+    checkpoint_every: int = option(1000, "write a checkpoint every N steps (0: only at the end)")
+    log_every: int = option(50, "record the loss every N steps (the only host synchronisation on a GPU)")
+    eval_every: int = option(250, "evaluate the task metric on the whole signal every N steps")
+    compile: Literal["auto", "on", "off"] = option("auto", "torch.compile the loss (auto: on CUDA only)")
+    tensorboard: bool = option(False, "also log to <out>/tensorboard")
+
+    def validate(self) -> None:
+        checks = [
+            (self.steps >= 1, "--steps must be ≥ 1"),
+            (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
+            (0 <= self.lr_final <= 1, "--lr-final must be in [0, 1]"),
+            (self.warmup_steps >= 0, "--warmup-steps must be ≥ 0"),
+            (self.clip_grad >= 0, "--clip-grad must be ≥ 0 (0 turns clipping off)"),
+            (self.max_seconds is None or self.max_seconds > 0, "--max-seconds must be positive"),
+            (self.checkpoint_every >= 0, "--checkpoint-every must be ≥ 0"),
+            (self.log_every >= 1, "--log-every must be ≥ 1"),
+            (self.eval_every >= 1, "--eval-every must be ≥ 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+
+# Settings that may change when a run is resumed; everything else must match the stored config.
+RESUMABLE_TRAIN_FIELDS = frozenset(
+    {"steps", "max_seconds", "checkpoint_every", "log_every", "eval_every", "tensorboard", "device", "compile"}
+)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+class Trainer:
+    """Runs `TrainConfig` on a task and a model, writing checkpoints and curve.csv into `out_dir`."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        device: torch.device,
+        out_dir: Path | None = None,
+        callbacks: list[Callback] | None = None,
+        checkpoint_meta: dict[str, Any] | None = None,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self.device = device
+        self.out_dir = out_dir
+        self.callbacks = list(callbacks or [])
+        self.checkpoint_meta = dict(checkpoint_meta or {})
+
+    # ----------------------------------------------------------------- state
+    def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        kwargs: dict[str, Any] = {"lr": self.config.lr}
+        if self.device.type == "cuda":
+            kwargs["fused"] = True
+        return torch.optim.Adam(model.parameters(), **kwargs)
+
+    def _save(self, model, optimizer, generator, step, seconds, curve) -> None:
+        if self.out_dir is None:
+            return
+        tensors = {
+            **prefixed("model", model.state_dict()),
+            **prefixed("optimizer", optimizer_tensors(optimizer)),
+            "rng.generator": generator.get_state(),
+            "rng.torch": torch.get_rng_state(),
+        }
+        meta = {**self.checkpoint_meta, "step": step, "seconds": seconds, "lr": self.config.lr}
+        save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
+        write_curve(self.out_dir / CURVE, curve)
+
+    def _restore(self, model, optimizer, generator) -> tuple[int, float, list[dict[str, Any]]]:
+        assert self.out_dir is not None
+        tensors, meta = load_checkpoint(self.out_dir / CHECKPOINT)
+        load_model_state(model, tensors, str(self.out_dir))
+        restore_optimizer(optimizer, {k: v.to(self.device) for k, v in strip_prefix("optimizer", tensors).items()})
+        generator.set_state(tensors["rng.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
+        step = int(meta["step"])
+        curve = [row for row in read_curve(self.out_dir / CURVE) if row["step"] <= step]
+        return step, float(meta["seconds"]), curve
+
+    # ----------------------------------------------------------------- loop
+    def fit(self, task: Task, model: nn.Module, resume: bool = False) -> TrainResult:
+        """Train `model` on `task` up to `config.steps` (continuing from the checkpoint when `resume`)."""
+        cfg = self.config
+        optimizer = self._make_optimizer(model)
+        generator = torch.Generator(device=self.device if self.device.type == "cuda" else "cpu")
+        generator.manual_seed(cfg.seed)
+        start, seconds, curve = 0, 0.0, []
+        if resume:
+            start, seconds, curve = self._restore(model, optimizer, generator)
+        loss_fn = self._loss_fn(task, model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        check_every_step = self.device.type == "cpu"
+
+        for cb in self.callbacks:
+            cb.on_start(start, cfg.steps)
+        if start == 0 and not curve:
+            curve.append(self._eval_row(task, model, 0, 0.0, None, {}))
+            self._emit(curve[-1])
+
+        step = start
+        last_good = start
+        loss = torch.zeros((), device=self.device)
+        terms: dict[str, Tensor] = {}
+        stopped_early = False
+        clock = time.perf_counter()
+        try:
+            while step < cfg.steps:
+                factor = lr_factor(step, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.lr_final)
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.lr * factor
+                batch = task.batch(step, generator)
+                terms = loss_fn(batch)
+                loss = sum(terms.values()) if len(terms) > 1 else next(iter(terms.values()))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip_grad > 0:
+                    nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+                optimizer.step()
+                step += 1
+                for cb in self.callbacks:
+                    cb.on_step(step)
+
+                log_now = step % cfg.log_every == 0 or step == cfg.steps
+                eval_now = step % cfg.eval_every == 0 or step == cfg.steps
+                if check_every_step or log_now or eval_now:
+                    loss_value = float(loss.detach())
+                    if not math.isfinite(loss_value):
+                        raise TrainingDiverged(self._divergence_message(step, loss_value, last_good))
+                elapsed = seconds + time.perf_counter() - clock
+                out_of_time = cfg.max_seconds is not None and elapsed >= cfg.max_seconds
+                ckpt_now = cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0
+                if log_now or eval_now or out_of_time or ckpt_now:
+                    synchronize(self.device)
+                    seconds += time.perf_counter() - clock
+                    lr_now = optimizer.param_groups[0]["lr"]
+                    if eval_now or out_of_time:
+                        row = self._eval_row(task, model, step, seconds, loss, terms, lr_now)
+                    else:
+                        row = self._row(step, seconds, loss, terms, lr_now)
+                    row["it_per_s"] = self._rate(curve, step, seconds)
+                    curve.append(row)
+                    self._emit(row)
+                    if ckpt_now or out_of_time:
+                        self._save(model, optimizer, generator, step, seconds, curve)
+                        last_good = step
+                    clock = time.perf_counter()
+                if out_of_time:
+                    stopped_early = step < cfg.steps
+                    break
+        except KeyboardInterrupt:
+            synchronize(self.device)
+            seconds += time.perf_counter() - clock
+            self._save(model, optimizer, generator, step, seconds, curve)
+            for cb in self.callbacks:
+                cb.on_end()
+            raise Interrupted(
+                f"interrupted at step {step}; checkpoint written to {self.out_dir} — continue with --resume"
+            ) from None
+        except TrainingDiverged:
+            for cb in self.callbacks:
+                cb.on_end()
+            raise
+        self._save(model, optimizer, generator, step, seconds, curve)
+        for cb in self.callbacks:
+            cb.on_end()
+        return TrainResult(steps=step, seconds=seconds, curve=curve, stopped_early=stopped_early)
+
+    def _loss_fn(self, task: Task, model: nn.Module):
+        def loss_terms(batch):
+            return task.loss_terms(model, batch)
+
+        use = self.config.compile == "on" or (self.config.compile == "auto" and self.device.type == "cuda")
+        return torch.compile(loss_terms) if use else loss_terms
+
+    # ----------------------------------------------------------------- rows
+    def _row(self, step: int, seconds: float, loss: Tensor | None, terms: dict[str, Tensor], lr=None) -> dict:
+        row: dict[str, Any] = {"step": step, "seconds": round(seconds, 4), "loss": None, "metric": None}
+        if loss is not None:
+            row["loss"] = float(loss.detach())
+        row["lr"] = lr
+        if len(terms) > 1:
+            row.update({f"loss_{k}": float(v.detach()) for k, v in terms.items()})
+        return row
+
+    def _eval_row(self, task, model, step, seconds, loss, terms, lr=None) -> dict:
+        row = self._row(step, seconds, loss, terms, lr)
+        was_training = model.training
+        model.eval()
+        metrics = task.evaluate(model)
+        model.train(was_training)
+        row["metric"] = float(metrics[task.metric])
+        if row["loss"] is None:
+            row["loss"] = metrics.get("loss")
+        return row
+
+    @staticmethod
+    def _rate(curve: list[dict], step: int, seconds: float) -> float | None:
+        if not curve:
+            return None
+        prev = curve[-1]
+        dt = seconds - prev["seconds"]
+        return (step - prev["step"]) / dt if dt > 0 else None
+
+    def _emit(self, row: dict) -> None:
+        for cb in self.callbacks:
+            cb.on_log(row)
+
+    def _divergence_message(self, step: int, value: float, last_good: int) -> str:
+        kept = f"the checkpoint of step {last_good} is kept" if last_good > 0 else "no checkpoint was written yet"
+        return (
+            f"training diverged: the loss became {value} at step {step}; {kept}. "
+            f"Try a lower --lr (now {self.config.lr:g}) or --clip-grad 1"
+        )
+
+
+CURVE_FIELDS = ["step", "seconds", "loss", "metric", "lr", "it_per_s"]
+
+
+def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
+    """curve.csv: step, seconds, loss, metric, lr, it/s, then one column per loss term."""
+    extra = sorted({k for row in rows for k in row} - set(CURVE_FIELDS))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CURVE_FIELDS + extra, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CURVE_FIELDS + extra})
+    write_text(path, buf.getvalue())
+
+
+def read_curve(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for raw in csv.DictReader(f):
+            row: dict[str, Any] = {}
+            for key, text in raw.items():
+                if text in ("", None):
+                    row[key] = None
+                elif key == "step":
+                    row[key] = int(text)
+                else:
+                    row[key] = float(text)
+            rows.append(row)
+    return rows
