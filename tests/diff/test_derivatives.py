@@ -1,0 +1,181 @@
+"""The derivative engine against independent references: closed forms, float64 autograd, finite differences."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from sirenkit import ModelConfig, Siren, diff
+from sirenkit.models import ACTIVATIONS
+
+REL_TOL = 1e-10
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
+
+
+def random_siren(d: int, m: int, seed: int = 0) -> Siren:
+    torch.manual_seed(seed)
+    return Siren(d, m, hidden_features=48, hidden_layers=3).double()
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_analytic_matches_autograd_float64(d, m):
+    net = random_siren(d, m, seed=10 * d + m)
+    x = torch.rand(64, d, dtype=torch.float64) * 2 - 1
+    fwd = diff.forward_derivatives(net, x)
+    ref = diff.autograd_derivatives(net, x)
+    assert fwd.value.shape == (64, m) and fwd.gradient.shape == (64, m, d) and fwd.laplacian.shape == (64, m)
+    for a, b in zip(fwd, ref):
+        assert rel_err(a, b) <= REL_TOL
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("m", [1, 3])
+def test_parameter_gradients_of_derivative_losses_agree(d, m):
+    """A loss on value, gradient and Laplacian: d(loss)/d(params) is the same on both paths."""
+    net = random_siren(d, m, seed=d + 7 * m)
+    x = torch.rand(32, d, dtype=torch.float64) * 2 - 1
+    grads = []
+    for backend in ("analytic", "autograd"):
+        net.zero_grad()
+        out = diff.derivatives(net, x, backend=backend)
+        loss = (out.value**2).mean() + (out.gradient**2).mean() + 1e-3 * (out.laplacian**2).mean()
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    assert rel_err(grads[0], grads[1]) <= REL_TOL
+
+
+@pytest.mark.parametrize("activation", [a for a in ACTIVATIONS if a != "sine"])
+def test_analytic_path_covers_baselines(activation):
+    torch.manual_seed(3)
+    net = ModelConfig(activation=activation, hidden_features=32, hidden_layers=2, rbf_centers=32).build(2, 2, 64)
+    net = net.double()
+    x = torch.rand(40, 2, dtype=torch.float64) * 2 - 1
+    for a, b in zip(diff.forward_derivatives(net, x), diff.autograd_derivatives(net, x)):
+        assert rel_err(a, b) <= 1e-9
+
+
+def test_closed_form_single_sine():
+    """Φ(x) = sin(ω0 (w x + b)) read out with weight 1: Φ' = ω0 w cos(·), Φ'' = −(ω0 w)² sin(·)."""
+    net = Siren(1, 1, hidden_features=1, hidden_layers=0, first_omega_0=5.0).double()
+    with torch.no_grad():
+        net.layers[0].weight.fill_(0.7)
+        net.layers[0].bias.fill_(0.1)
+        net.head.weight.fill_(1.0)
+        net.head.bias.fill_(0.0)
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64).unsqueeze(-1)
+    z = 5.0 * (0.7 * x + 0.1)
+    for backend in ("analytic", "autograd"):
+        out = diff.derivatives(net, x, backend=backend)
+        torch.testing.assert_close(out.value, torch.sin(z))
+        torch.testing.assert_close(out.gradient[:, 0, :], 3.5 * torch.cos(z))
+        torch.testing.assert_close(out.laplacian, -(3.5**2) * torch.sin(z))
+
+
+class Quadratic(nn.Module):
+    """f(x) = Σ a_k x_k² + c·x: gradient 2 a ⊙ x + c, Laplacian 2 Σ a_k."""
+
+    def __init__(self, a, c):
+        super().__init__()
+        self.a = torch.tensor(a, dtype=torch.float64)
+        self.c = torch.tensor(c, dtype=torch.float64)
+
+    def forward(self, x):
+        return ((self.a * x * x).sum(-1) + (self.c * x).sum(-1)).unsqueeze(-1)
+
+
+def test_autograd_helpers_on_quadratic():
+    f = Quadratic([1.0, -2.0, 0.5], [0.3, 0.0, -1.0])
+    x = (torch.rand(20, 3, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    y = f(x)
+    torch.testing.assert_close(diff.gradient(y, x), 2 * f.a * x + f.c)
+    torch.testing.assert_close(diff.laplacian(y, x), torch.full((20, 1), 2 * (1.0 - 2.0 + 0.5), dtype=torch.float64))
+    torch.testing.assert_close(diff.hessian(y, x), torch.diag(2 * f.a).expand(20, 3, 3))
+    torch.testing.assert_close(diff.jacobian(y, x)[:, 0], 2 * f.a * x + f.c)
+    field = 2 * f.a * x + f.c
+    torch.testing.assert_close(diff.divergence(field, x), torch.full((20,), 2 * (1.0 - 2.0 + 0.5), dtype=torch.float64))
+    out = diff.derivatives(f, x.detach(), backend="auto")  # no forward mode for this model: autograd
+    torch.testing.assert_close(out.laplacian, torch.full((20, 1), -1.0, dtype=torch.float64))
+
+
+def test_finite_differences():
+    net = random_siren(2, 1, seed=5)
+    x = torch.rand(16, 2, dtype=torch.float64) * 2 - 1
+    out = diff.forward_derivatives(net, x)
+    h = 1e-4
+    lap_fd = torch.zeros(16, 1, dtype=torch.float64)
+    with torch.no_grad():
+        for k in range(2):
+            e = torch.zeros(2, dtype=torch.float64)
+            e[k] = h
+            plus, minus, centre = net(x + e), net(x - e), net(x)
+            lap_fd += (plus - 2 * centre + minus) / h**2
+            g = 1e-6  # smaller step for first differences: truncation error ~ g² Φ'''
+            e[k] = g
+            central = (net(x + e) - net(x - e)) / (2 * g)
+            assert rel_err(central, out.gradient[:, 0, k : k + 1]) < 1e-7
+    assert rel_err(lap_fd, out.laplacian) < 1e-4
+
+
+def test_hessian_trace_is_laplacian():
+    net = random_siren(3, 1, seed=9)
+    x = (torch.rand(10, 3, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    hess = diff.hessian(net(x), x)
+    lap = diff.forward_derivatives(net, x.detach()).laplacian
+    assert rel_err(torch.diagonal(hess, dim1=-2, dim2=-1).sum(-1, keepdim=True), lap) <= REL_TOL
+
+
+def test_order_one_skips_laplacian():
+    net = random_siren(2, 1)
+    x = torch.rand(8, 2, dtype=torch.float64)
+    out = diff.derivatives(net, x, order=1, backend="analytic")
+    assert out.laplacian is None
+    torch.testing.assert_close(out.gradient, diff.forward_derivatives(net, x).gradient)
+
+
+def test_backend_choice():
+    net = random_siren(2, 1)
+    assert diff.supports_forward_mode(net)
+    assert not diff.supports_forward_mode(Quadratic([1.0, 1.0], [0.0, 0.0]))
+    with pytest.raises(TypeError):
+        diff.forward_derivatives(Quadratic([1.0, 1.0], [0.0, 0.0]), torch.zeros(2, 2, dtype=torch.float64))
+    with pytest.raises(ValueError):
+        diff.derivatives(net, torch.zeros(2, 2, dtype=torch.float64), backend="magic")
+
+
+def test_analytic_path_under_torch_compile():
+    """The forward-mode streams compile (no double backward to block torch.compile) and agree in float64."""
+    torch._dynamo.reset()
+    net = random_siren(2, 1, seed=2)
+    x = torch.rand(128, 2, dtype=torch.float64) * 2 - 1
+
+    def loss_fn(inp):
+        out = diff.forward_derivatives(net, inp)
+        return (out.value**2).mean() + (out.gradient**2).mean() + 1e-3 * (out.laplacian**2).mean()
+
+    compiled = torch.compile(loss_fn, fullgraph=True)
+    eager_loss = loss_fn(x)
+    eager_loss.backward()
+    eager_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    compiled_loss = compiled(x)
+    compiled_loss.backward()
+    assert abs(compiled_loss.item() - eager_loss.item()) <= REL_TOL * abs(eager_loss.item())
+    for g_eager, p in zip(eager_grads, net.parameters()):
+        assert rel_err(p.grad, g_eager) <= 1e-9
+
+
+def test_float32_agreement_is_at_float32_precision():
+    torch.manual_seed(0)
+    net = Siren(2, 1)
+    x = torch.rand(256, 2) * 2 - 1
+    fwd, ref = diff.forward_derivatives(net, x), diff.autograd_derivatives(net, x)
+    assert rel_err(fwd.gradient, ref.gradient) < 1e-4
+    assert rel_err(fwd.laplacian, ref.laplacian) < 1e-3
+    assert math.isfinite(fwd.laplacian.abs().max().item())
