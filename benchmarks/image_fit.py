@@ -17,8 +17,13 @@ Three parts, all in one run and on one device:
                the paper's lr 1e-4 constant, full batch, capped at `--ref-budget` seconds, against the default
                recipe (stopped as soon as it gets there).
 
-    python benchmarks/image_fit.py --quick              # ~1 minute smoke run
-    python benchmarks/image_fit.py --json results.json  # full run (CPU: ~20 minutes on 2 cores)
+    python benchmarks/image_fit.py --quick              # smoke run, well under a minute
+    python benchmarks/image_fit.py --json results.json  # full run (2-core CPU: ~15 minutes)
+    python benchmarks/image_fit.py --threads 1 ...      # steadier timings when other jobs share the CPU
+
+CPU defaults are reduced so that the full run fits in about 15 minutes on 2 cores: the sweep uses 256², 2048
+random pixels per step and 250 steps (the paper: 512², every pixel, 10k+ steps); the step-time and
+time-to-target parts use the device recipe's size (256² on CPU, 512² on CUDA).
 
 Prints markdown tables; `--json` also stores every number and curve.
 """
@@ -167,7 +172,7 @@ def _reference_step(model, optimizer, coords, target) -> float:
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return float(loss)  # the official loop reads the loss back every step (logging)
+    return loss.item()  # the official loop reads the loss back every step (logging)
 
 
 def reference_step_times(task: ImageTask, seed: int, warmup: int, measure: int) -> list[float]:
@@ -251,35 +256,39 @@ def trainer_step_times(task: ImageTask, train: TrainConfig, device: torch.device
 
 # --------------------------------------------------------------------------------------------- parts
 def part_step_time(args, device) -> dict[str, Any]:
+    """Reference, default and default-full steps measured in interleaved rounds, so that load from other
+    processes on a shared machine hits all paths alike; the median is over every timed step of every round."""
     recipe = _recipe(device)
     size = recipe["task"]["size"] if args.size_timing is None else args.size_timing
     rt = recipe["train"]
     base = TrainConfig(lr=rt["lr"], schedule=rt["schedule"], steps=rt["steps"], seed=args.seed, device=str(device))
-    res: dict[str, Any] = {"size": size, "warmup": args.warmup, "measure": args.measure}
-
     full = ImageTask(ImageConfig(size=size, batch_pixels=0), device)
-    _log(f"[step time] reference: eager fp32 full batch {size}², {args.warmup}+{args.measure} steps")
-    ref = reference_step_times(full, args.seed, args.warmup, args.measure)
-    res["reference_full"] = {"batch_pixels": full.n_pixels, "times": ref, "median_ms": 1e3 * statistics.median(ref)}
-
-    block = 1 if device.type == "cpu" else 10
     bp = recipe["task"]["batch_pixels"]
-    paths = [("default_full", 0, full)]
+    block = 1 if device.type == "cpu" else 10
+    paths: list[tuple[str, int, ImageTask]] = [("default_full", 0, full)]
     if bp:
         paths.insert(0, ("default", bp, ImageTask(ImageConfig(size=size, batch_pixels=bp), device)))
-    else:
-        res["default"] = None  # the device's default is already full batch
+    res: dict[str, Any] = {"size": size, "warmup": args.warmup, "measure": args.measure, "rounds": args.rounds,
+                           "reference_full": {"batch_pixels": full.n_pixels, "times": []}}
     for name, pixels, task in paths:
-        # minibatch steps are cheap: measure more of them so the median is stable
-        scale = max(1, min(8, task.n_pixels // max(1, pixels))) if pixels else 1
-        warm, meas = args.warmup * scale, args.measure * scale
-        if device.type == "cuda":
-            warm, meas = max(warm, 20), max(meas, 50)  # include torch.compile in warm-up
-        _log(f"[step time] {name}: trainer, {pixels or task.n_pixels} pixels/step, {warm}+{meas} steps")
-        t = trainer_step_times(task, base, device, warm, meas, block)
-        res[name] = {"batch_pixels": pixels or task.n_pixels, "times": t, "median_ms": 1e3 * statistics.median(t)}
-    if res.get("default") is None:
-        res["default"] = res["default_full"]
+        res[name] = {"batch_pixels": min(pixels, task.n_pixels) or task.n_pixels, "times": []}
+    for rnd in range(args.rounds):
+        _log(f"[step time] round {rnd + 1}/{args.rounds}: reference (eager fp32 full batch {size}²), "
+             f"{args.warmup}+{args.measure} steps")
+        res["reference_full"]["times"] += reference_step_times(full, args.seed, args.warmup, args.measure)
+        for name, pixels, task in paths:
+            # minibatch steps are cheap: time more of them so that the median is stable
+            scale = max(1, min(8, task.n_pixels // pixels)) if pixels else 1
+            warm, meas = args.warmup * scale, args.measure * scale
+            if device.type == "cuda":
+                warm, meas = max(warm, 20), max(meas, 50)  # torch.compile happens in the warm-up
+            _log(f"[step time] round {rnd + 1}/{args.rounds}: {name} (trainer, {res[name]['batch_pixels']} "
+                 f"pixels/step), {warm}+{meas} steps")
+            res[name]["times"] += trainer_step_times(task, base, device, warm, meas, block)
+    for key in ["reference_full", *(name for name, _, _ in paths)]:
+        res[key]["median_ms"] = 1e3 * statistics.median(res[key]["times"])
+    if not bp:
+        res["default"] = res["default_full"]  # the device's default is already full batch
     ref_ms = res["reference_full"]["median_ms"]
     res["ratio_reference_over_default_full"] = ref_ms / res["default_full"]["median_ms"]
     res["ratio_reference_over_default"] = ref_ms / res["default"]["median_ms"]
@@ -304,7 +313,8 @@ def part_time_to_target(args, device) -> dict[str, Any]:
     _log(f"[time to {args.target_db:g} dB] default recipe: {bp or 'all'} pixels/step, lr {rt['lr']:g} "
          f"{rt['schedule']} over {rt['steps']} steps")
     run = trainer_run(task, "sine", cfg, device, target=args.target_db)
-    res["default"] = {"batch_pixels": bp or task.n_pixels, "lr": rt["lr"], "schedule": rt["schedule"],
+    res["default"] = {"batch_pixels": min(bp, task.n_pixels) or task.n_pixels,
+                      "lr": rt["lr"], "schedule": rt["schedule"],
                       "recipe_steps": rt["steps"], "reached": run["reached"], "steps_run": run["steps"],
                       "seconds_run": run["seconds"], "final_psnr": run["psnr"].get(run["steps"]),
                       "curve": [{"step": s, "psnr": p} for s, p in run["psnr"].items()],
@@ -320,7 +330,8 @@ def part_sweep(args, device) -> dict[str, Any]:
                             "schedule": sched}}
     else:
         modes = {m: SCHEDULES[m] for m in args.modes}
-    out: dict[str, Any] = {"size": args.size, "batch_pixels": args.batch_pixels or task.n_pixels,
+    out: dict[str, Any] = {"size": args.size,
+                           "batch_pixels": min(args.batch_pixels, task.n_pixels) or task.n_pixels,
                            "steps": args.steps, "eval_every": args.eval_every, "seed": args.seed, "modes": {}}
     for mode, s in modes.items():
         cfg = TrainConfig(steps=args.steps, lr=s["lr"], schedule=s["schedule"], seed=args.seed,
@@ -409,10 +420,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N")
     p.add_argument("--size", type=int, default=None, help="sweep image size (default 256 on CPU, 512 on CUDA)")
-    p.add_argument("--steps", type=int, default=None, help="sweep steps per method (default 200 CPU, 2000 CUDA)")
+    p.add_argument("--steps", type=int, default=None, help="sweep steps per method (default 250 CPU, 2000 CUDA)")
     p.add_argument("--eval-every", type=int, default=None, help="sweep PSNR checkpoint interval (steps)")
     p.add_argument("--batch-pixels", type=int, default=None,
-                   help="sweep pixels per step, 0 = full batch (default 8192 on CPU, 0 on CUDA)")
+                   help="sweep pixels per step, 0 = full batch (default 2048 on CPU, 0 on CUDA)")
     p.add_argument("--lr", type=float, default=None, help="run the sweep with this lr only (one custom schedule)")
     p.add_argument("--schedule", choices=["constant", "cosine"], default=None,
                    help="run the sweep with this schedule only (one custom schedule)")
@@ -424,8 +435,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--parts", default="step_time,time_to_target,sweep", help="comma list of parts to run")
     p.add_argument("--size-timing", type=int, default=None,
                    help="image size of the step-time and time-to-target parts (default: the device recipe's)")
-    p.add_argument("--warmup", type=int, default=None, help="reference warm-up steps (default 2 CPU, 20 CUDA)")
-    p.add_argument("--measure", type=int, default=None, help="reference timed steps (default 8 CPU, 100 CUDA)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="full-batch warm-up steps per round (default 1 CPU, 20 CUDA)")
+    p.add_argument("--measure", type=int, default=None,
+                   help="timed full-batch steps per round (default 3 CPU, 100 CUDA; minibatch paths time more)")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved step-time rounds (default 3 CPU, 2 CUDA)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's own choice); 1 is steadier on a shared machine")
     p.add_argument("--target-db", type=float, default=30.0)
     p.add_argument("--ref-budget", type=float, default=None,
                    help="training-seconds cap of the reference time-to-target run (default 300)")
@@ -441,14 +457,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
     cuda = device.type == "cuda"
     if args.quick:
-        d = dict(size=64, steps=40, eval_every=20, batch_pixels=1024, size_timing=64, warmup=2, measure=5,
-                 ref_budget=5.0, ref_eval_every=10, target_eval_every=10)
+        d = dict(size=64, steps=30, eval_every=15, batch_pixels=512, size_timing=64, warmup=1, measure=3,
+                 rounds=2, ref_budget=5.0, ref_eval_every=10, target_eval_every=10)
     elif cuda:
         d = dict(size=512, steps=2000, eval_every=250, batch_pixels=0, size_timing=None, warmup=20, measure=100,
-                 ref_budget=300.0, ref_eval_every=50, target_eval_every=50)
+                 rounds=2, ref_budget=300.0, ref_eval_every=50, target_eval_every=50)
     else:
-        d = dict(size=256, steps=200, eval_every=25, batch_pixels=8192, size_timing=None, warmup=2, measure=8,
-                 ref_budget=300.0, ref_eval_every=10, target_eval_every=10)
+        d = dict(size=256, steps=250, eval_every=50, batch_pixels=2048, size_timing=None, warmup=1, measure=3,
+                 rounds=3, ref_budget=300.0, ref_eval_every=10, target_eval_every=10)
     for k, v in d.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -465,6 +481,8 @@ def fill_defaults(args: argparse.Namespace, device: torch.device) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     fill_defaults(args, device)
     results: dict[str, Any] = {"machine": _machine(device), "argv": sys.argv[1:],
@@ -493,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     results["wall_seconds"] = time.perf_counter() - wall0
     save()
     m = results["machine"]
-    header = (f"<!-- {m['date']} · {m.get('gpu') or m['cpu']} · {m['cpu_count']} cores · torch {m['torch']} · "
-              f"{m['device']} · {results['wall_seconds']:.0f} s wall -->\n")
+    header = (f"<!-- {m['date']} · {m.get('gpu') or m['cpu']} · {m['cpu_count']} cores, {m['torch_threads']} torch "
+              f"threads · torch {m['torch']} · {m['device']} · {results['wall_seconds']:.0f} s wall -->\n")
     text = header + markdown(results)
     print(text)
     if args.markdown:

@@ -42,14 +42,37 @@ def load_image(path: str | Path) -> Image:
         raise UserError(f"image {path} is a folder, not an image file")
     if path.stat().st_size == 0:
         raise UserError(f"image {path} is empty (0 bytes)")
-    import imageio.v3 as iio
-
     try:
-        raw = np.asarray(iio.imread(path))
+        raw = _read_png(path) if _is_png(path) else _read_other(path)
     except Exception as exc:  # imageio raises many types for corrupt or unknown files
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         raise UserError(f"could not read image {path}: {first} (PNG, JPEG or TIFF expected)") from None
     return image_from_array(raw, str(path))
+
+
+def _is_png(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def _read_png(path: Path) -> np.ndarray:
+    """PNG through pypng, which keeps 16-bit colour (Pillow truncates 48-bit RGB to 8 bits)."""
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
+    data = np.vstack([np.asarray(row, dtype=dtype) for row in rows])
+    planes = info["planes"]
+    data = data.reshape(height, width, planes)
+    if info["bitdepth"] not in (8, 16):  # 1/2/4-bit grey: stretch to 8 bits
+        data = (data.astype(np.uint16) * 255 // (2 ** info["bitdepth"] - 1)).astype(np.uint8)
+    return data
+
+
+def _read_other(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    return np.asarray(iio.imread(path))
 
 
 def image_from_array(raw: np.ndarray, source: str) -> Image:
@@ -110,9 +133,7 @@ def to_grey(image: Image) -> Image:
 
 
 def save_image(path: str | Path, pixels: np.ndarray, bit_depth: int = 8) -> None:
-    """Write (H, W, C) or (H, W) values in [0, 1] as an 8- or 16-bit PNG/TIFF (atomically)."""
-    import imageio.v3 as iio
-
+    """Write (H, W, C) or (H, W) values in [0, 1] as an 8- or 16-bit PNG (or another format by suffix), atomically."""
     arr = np.clip(np.asarray(pixels, dtype=np.float64), 0.0, 1.0)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -121,5 +142,15 @@ def save_image(path: str | Path, pixels: np.ndarray, bit_depth: int = 8) -> None
     else:
         out = np.round(arr * 255.0).astype(np.uint8)
     path = Path(path)
+    suffix = path.suffix.lower() or ".png"
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, out, extension=path.suffix.lower() or ".png")
+        if suffix == ".png":
+            import png
+
+            planes = 1 if out.ndim == 2 else out.shape[-1]
+            mode = {1: "L", 3: "RGB"}[planes] + (";16" if out.dtype == np.uint16 else "")
+            png.from_array(out.reshape(out.shape[0], -1), mode).save(str(tmp))
+        else:
+            import imageio.v3 as iio
+
+            iio.imwrite(tmp, out, extension=suffix)

@@ -45,6 +45,8 @@ class Task(ABC):
     recipes: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
     """Named overrides {recipe: {"task": {...}, "model": {...}, "train": {...}}}; `cpu` and `gpu` are the defaults."""
     recipe_notes: ClassVar[dict[str, str]] = {}
+    smoke: ClassVar[tuple[dict[str, Any], float]] = ({}, 0.0)
+    """(tiny options, metric threshold): the registry smoke test runs every task so and checks the metric."""
 
     in_features: int
     out_features: int

@@ -69,6 +69,8 @@ class ImageTask(Task):
         "cpu": "256², 8192 random pixels per step, lr 1e-3 with cosine decay, 1000 steps",
     }
 
+    smoke = ({"size": 48, "steps": 150, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 30.0)
+
     def __init__(self, config: ImageConfig, device: torch.device) -> None:
         super().__init__(config, device)
         if config.batch_pixels < 0:

@@ -1,0 +1,32 @@
+"""Every registered task runs end to end with a tiny config and reaches its stated metric threshold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sirenkit
+from sirenkit.tasks import REGISTRY
+from sirenkit.train.checkpoint import load_checkpoint
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_task_smoke(name, tmp_path):
+    task_cls = REGISTRY[name]
+    options, threshold = task_cls.smoke
+    result = sirenkit.fit(name, out=str(tmp_path / "run"), device="cpu", quiet=True, **options)
+    value = result.metrics[task_cls.metric]
+    if task_cls.higher_is_better:
+        assert value >= threshold, f"{name}: {task_cls.metric} {value} below {threshold}"
+    else:
+        assert value <= threshold, f"{name}: {task_cls.metric} {value} above {threshold}"
+    run = tmp_path / "run"
+    for name_ in ("config.json", "metrics.json", "curve.csv", "checkpoint.safetensors", "checkpoint.json"):
+        assert (run / name_).is_file(), name_
+    for artefact in result.metrics["artefacts"]:
+        assert (run / artefact).stat().st_size > 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == options.get("steps", metrics["steps"]) and metrics["seconds"] > 0
+    _, meta = load_checkpoint(run)
+    assert meta["task"] == name and meta["step"] == metrics["steps"]

@@ -1,0 +1,113 @@
+"""Trainer: schedules, resume equal to an uninterrupted run (with a real SIGKILL), checkpoints, divergence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sirenkit.errors import UserError
+from sirenkit.train.checkpoint import CHECKPOINT, load_checkpoint
+from sirenkit.train.schedule import lr_factor
+
+from ..conftest import run_cli
+
+ARGS = ["fit", "image", "--size", "40", "--batch-pixels", "256", "--hidden-features", "64", "--lr", "1e-3",
+        "--schedule", "cosine", "--checkpoint-every", "25", "--eval-every", "5000", "--device", "cpu", "--quiet"]
+STEPS = "1500"
+
+
+def test_lr_schedules():
+    assert lr_factor(10, 100, "constant") == 1.0
+    assert lr_factor(0, 100, "cosine") == pytest.approx(1.0)
+    assert lr_factor(50, 100, "cosine", final=0.0) == pytest.approx(0.5)
+    assert lr_factor(100, 100, "cosine", final=0.1) == pytest.approx(0.1)
+    assert lr_factor(4, 100, "cosine", warmup_steps=10) == pytest.approx(0.5)
+
+
+def _model_tensors(run):
+    return {k: v for k, v in load_file(str(run / CHECKPOINT)).items() if k.startswith("model.")}
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
+    full = tmp_path / "full"
+    proc = run_cli(*ARGS, "--steps", STEPS, "--out", str(full))
+    assert proc.returncode == 0, proc.stderr
+
+    killed = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-m", "sirenkit", *ARGS, "--steps", STEPS, "--out", str(killed)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    meta_path = killed / "checkpoint.json"
+    deadline = time.time() + 300
+    step = 0
+    while time.time() < deadline and child.poll() is None:
+        if meta_path.is_file():
+            try:
+                step = json.loads(meta_path.read_text())["step"]
+            except (json.JSONDecodeError, KeyError):
+                step = 0
+            if step >= 100:
+                break
+        time.sleep(0.02)
+    assert child.poll() is None, "the run finished before it could be killed; raise STEPS"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    _, meta = load_checkpoint(killed)  # the checkpoint left by a SIGKILL is valid
+    assert 100 <= meta["step"] < int(STEPS)
+    assert not (killed / "metrics.json").exists()
+
+    resumed = run_cli("fit", "image", "--out", str(killed), "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _model_tensors(full), _model_tensors(killed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    metrics = json.loads((killed / "metrics.json").read_text())
+    assert metrics["steps"] == int(STEPS)
+
+
+def test_resume_extends_a_finished_run(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli(*ARGS, "--steps", "30", "--out", str(out)).returncode == 0
+    proc = run_cli("fit", "image", "--out", str(out), "--resume", "--steps", "60", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 60
+    steps = [int(line.split(",")[0]) for line in (out / "curve.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(steps) and steps[-1] == 60
+
+
+def test_damaged_checkpoints_are_refused_cleanly(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli(*ARGS, "--steps", "5", "--out", str(out)).returncode == 0
+    ckpt = out / CHECKPOINT
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="damaged"):
+        load_checkpoint(out)
+    ckpt.write_bytes(b"\x80\x04\x95" + data[3:])  # a pickle opcode prefix: must not be unpickled
+    with pytest.raises(UserError):
+        load_checkpoint(out)
+    proc = run_cli("render", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_divergence_is_reported_with_a_fix(tmp_path):
+    proc = run_cli("fit", "image", "--size", "24", "--hidden-features", "16", "--steps", "50", "--lr", "1e30",
+                   "--device", "cpu", "--quiet", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert "diverged" in proc.stderr and "--lr" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tensorboard_logging(tmp_path):
+    pytest.importorskip("tensorboard")
+    proc = run_cli(*ARGS, "--steps", "10", "--log-every", "5", "--tensorboard", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr
+    events = list((tmp_path / "run" / "tensorboard").glob("events.*"))
+    assert events and events[0].stat().st_size > 0
