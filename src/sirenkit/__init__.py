@@ -25,11 +25,11 @@ def fit(task: str, **options):
     return run_task(get_task(task), options)
 
 
-def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto"):
+def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto", frames=None):
     """Render a finished run at any resolution (`sirenkit render`); returns the written path."""
     from .runner import render_run
 
-    return render_run(run_dir, size, out, chunk, device)
+    return render_run(run_dir, size, out, chunk, device, frames)
 
 
 def load_run(path, device="cpu"):

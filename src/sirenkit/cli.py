@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Sample a finished run's network at any resolution, chunked.")
     render.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run")
     render.add_argument("--size", type=int, default=None, help="longer side in pixels (default: the fitted size)")
+    render.add_argument("--frames", type=int, default=None, help="video runs: number of frames (default: as fitted)")
     render.add_argument("--out", default=None, help="output file (default: RUN_DIR/render-SIZE.png)")
     render.add_argument("--chunk", type=int, default=65536, help="points evaluated at once (bounds memory)")
     render.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.handler == "render":
             from .runner import render_run
 
-            path = render_run(args.run_dir, args.size, args.out, args.chunk, args.device)
+            path = render_run(args.run_dir, args.size, args.out, args.chunk, args.device, args.frames)
             print(path)
             return 0
         from .runner import run_task

@@ -24,7 +24,7 @@ from .errors import UserError
 from .io.atomic import write_json
 from .models import ModelConfig, build_model, count_parameters, model_spec
 from .tasks import Task, get_task
-from .tasks.base import ExportContext
+from .tasks.base import ExportContext, RenderOptions
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
 from .train.checkpoint import CHECKPOINT, load_checkpoint, load_model_state
 from .train.device import resolve_device
@@ -274,10 +274,12 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
 
 
 def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | None = None,
-               chunk: int = 65536, device: str = "auto") -> Path:
+               chunk: int = 65536, device: str = "auto", frames: int | None = None) -> Path:
     """Sample the network of a finished run at any resolution (chunked) and write the task's artefact."""
     if size is not None and size < 2:
         raise UserError(f"--size must be ≥ 2, got {size}")
+    if frames is not None and frames < 1:
+        raise UserError(f"--frames must be ≥ 1, got {frames}")
     if chunk < 1:
         raise UserError(f"--chunk must be ≥ 1, got {chunk}")
     dev = resolve_device(device)
@@ -288,4 +290,5 @@ def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | N
     out = Path(out)
     if not out.parent.is_dir():
         raise UserError(f"--out: folder {out.parent} does not exist")
-    return task_cls.render(model, meta.get("signal", {}), out, size, chunk, dev)
+    options = RenderOptions(size=size, frames=frames, chunk=chunk)
+    return task_cls.render(model, meta.get("signal", {}), out, options, dev)

@@ -23,6 +23,16 @@ class Batch:
     target: Tensor
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to sample a stored network: `size` (longer spatial side, None: as fitted), `frames` (video: frame
+    count, None: as fitted), `chunk` (points evaluated at once, bounds memory)."""
+
+    size: int | None = None
+    frames: int | None = None
+    chunk: int = 65536
+
+
 @dataclass
 class ExportContext:
     """What `Task.export` gets besides the model: the run folder and the training curve."""
@@ -83,7 +93,7 @@ class Task(ABC):
 
     @classmethod
     def render(
-        cls, model: nn.Module, meta: dict[str, Any], out: Path, size: int | None, chunk: int, device: torch.device
+        cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions, device: torch.device
     ) -> Path:
         """Sample a stored network at any resolution and write the artefact to `out`."""
         from ..errors import UserError

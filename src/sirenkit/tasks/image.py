@@ -22,7 +22,7 @@ from ..grids import grid_coords, map_chunks, predict
 from ..io.images import Image, default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
-from .base import Batch, ExportContext, Task
+from .base import Batch, ExportContext, RenderOptions, Task
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,10 @@ class ImageTask(Task):
 
     # ------------------------------------------------------------------ render
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, size: int | None, chunk: int,
+    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
         h, w = int(meta["height"]), int(meta["width"])
+        size, chunk = options.size, options.chunk
         if size:
             scale = size / max(h, w)
             h, w = max(2, round(h * scale)), max(2, round(w * scale))
