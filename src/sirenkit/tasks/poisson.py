@@ -1,0 +1,264 @@
+"""Poisson image reconstruction: supervise only the network's gradient or Laplacian (the paper's Section 4.1).
+
+Targets are the derivatives of the image (values in [-1, 1]) with respect to the coordinates, estimated with
+the Sobel filter (gradient) or the 5-point Laplace filter and converted by the chain rule from per-pixel to
+coordinate units (one pixel = 2/(L − 1) in coordinates, L the longer side). The paper instead multiplies the
+raw filter output by 10 (Sobel) or 1e4 (Laplace); for a 256² image that is 0.63× resp. 0.62× our physical
+scale, so its reconstructions come out with less contrast. Because the derivatives determine the image only
+up to a constant (gradient) or a harmonic function (Laplacian), the reconstruction is aligned to the ground
+truth by least squares before PSNR is measured: over a constant per channel for gradient fits, and over the
+harmonic polynomials of degree ≤ 2 (1, y, x, y² − x², xy) per channel for Laplacian fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import option
+from ..diff import derivatives
+from ..errors import UserError
+from ..grids import grid_coords, map_chunks, predict
+from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
+from ..plots import curve_plot, image_grid, robust_limits
+from . import register
+from .base import Batch, ExportContext, Task
+from .image import psnr_from_mse
+
+DerivativeBackend = Literal["auto", "analytic", "autograd"]
+
+
+@dataclass(frozen=True)
+class PoissonConfig:
+    """Which image to reconstruct from its derivatives and how."""
+
+    path: str | None = option(
+        None, "image file (PNG, JPEG, TIFF; grey or RGB); default: the cameraman", positional=True, metavar="IMAGE"
+    )
+    size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
+    grey: bool = option(False, "convert a colour image to grey before fitting")
+    batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
+    derivatives: DerivativeBackend = option(
+        "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, or auto"
+    )
+    chunk: int = option(16384, "points per chunk when evaluating the whole image")
+
+
+def sobel_gradient(image: np.ndarray, spacing: float) -> np.ndarray:
+    """(H, W, C) -> (H, W, C, 2) derivative along rows and columns in coordinate units (Sobel / 8 per pixel)."""
+    from scipy import ndimage
+
+    out = np.empty(image.shape + (2,), dtype=np.float64)
+    for c in range(image.shape[-1]):
+        for axis in (0, 1):
+            out[..., c, axis] = ndimage.sobel(image[..., c].astype(np.float64), axis=axis) / (8.0 * spacing)
+    return out
+
+
+def laplace_filter(image: np.ndarray, spacing: float) -> np.ndarray:
+    """(H, W, C) -> (H, W, C) 5-point Laplacian in coordinate units."""
+    from scipy import ndimage
+
+    out = np.empty(image.shape, dtype=np.float64)
+    for c in range(image.shape[-1]):
+        out[..., c] = ndimage.laplace(image[..., c].astype(np.float64)) / spacing**2
+    return out
+
+
+def align(prediction: Tensor, truth: Tensor, basis: Tensor) -> Tensor:
+    """Least-squares fit of `truth − prediction` on `basis` (N, K) per channel, added to the prediction."""
+    residual = (truth - prediction).double()
+    coef = torch.linalg.lstsq(basis.double(), residual).solution  # (K, C)
+    return prediction + (basis.double() @ coef).to(prediction.dtype)
+
+
+def derivative_psnr(fit: Tensor, target: Tensor) -> float:
+    """PSNR of a fitted derivative field against its target, with the target's value range as the peak."""
+    peak = float(target.max() - target.min())
+    mse = float(((fit - target) ** 2).mean())
+    return psnr_from_mse(mse / peak**2) if peak > 0 else float("nan")
+
+
+class _PoissonTask(Task):
+    """Shared data, evaluation and export of both Poisson tasks; subclasses choose the derivative."""
+
+    Config = PoissonConfig
+    metric = "psnr"
+    order: ClassVar[int]
+    target_name: ClassVar[str]
+
+    def __init__(self, config: PoissonConfig, device: torch.device) -> None:
+        super().__init__(config, device)
+        if config.batch_pixels < 0:
+            raise UserError("--batch-pixels must be ≥ 0 (0 uses every pixel)")
+        if config.chunk < 1:
+            raise UserError("--chunk must be ≥ 1")
+        source = load_image(config.path) if config.path else default_image()
+        image = resize_longer_side(source, config.size)
+        self.image = to_grey(image) if config.grey else image
+        h, w, c = self.image.pixels.shape
+        self.shape = (h, w)
+        self.in_features, self.out_features, self.samples = 2, c, max(h, w)
+        self.spacing = 2.0 / (max(h, w) - 1)
+        signed = self.image.pixels.astype(np.float64) * 2.0 - 1.0
+        self.coords = grid_coords((h, w), device=device)
+        self.truth = torch.from_numpy(signed.reshape(-1, c)).float().to(device)
+        self.target = torch.from_numpy(self._target(signed).reshape(h * w, *self._target_shape(c))).float().to(device)
+        y, x = self.coords[:, 0:1], self.coords[:, 1:2]
+        self.basis = self._basis(y, x)
+        self.n_pixels = h * w
+
+    # what the subclasses define
+    def _target(self, signed: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _target_shape(self, channels: int) -> tuple[int, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _basis(self, y: Tensor, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fitted(self, d) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        h, w = self.shape
+        batch = "all pixels" if self.config.batch_pixels in (0, self.n_pixels) else f"{self.config.batch_pixels} pixels"
+        return (f"poisson {self.target_name}: image {self.image.source}, {w}×{h}, "
+                f"{self.out_features} channel(s), {batch} per step, derivatives {self.config.derivatives}")
+
+    def batch(self, step: int, generator: torch.Generator) -> Batch:
+        n = self.config.batch_pixels
+        if n == 0 or n >= self.n_pixels:
+            return Batch(self.coords, self.target)
+        idx = torch.randint(0, self.n_pixels, (n,), generator=generator, device=generator.device).to(self.device)
+        return Batch(self.coords[idx], self.target[idx])
+
+    def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        d = derivatives(model, batch.coords, order=self.order, backend=self.config.derivatives)
+        err = self._fitted(d) - batch.target
+        return {f"{self.target_name}_mse": (err * err).flatten(1).sum(-1).mean()}
+
+    def reconstruct(self, model: nn.Module) -> Tensor:
+        """The network's image aligned to the truth over the ambiguity, in [-1, 1] units, (N, C)."""
+        return align(predict(model, self.coords, self.config.chunk), self.truth, self.basis)
+
+    def fitted_derivative(self, model: nn.Module) -> Tensor:
+        def one_chunk(x: Tensor) -> Tensor:
+            return self._fitted(derivatives(model, x, order=self.order, backend=self.config.derivatives,
+                                            create_graph=False)).detach()
+
+        return map_chunks(one_chunk, self.coords, self.config.chunk)
+
+    def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
+        rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1)
+        truth = (self.truth + 1) * 0.5
+        mse = float(((rec - truth) ** 2).mean())
+        out = {"psnr": psnr_from_mse(mse), "mse": mse}
+        if final:
+            out[f"psnr_{self.target_name}"] = derivative_psnr(self.fitted_derivative(model), self.target)
+        return out
+
+    def signal_meta(self) -> dict[str, Any]:
+        h, w = self.shape
+        return {"height": h, "width": w, "channels": self.out_features, "bit_depth": self.image.bit_depth,
+                "source": self.image.source, "derivative": self.target_name}
+
+    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+        h, w = self.shape
+        rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1).reshape(h, w, -1).cpu().numpy()
+        truth = self.image.pixels
+        save_image(ctx.out_dir / "reconstruction.png", rec, self.image.bit_depth)
+        fit_d = self._display(self.fitted_derivative(model)).reshape(h, w)
+        target_d = self._display(self.target).reshape(h, w)
+        err = np.abs(rec - truth).mean(-1)
+        symmetric = self.order == 2
+        lim = robust_limits(target_d, fit_d, symmetric=symmetric)
+        cmap = "RdBu_r" if symmetric else "viridis"
+        label = "ΔΦ" if self.order == 2 else "|∇Φ|"
+        np.save(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
+        image_grid(
+            [[("ground truth", truth, {"vmin": 0, "vmax": 1}), (f"target {label}", target_d, {"cmap": cmap, **lim}),
+              (f"fit {label}", fit_d, {"cmap": cmap, **lim})],
+             [(f"reconstruction, aligned ({ctx.metrics['psnr']:.2f} dB)", rec, {"vmin": 0, "vmax": 1}),
+              ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6), "colorbar": True})]],
+            ctx.out_dir / "comparison.png",
+        )
+        curve_plot(ctx.curve, "PSNR of the aligned reconstruction (dB)", ctx.out_dir / "psnr_curve.png")
+        return ["reconstruction.png", "comparison.png", "psnr_curve.png", f"fitted_{self.target_name}.npy"]
+
+    def _display(self, values: Tensor) -> np.ndarray:
+        """One scalar per pixel for figures: gradient magnitude or Laplacian, averaged over channels."""
+        v = values.detach().cpu().double()
+        if self.order == 1:
+            return v.pow(2).sum(-1).sqrt().mean(-1).numpy()
+        return v.mean(-1).numpy()
+
+    @classmethod
+    def render(cls, model, meta, out, options, device) -> Path:
+        from .image import ImageTask
+
+        return ImageTask.render(model, meta, out, options, device)
+
+
+_CPU_RECIPE = {"task": {"size": 256, "batch_pixels": 8192}, "train": {"steps": 1000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}}
+_GPU_RECIPE = {"task": {"size": 256, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}}
+_PAPER_RECIPE = {"task": {"size": 256, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}}
+_NOTES = {
+    "paper": "the paper: 256², every pixel, Adam lr 1e-4 constant, 10k steps",
+    "gpu": "256², every pixel, lr 1e-3 with cosine decay, 2000 steps",
+    "cpu": "256², 8192 random pixels per step, lr 1e-3 with cosine decay, 1000 steps",
+}
+
+
+@register
+class PoissonGradientTask(_PoissonTask):
+    name = "poisson-gradient"
+    command = ("poisson", "gradient")
+    description = "reconstruct an image from its gradient (Sobel) alone; default: the cameraman"
+    order = 1
+    target_name = "gradient"
+    recipes = {"paper": _PAPER_RECIPE, "gpu": _GPU_RECIPE, "cpu": _CPU_RECIPE}
+    recipe_notes = _NOTES
+    smoke = ({"size": 40, "steps": 200, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 25.0)
+
+    def _target(self, signed: np.ndarray) -> np.ndarray:
+        return sobel_gradient(signed, self.spacing)
+
+    def _target_shape(self, channels: int) -> tuple[int, ...]:
+        return (channels, 2)
+
+    def _basis(self, y: Tensor, x: Tensor) -> Tensor:
+        return torch.ones_like(y)
+
+    def _fitted(self, d) -> Tensor:
+        return d.gradient
+
+
+@register
+class PoissonLaplacianTask(_PoissonTask):
+    name = "poisson-laplacian"
+    command = ("poisson", "laplacian")
+    description = "reconstruct an image from its Laplacian alone (up to a harmonic function); default: the cameraman"
+    order = 2
+    target_name = "laplacian"
+    recipes = {"paper": _PAPER_RECIPE, "gpu": _GPU_RECIPE, "cpu": _CPU_RECIPE}
+    recipe_notes = _NOTES
+    smoke = ({"size": 40, "steps": 200, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 13.0)
+
+    def _target(self, signed: np.ndarray) -> np.ndarray:
+        return laplace_filter(signed, self.spacing)
+
+    def _target_shape(self, channels: int) -> tuple[int, ...]:
+        return (channels,)
+
+    def _basis(self, y: Tensor, x: Tensor) -> Tensor:
+        return torch.cat([torch.ones_like(y), y, x, y * y - x * x, x * y], dim=-1)
+
+    def _fitted(self, d) -> Tensor:
+        return d.laplacian
