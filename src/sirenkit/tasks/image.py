@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import derivatives
+from ..diff import derivatives, hessian
 from ..errors import UserError
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import Image, default_image, load_image, resize_longer_side, save_image, to_grey
@@ -37,6 +37,15 @@ class ImageConfig:
     batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
     chunk: int = option(65536, "points per chunk when evaluating the whole image")
+    keep_fraction: float = option(
+        1.0, "inpainting: fit only this random fraction of the pixels; psnr is then measured on the others"
+    )
+    mask_seed: int = option(0, "inpainting: seed of the random choice of kept pixels")
+    prior: Literal["none", "tv", "hessian"] = option(
+        "none", "regulariser on random coordinates: total variation (L1 of ∇Φ) or Hessian Frobenius norm"
+    )
+    prior_weight: float = option(1e-3, "weight k of the prior term in MSE + k·prior")
+    prior_points: int = option(4096, "random coordinates per step at which the prior is evaluated")
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -49,6 +58,30 @@ def psnr_from_mse(mse: float) -> float:
 def _to_unit(values: Tensor) -> Tensor:
     """Network output in [-1, 1] -> image in [0, 1], clipped as when saved."""
     return ((values + 1.0) * 0.5).clamp(0.0, 1.0)
+
+
+@dataclass
+class ImageBatch(Batch):
+    """Pixels to fit plus, when a prior is used, random coordinates to regularise at (None otherwise)."""
+
+    prior_coords: Tensor | None = None
+
+
+def total_variation(model: nn.Module, coords: Tensor) -> Tensor:
+    """Mean over points of Σ_c Σ_k |∂Φ_c/∂x_k| (anisotropic TV), by the derivative engine."""
+    d = derivatives(model, coords, order=1)
+    return d.gradient.abs().sum(dim=(-2, -1)).mean()
+
+
+def hessian_norm(model: nn.Module, coords: Tensor) -> Tensor:
+    """Mean over points of Σ_c ‖H Φ_c‖_F (Frobenius norm of each output's Hessian), by autograd."""
+    x = coords.detach().requires_grad_(True)
+    y = model(x)
+    norms = [hessian(y[:, c : c + 1], x).flatten(1).norm(dim=-1) for c in range(y.shape[-1])]
+    return torch.stack(norms, -1).sum(-1).mean()
+
+
+PRIORS = {"tv": total_variation, "hessian": hessian_norm}
 
 
 @register
@@ -77,6 +110,10 @@ class ImageTask(Task):
             raise UserError("--batch-pixels must be ≥ 0 (0 uses every pixel)")
         if config.chunk < 1:
             raise UserError("--chunk must be ≥ 1")
+        if not 0.0 < config.keep_fraction <= 1.0:
+            raise UserError(f"--keep-fraction must be in (0, 1], got {config.keep_fraction}")
+        if config.prior_weight < 0 or config.prior_points < 1:
+            raise UserError("--prior-weight must be ≥ 0 and --prior-points ≥ 1")
         source = load_image(config.path) if config.path else default_image()
         self.native_shape = source.pixels.shape[:2]
         image = resize_longer_side(source, config.size)
@@ -89,24 +126,47 @@ class ImageTask(Task):
         self.coords = grid_coords((h, w), device=device)
         self.values = torch.from_numpy(image.pixels.reshape(-1, c)).to(device) * 2.0 - 1.0
         self.n_pixels = h * w
+        # Inpainting: a fixed random subset of pixels is all the fit sees; the rest is held back for the metric.
+        order = torch.randperm(self.n_pixels, generator=torch.Generator().manual_seed(config.mask_seed))
+        n_keep = max(1, round(config.keep_fraction * self.n_pixels))
+        self.kept = order[:n_keep].sort().values.to(device)
+        self.held = order[n_keep:].sort().values.to(device)
+        self.inpainting = n_keep < self.n_pixels
+        self.extent = self.coords.abs().amax(0)  # half-size of the image in coordinates, per axis
 
     def describe(self) -> str:
         h, w = self.shape
         kind = "grey" if self.out_features == 1 else "RGB"
         native = "" if self.native_shape == self.shape else f" (resized from {self.native_shape[1]}×{self.native_shape[0]})"
-        batch = "all pixels" if self.config.batch_pixels in (0, self.n_pixels) else f"{self.config.batch_pixels} pixels"
-        return f"image {self.image.source}: {w}×{h} {kind}{native}, {batch} per step"
+        n_fit = len(self.kept)
+        batch = "all pixels" if self.config.batch_pixels in (0, n_fit) else f"{self.config.batch_pixels} pixels"
+        text = f"image {self.image.source}: {w}×{h} {kind}{native}, {batch} per step"
+        if self.inpainting:
+            text += f"; inpainting from {n_fit} pixels ({100 * n_fit / self.n_pixels:.1f} %)"
+        if self.config.prior != "none":
+            text += f"; {self.config.prior} prior, weight {self.config.prior_weight:g}"
+        return text
 
-    def batch(self, step: int, generator: torch.Generator) -> Batch:
-        n = self.config.batch_pixels
-        if n == 0 or n >= self.n_pixels:
-            return Batch(self.coords, self.values)
-        idx = torch.randint(0, self.n_pixels, (n,), generator=generator, device=generator.device)
-        idx = idx.to(self.device)
-        return Batch(self.coords[idx], self.values[idx])
+    def batch(self, step: int, generator: torch.Generator) -> ImageBatch:
+        n, pool = self.config.batch_pixels, len(self.kept)
+        if n == 0 or n >= pool:
+            idx = self.kept if self.inpainting else None
+        else:
+            pick = torch.randint(0, pool, (n,), generator=generator, device=generator.device).to(self.device)
+            idx = self.kept[pick]
+        coords, target = (self.coords, self.values) if idx is None else (self.coords[idx], self.values[idx])
+        prior_coords = None
+        if self.config.prior != "none":
+            u = torch.rand(self.config.prior_points, 2, generator=generator, device=generator.device)
+            prior_coords = (u.to(self.device) * 2.0 - 1.0) * self.extent
+        return ImageBatch(coords, target, prior_coords)
 
     def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        return {"mse": ((model(batch.coords) - batch.target) ** 2).mean()}
+        terms = {"mse": ((model(batch.coords) - batch.target) ** 2).mean()}
+        prior_coords = getattr(batch, "prior_coords", None)
+        if prior_coords is not None:
+            terms[self.config.prior] = self.config.prior_weight * PRIORS[self.config.prior](model, prior_coords)
+        return terms
 
     def reconstruct(self, model: nn.Module) -> Tensor:
         """The fitted image in [0, 1], (H, W, C) on the task's device."""
@@ -116,8 +176,15 @@ class ImageTask(Task):
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
         fit = self.reconstruct(model)
         truth = ((self.values + 1.0) * 0.5).reshape(fit.shape)
-        mse = float(((fit - truth) ** 2).mean())
+        sq = ((fit - truth) ** 2).reshape(self.n_pixels, -1)
+        mse = float(sq.mean())
         out = {"psnr": psnr_from_mse(mse), "mse": mse}
+        if self.inpainting:  # the headline is the held-back pixels: what the fit had to guess
+            out["psnr_all"] = out["psnr"]
+            out["psnr_kept"] = psnr_from_mse(float(sq[self.kept].mean()))
+            if len(self.held):
+                out["mse"] = float(sq[self.held].mean())
+                out["psnr"] = psnr_from_mse(out["mse"])
         if final:
             from skimage.metrics import structural_similarity
 
@@ -137,11 +204,18 @@ class ImageTask(Task):
         truth = self.image.pixels
         save_image(out / "reconstruction.png", fit, self.image.bit_depth)
         err = np.abs(fit - truth).mean(-1)
-        image_grid(
-            [[("ground truth", truth, {"vmin": 0, "vmax": 1}), (f"fit ({ctx.metrics['psnr']:.2f} dB)", fit, {"vmin": 0, "vmax": 1}),
-              ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6), "colorbar": True})]],
-            out / "comparison.png",
-        )
+        row = [("ground truth", truth, {"vmin": 0, "vmax": 1}),
+               (f"fit ({ctx.metrics['psnr']:.2f} dB)", fit, {"vmin": 0, "vmax": 1}),
+               ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6), "colorbar": True})]
+        if self.inpainting:
+            observed = np.zeros(truth.shape[:2] + (4,), dtype=np.float32)  # transparent where held back
+            rgb = truth if truth.shape[-1] == 3 else np.repeat(truth, 3, -1)
+            flat = observed.reshape(-1, 4)
+            kept = self.kept.cpu().numpy()
+            flat[kept, :3], flat[kept, 3] = rgb.reshape(-1, 3)[kept], 1.0
+            row.insert(0, (f"observed ({100 * len(kept) / self.n_pixels:.0f} % of pixels)", observed, {}))
+            row[2] = (f"fit ({ctx.metrics['psnr']:.2f} dB on held-back pixels)", fit, {"vmin": 0, "vmax": 1})
+        image_grid([row], out / "comparison.png")
         self._derivative_figure(model, out / "derivatives.png")
         curve_plot(ctx.curve, "PSNR (dB)", out / "psnr_curve.png")
         return ["reconstruction.png", "comparison.png", "derivatives.png", "psnr_curve.png"]
