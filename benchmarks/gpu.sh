@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One prepared GPU run for a short device lease: installs nothing, runs the image and Poisson benchmarks on
+# CUDA and writes their tables to $OUT (or ./benchmarks/out). Budget: well under 10 minutes on an H100.
+#   bash benchmarks/gpu.sh            # on the device machine, from the repository root
+# What it measures:
+#   1. image: the gpu recipe (512², full batch, lr 1e-3 cosine) and the paper's schedule for sine over
+#      2000 steps (is the recipe ≥ 40 dB within 2000 steps?), step time of reference vs default, time to 40 dB;
+#   2. poisson: analytic vs autograd step time at 256² full batch, PSNR after 2000 steps for sine.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-benchmarks/out}"
+mkdir -p "$out"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" MPLCONFIGDIR="$(mktemp -d)" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
+python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$out/gpu.txt"
+timeout 330 python benchmarks/image_fit.py --device cuda --activations sine --steps 2000 --eval-every 250 \
+  --target-db 40 --json "$out/image_fit_gpu.json" --markdown "$out/image_fit_gpu.md" 2>&1 | tee "$out/image_fit_gpu.log"
+timeout 200 python benchmarks/poisson.py --device cuda --activations sine --size 256 --steps 2000 \
+  --json "$out/poisson_gpu.json" 2>&1 | tee "$out/poisson_gpu.log"

@@ -1,0 +1,160 @@
+"""Poisson reconstruction benchmark: PSNR against steps per activation, and analytic vs autograd step time.
+
+Part `sweep`: sine, tanh and relu-pe fitted from the gradient and from the Laplacian of the cameraman (same
+size, schedule and seed), aligned PSNR recorded every `--eval-every` steps.
+Part `step_time`: one optimisation step of each Poisson task with the analytic forward-mode derivatives
+against the autograd double-backward path (`reference`, what the official code does), interleaved rounds,
+median after warm-up.
+
+    python benchmarks/poisson.py                 # CPU defaults (about 10 minutes on 2 cores)
+    python benchmarks/poisson.py --quick         # smoke run
+    python benchmarks/poisson.py --device cuda --size 256 --steps 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
+
+import torch
+
+from sirenkit import ModelConfig
+from sirenkit.tasks.poisson import PoissonConfig, PoissonGradientTask, PoissonLaplacianTask
+from sirenkit.train.device import resolve_device, synchronize
+from sirenkit.train.trainer import Trainer, TrainConfig
+
+TASKS = {"gradient": PoissonGradientTask, "laplacian": PoissonLaplacianTask}
+PAPER = {"gradient": {"sine": 32.9, "tanh": 25.8, "relu-pe": 26.4}}
+
+
+def sweep(args, device) -> list[dict]:
+    rows = []
+    for target, task_cls in TASKS.items():
+        task = task_cls(PoissonConfig(size=args.size, batch_pixels=args.batch_pixels), device)
+        for activation in args.activations:
+            torch.manual_seed(0)
+            model = ModelConfig(activation=activation).build(2, task.out_features, task.samples).to(device)
+            cfg = TrainConfig(steps=args.steps, lr=args.lr, schedule=args.schedule, eval_every=args.eval_every,
+                              log_every=args.eval_every, seed=0, checkpoint_every=0)
+            result = Trainer(cfg, device).fit(task, model)
+            curve = {r["step"]: r["metric"] for r in result.curve if r.get("metric") is not None}
+            rows.append({"target": target, "activation": activation, "psnr": curve, "seconds": result.seconds,
+                         "ms_per_step": 1000 * result.seconds / result.steps})
+            print(f"  {target:9s} {activation:8s} psnr@{args.steps} {curve[max(curve)]:.2f} dB "
+                  f"({1000 * result.seconds / result.steps:.0f} ms/step)", file=sys.stderr)
+    return rows
+
+
+def step_time(args, device) -> list[dict]:
+    rows = []
+    for target, task_cls in TASKS.items():
+        task = task_cls(PoissonConfig(size=args.time_size, batch_pixels=args.time_pixels), device)
+        gen = torch.Generator().manual_seed(0)
+        batch = task.batch(0, gen)
+        samples: dict[str, list[float]] = {"analytic": [], "autograd": []}
+        models = {}
+        for backend in samples:
+            torch.manual_seed(0)
+            models[backend] = ModelConfig().build(2, task.out_features).to(device)
+        for _round in range(args.rounds):
+            for backend, model in models.items():
+                task.config = dataclasses.replace(task.config, derivatives=backend)
+                opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+                for i in range(args.warmup + args.timed):
+                    synchronize(device)
+                    t0 = time.perf_counter()
+                    loss = sum(task.loss_terms(model, batch).values())
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    synchronize(device)
+                    if i >= args.warmup:
+                        samples[backend].append(1000 * (time.perf_counter() - t0))
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        rows.append({"target": target, "points": len(batch.coords), "analytic_ms": med["analytic"],
+                     "autograd_ms": med["autograd"], "speedup": med["autograd"] / med["analytic"]})
+        print(f"  {target}: analytic {med['analytic']:.1f} ms, autograd {med['autograd']:.1f} ms, "
+              f"{med['autograd'] / med['analytic']:.2f}×", file=sys.stderr)
+    return rows
+
+
+def markdown(args, device, sweep_rows, time_rows) -> str:
+    lines = []
+    if sweep_rows:
+        steps = sorted({s for r in sweep_rows for s in r["psnr"] if s > 0})
+        lines.append(f"PSNR (dB, aligned) against steps: {args.size}², batch {args.batch_pixels or 'all'} pixels, "
+                     f"lr {args.lr:g} {args.schedule}, device {device}")
+        lines.append("")
+        lines.append("| target | activation | " + " | ".join(f"@{s}" for s in steps) + " | ms/step | paper (256², 10k) |")
+        lines.append("|---|---|" + "---|" * len(steps) + "---|---|")
+        for r in sweep_rows:
+            paper = PAPER.get(r["target"], {}).get(r["activation"], "—")
+            vals = " | ".join(f"{r['psnr'].get(s, float('nan')):.2f}" for s in steps)
+            lines.append(f"| {r['target']} | {r['activation']} | {vals} | {r['ms_per_step']:.0f} | {paper} |")
+        lines.append("")
+    if time_rows:
+        lines.append(f"Step time (median of {args.rounds}×{args.timed} after warm-up), SIREN 256×3, device {device}")
+        lines.append("")
+        lines.append("| task | points/step | analytic ms | autograd (reference) ms | speed-up |")
+        lines.append("|---|---|---|---|---|")
+        for r in time_rows:
+            lines.append(f"| {r['target']} | {r['points']} | {r['analytic_ms']:.1f} | {r['autograd_ms']:.1f} | "
+                         f"{r['speedup']:.2f}× |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--parts", default="sweep,step_time")
+    p.add_argument("--size", type=int, default=None, help="sweep image size (CPU 96, GPU 256)")
+    p.add_argument("--steps", type=int, default=None, help="sweep steps (CPU 500, GPU 2000)")
+    p.add_argument("--batch-pixels", type=int, default=0)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--schedule", default="cosine")
+    p.add_argument("--eval-every", type=int, default=None)
+    p.add_argument("--activations", default="sine,tanh,relu-pe")
+    p.add_argument("--time-size", type=int, default=256)
+    p.add_argument("--time-pixels", type=int, default=None, help="points per timed step (CPU 8192, GPU all)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--timed", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    gpu = device.type == "cuda"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.activations = args.activations.split(",")
+    args.size = args.size or (256 if gpu else 96)
+    args.steps = args.steps or (2000 if gpu else 500)
+    args.time_pixels = args.time_pixels if args.time_pixels is not None else (0 if gpu else 8192)
+    if args.quick:
+        args.size, args.steps, args.time_size, args.time_pixels = 32, 40, 64, 1024
+        args.rounds, args.warmup, args.timed = 1, 1, 2
+    args.eval_every = args.eval_every or max(1, args.steps // 5)
+    parts = args.parts.split(",")
+    start = time.time()
+    sweep_rows = sweep(args, device) if "sweep" in parts else []
+    time_rows = step_time(args, device) if "step_time" in parts else []
+    table = markdown(args, device, sweep_rows, time_rows)
+    print(table)
+    print(f"\n(total {time.time() - start:.0f} s, torch {torch.__version__}, {torch.get_num_threads()} threads)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "sweep": sweep_rows, "step_time": time_rows, "device": str(device)}, f,
+                      indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()
