@@ -227,7 +227,7 @@ class PoissonGradientTask(_PoissonTask):
     target_name = "gradient"
     recipes = {"paper": _PAPER_RECIPE, "gpu": _GPU_RECIPE, "cpu": _CPU_RECIPE}
     recipe_notes = _NOTES
-    smoke = ({"size": 40, "steps": 200, "lr": 1e-4, "schedule": "cosine", "hidden_features": 64}, 25.0)
+    smoke = ({"size": 40, "steps": 200, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 25.0)
 
     def _target(self, signed: np.ndarray) -> np.ndarray:
         return sobel_gradient(signed, self.spacing)
@@ -251,7 +251,7 @@ class PoissonLaplacianTask(_PoissonTask):
     target_name = "laplacian"
     recipes = {"paper": _PAPER_RECIPE, "gpu": _GPU_RECIPE, "cpu": _CPU_RECIPE}
     recipe_notes = _NOTES
-    smoke = ({"size": 40, "steps": 200, "lr": 1e-4, "schedule": "cosine", "hidden_features": 64}, 13.0)
+    smoke = ({"size": 40, "steps": 200, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 13.0)
 
     def _target(self, signed: np.ndarray) -> np.ndarray:
         return laplace_filter(signed, self.spacing)
