@@ -79,6 +79,10 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
         """Task metrics on the whole signal (must include `self.metric`); `final` adds costly ones."""
 
+    def random_indices(self, count: int, population: int, generator: torch.Generator) -> Tensor:
+        """`count` indices drawn uniformly (with replacement) from range(population), on the task's device."""
+        return torch.randint(0, population, (count,), generator=generator, device=generator.device).to(self.device)
+
     def signal_meta(self) -> dict[str, Any]:
         """Plain facts about the signal stored in the checkpoint, enough to render without the data."""
         return {}

@@ -152,8 +152,7 @@ class ImageTask(Task):
         if n == 0 or n >= pool:
             idx = self.kept if self.inpainting else None
         else:
-            pick = torch.randint(0, pool, (n,), generator=generator, device=generator.device).to(self.device)
-            idx = self.kept[pick]
+            idx = self.kept[self.random_indices(n, pool, generator)]
         coords, target = (self.coords, self.values) if idx is None else (self.coords[idx], self.values[idx])
         prior_coords = None
         if self.config.prior != "none":

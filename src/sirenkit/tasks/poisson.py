@@ -136,7 +136,7 @@ class _PoissonTask(Task):
         n = self.config.batch_pixels
         if n == 0 or n >= self.n_pixels:
             return Batch(self.coords, self.target)
-        idx = torch.randint(0, self.n_pixels, (n,), generator=generator, device=generator.device).to(self.device)
+        idx = self.random_indices(n, self.n_pixels, generator)
         return Batch(self.coords[idx], self.target[idx])
 
     def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:

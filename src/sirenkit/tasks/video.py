@@ -160,8 +160,7 @@ class VideoTask(Task):
         return torch.stack([self.t_axis[t], self.y_axis[y], self.x_axis[x]], dim=-1)
 
     def batch(self, step: int, generator: torch.Generator) -> Batch:
-        idx = torch.randint(0, self.n_pixels, (self.batch_size,), generator=generator, device=generator.device)
-        idx = idx.to(self.device)
+        idx = self.random_indices(self.batch_size, self.n_pixels, generator)
         return Batch(self.coords_of(idx), self.values[idx].float() / 127.5 - 1.0)
 
     def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
