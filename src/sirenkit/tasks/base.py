@@ -79,6 +79,10 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
         """Task metrics on the whole signal (must include `self.metric`); `final` adds costly ones."""
 
+    def compile_by_default(self, model: nn.Module) -> bool:
+        """Whether `--compile auto` compiles this task's loss: on CUDA by default (tasks may widen this)."""
+        return self.device.type == "cuda"
+
     def random_indices(self, count: int, population: int, generator: torch.Generator) -> Tensor:
         """`count` indices drawn uniformly (with replacement) from range(population), on the task's device."""
         return torch.randint(0, population, (count,), generator=generator, device=generator.device).to(self.device)

@@ -61,7 +61,9 @@ class TrainConfig:
     checkpoint_every: int = option(1000, "write a checkpoint every N steps (0: only at the end)")
     log_every: int = option(50, "record the loss every N steps (the only host synchronisation on a GPU)")
     eval_every: int = option(250, "evaluate the task metric on the whole signal every N steps")
-    compile: Literal["auto", "on", "off"] = option("auto", "torch.compile the loss (auto: on CUDA only)")
+    compile: Literal["auto", "on", "off"] = option(
+        "auto", "torch.compile the loss (auto: on CUDA, and on CPU for analytic-derivative losses)"
+    )
     tensorboard: bool = option(False, "also log to <out>/tensorboard")
 
     def validate(self) -> None:
@@ -236,7 +238,7 @@ class Trainer:
         def loss_terms(batch):
             return task.loss_terms(model, batch)
 
-        use = self.config.compile == "on" or (self.config.compile == "auto" and self.device.type == "cuda")
+        use = self.config.compile == "on" or (self.config.compile == "auto" and task.compile_by_default(model))
         return torch.compile(loss_terms) if use else loss_terms
 
     # ----------------------------------------------------------------- rows
