@@ -149,6 +149,15 @@ class Trainer:
     # ----------------------------------------------------------------- loop
     def fit(self, task: Task, model: nn.Module, resume: bool = False) -> TrainResult:
         """Train `model` on `task` up to `config.steps` (continuing from the checkpoint when `resume`)."""
+        previous_precision = torch.get_float32_matmul_precision()
+        if self.device.type == "cuda":
+            torch.set_float32_matmul_precision("high")  # TF32 matmuls on Ampere and newer
+        try:
+            return self._fit(task, model, resume)
+        finally:
+            torch.set_float32_matmul_precision(previous_precision)
+
+    def _fit(self, task: Task, model: nn.Module, resume: bool) -> TrainResult:
         cfg = self.config
         optimizer = self._make_optimizer(model)
         generator = torch.Generator(device=self.device if self.device.type == "cuda" else "cpu")
