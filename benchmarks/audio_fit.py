@@ -1,19 +1,20 @@
 #!/usr/bin/env python
 """Audio-fitting benchmark: the paper's Bach experiment (Section 4.1) as a table, plus the 12-second speech check.
 
-1. bach   — `sirenkit fit audio ../shared/data/bach.wav` for SIREN and the baselines (`relu`, `relu-pe` by
-            default), through the project's own runner with the same seed, recipe and schedule for every
-            network. MSE on the whole clip (amplitudes scaled to [-1, 1], as the paper) at a list of steps,
-            beside the training seconds (evaluation excluded, as the trainer counts them) and the final SNR.
-            The recipe is the device default (`cpu`: random sample batches; `gpu`: the whole clip every step) or
-            `--recipe paper` (whole clip, lr 5e-5 constant, 9000 steps: GPU only in practice).
+1. bach   — `sirenkit fit audio ../shared/data/bach.wav` for SIREN (with the recipe's first-layer ω0
+            and, as `sine@3000`, the paper's) and the baselines `relu` and `relu-pe`, through the project's
+            own runner with the same seed, recipe and schedule for every network. MSE on the whole clip
+            (amplitudes scaled to [-1, 1], as the paper) at a list of steps, beside the training seconds
+            (evaluation excluded, as the trainer counts them) and the final SNR. The recipe is the device
+            default (`cpu`: random sample batches; `gpu`: the whole clip every step) or `--recipe paper`
+            (whole clip, lr 5e-5 constant, 9000 steps: GPU only in practice).
 2. speech — the acceptance check of the audio task: about 12 s of counting speech at 44.1 kHz, synthesised
             with `espeak-ng` (skipped when it is not on PATH) and resampled with scipy, fitted with plain
             `sirenkit fit audio CLIP` in a subprocess (the default recipe of the device); reports the wall time
             of the whole command and the MSE on the whole clip. Predicting silence gives MSE = mean(x²).
 
-    python benchmarks/audio_fit.py --quick                # smoke run, about a minute
-    python benchmarks/audio_fit.py --threads 1             # Bach table, steadier timings on a shared CPU
+    python benchmarks/audio_fit.py --quick                # smoke run, about 30 s
+    python benchmarks/audio_fit.py --threads 1 --eval-every 500   # full run (2-core CPU: about 17 minutes)
     python benchmarks/audio_fit.py --parts speech          # the 12 s speech check only
     python benchmarks/audio_fit.py --json out.json --markdown out.md
 

@@ -109,6 +109,10 @@ def test_render_at_another_sample_rate(tone_run, tmp_path):
     assert rate == 2 * RATE and c.shape == (4000, 2)
     # every other sample of the 2× render lies on the fitted samples
     assert np.abs(c[::2] - b).max() < 1e-3
+    flac = sirenkit.render(run, size=RATE // 2, out=tmp_path / "down.flac", device="cpu")
+    assert sf.info(str(flac)).samplerate == RATE // 2 and sf.info(str(flac)).frames == 1000
+    with pytest.raises(UserError, match=".wav, .flac or .ogg"):
+        sirenkit.render(run, out=tmp_path / "song.mp3", device="cpu")
 
 
 def test_siren_beats_relu(tmp_path):

@@ -139,8 +139,16 @@ def audio_from_array(raw: np.ndarray, rate: int, source: str) -> Audio:
     return Audio(np.ascontiguousarray(samples), int(rate), source)
 
 
+def check_audio_suffix(path: str | Path) -> Path:
+    """`path` if its suffix names a format `save_audio` writes (.wav, .flac, .ogg, .oga), else a `UserError`."""
+    path = Path(path)
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise UserError(f"cannot write audio as {path.name}: use a .wav, .flac or .ogg name")
+    return path
+
+
 def save_audio(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
-    """Write (N,) or (N, C) samples as audio (format from the suffix, WAV by default), atomically.
+    """Write (N,) or (N, C) samples as WAV, FLAC or OGG/Vorbis (from the suffix), atomically.
 
     `subtype` is soundfile's sample format: FLOAT (32-bit float, the default: no clipping, no rounding) or
     PCM_16 / PCM_24 (values are clipped to ±1 first).
@@ -152,7 +160,7 @@ def save_audio(path: str | Path, samples: np.ndarray, rate: int, subtype: str = 
         data = data[:, None]
     if subtype.startswith("PCM"):
         data = np.clip(data, -1.0, 1.0)
-    path = Path(path)
+    path = check_audio_suffix(path)
     fmt = {".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(path.suffix.lower(), "WAV")
     if fmt != "WAV" and subtype == "FLOAT":
         subtype = "PCM_16" if fmt == "FLAC" else "VORBIS"

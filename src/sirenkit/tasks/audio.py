@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ..config import option
 from ..errors import UserError
 from ..grids import predict
-from ..io.audio import Audio, default_audio, load_audio, save_audio, window
+from ..io.audio import Audio, check_audio_suffix, default_audio, load_audio, save_audio, window
 from ..plots import curve_plot, new_figure, save_figure
 from . import register
 from .base import Batch, ExportContext, RenderOptions, Task
@@ -53,13 +53,13 @@ class AudioConfig:
     sampling: Literal["uniform", "loudness"] = option(
         "uniform", "how --batch-samples are drawn: uniform, or loudness (loud passages more often, loss reweighted)"
     )
-    chunk: int = option(262144, "samples per chunk when evaluating the whole clip")
+    chunk: int = option(16384, "samples per chunk when evaluating the whole clip (bounds memory)")
 
 
 def snr_db(truth: Tensor, fit: Tensor) -> float:
     """Signal-to-noise ratio of a fit in dB: 10·log10(Σ truth² / Σ (truth - fit)²).
 
-    >>> t = torch.tensor([1.0, -1.0]); round(snr_db(t, t * 0.9), 6)
+    >>> t = torch.tensor([1.0, -1.0]); round(snr_db(t, t * 0.9), 3)
     20.0
     """
     noise = float(((truth - fit) ** 2).sum())
@@ -227,6 +227,7 @@ class AudioTask(Task):
         The rendered clip spans the fitted duration (frames / rate seconds); a higher rate samples the network
         between the fitted samples, a lower one samples it sparser without low-pass filtering (it may alias).
         """
+        check_audio_suffix(out)  # before the (possibly long) evaluation
         rate, frames = int(meta["rate"]), int(meta["frames"])
         out_rate = int(options.size) if options.size else rate
         if out_rate == rate:

@@ -24,7 +24,7 @@ class Callback:
 def _format_row(row: dict[str, Any], metric: str) -> dict[str, str]:
     shown = {} if row.get("loss") is None else {"loss": f"{row['loss']:.3e}"}
     if row.get("metric") is not None:
-        shown[metric] = f"{row['metric']:.2f}"
+        shown[metric] = f"{row['metric']:.4g}"
     return shown
 
 
