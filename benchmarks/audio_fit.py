@@ -28,7 +28,6 @@ import csv
 import datetime as _dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from common import cpu_name as _cpu_name
 
 import sirenkit
 from sirenkit.io.audio import load_audio, save_audio
@@ -54,16 +54,6 @@ COUNTING = ("one, two, three, four, five, six, seven, eight, nine, ten. eleven, 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def _machine(device: torch.device) -> dict[str, Any]:

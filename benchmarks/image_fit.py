@@ -37,13 +37,13 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict
 from typing import Any
 
 import torch
+from common import cpu_name as _cpu_name
 from torch import nn
 
 from sirenkit.errors import TrainingDiverged
@@ -67,17 +67,6 @@ SCHEDULES = {
 def _recipe(device: torch.device) -> dict[str, dict[str, Any]]:
     """The recipe the runner picks by default on this device (`recipe auto`)."""
     return ImageTask.recipes["gpu" if device.type in ("cuda", "mps") else "cpu"]
-
-
-def _cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def _machine(device: torch.device) -> dict[str, Any]:

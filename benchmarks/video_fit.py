@@ -28,14 +28,13 @@ import dataclasses
 import datetime as _dt
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from common import cpu_name as _cpu_name
 
 from sirenkit.config import from_dict
 from sirenkit.models import ModelConfig, count_parameters
@@ -52,17 +51,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lr1e-3": {"lr": 1e-3, "schedule": "cosine"},
     "relu": {"activation": "relu"},
 }
-
-
-def _cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def _machine(device: torch.device) -> dict[str, Any]:
