@@ -2,7 +2,7 @@
 
 Top level exports the pieces most users need: `Siren` and `ModelConfig` (the one model builder, SIREN and
 every baseline), `diff` (value, gradient and Laplacian by autograd or closed-form forward mode), `fit`
-(the Python twin of `sirenkit fit TASK`), `render` and `load_run` (use a finished run's network).
+(the Python twin of `sirenkit fit TASK`), `render`, `mesh`, `eval_mesh` and `load_run` (use a finished run's network).
 """
 
 from __future__ import annotations
@@ -32,6 +32,20 @@ def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto
     return render_run(run_dir, size, out, chunk, device, frames)
 
 
+def mesh(run_dir, resolution: int = 512, out=None, chunk: int = 65536, device: str = "auto", level: float = 0.0):
+    """Mesh a finished sdf run (`sirenkit mesh`); returns (mesh path, MeshResult with its cost)."""
+    from .tasks.sdf import mesh_run
+
+    return mesh_run(run_dir, resolution, out, chunk, device, level)
+
+
+def eval_mesh(pred, gt, samples: int = 1_000_000, threshold: float = 0.01, seed: int = 0) -> dict:
+    """Chamfer-L1/L2, normal consistency and F-score of mesh file `pred` against `gt` (`sirenkit eval-mesh`)."""
+    from .tasks.sdf import eval_mesh as _eval
+
+    return _eval(pred, gt, samples, threshold, seed)
+
+
 def load_run(path, device="cpu"):
     """(model, metadata) of a run folder or checkpoint file, loaded from safetensors without pickle."""
     from .runner import load_run as _load
@@ -48,7 +62,9 @@ __all__ = [
     "build_model",
     "count_parameters",
     "diff",
+    "eval_mesh",
     "fit",
     "load_run",
+    "mesh",
     "render",
 ]

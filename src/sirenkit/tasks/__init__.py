@@ -27,6 +27,7 @@ from . import audio  # noqa: E402,F401
 from . import blend  # noqa: E402,F401
 from . import image  # noqa: E402,F401
 from . import poisson  # noqa: E402,F401
+from . import sdf  # noqa: E402,F401
 from . import video  # noqa: E402,F401
 
 __all__ = ["REGISTRY", "Batch", "ExportContext", "Task", "get_task", "register"]

@@ -1,0 +1,174 @@
+"""Marching cubes over a network's signed distance field with bounded memory and sparse evaluation.
+
+A dense R³ grid costs R³ network evaluations and 4·R³ bytes (4.3 GB at R = 1024). Instead:
+1. evaluate a coarse grid (every `block`-th node); a block of fine cells can only hold the surface if one of
+   its corners is within `lipschitz · diagonal / 2` of the level (or the corners change sign) — with an SDF
+   trained under the eikonal term |∇Φ| ≈ 1, so the default Lipschitz bound 2 leaves a factor-2 margin;
+2. sweep the fine grid in slabs along the first axis: fill each slab by trilinear interpolation of the coarse
+   grid, evaluate the network exactly at every node that touches an active block, run scikit-image's
+   marching cubes on the slab, and carry the slab's last layer into the next (so seams match bit for bit);
+3. merge the duplicated seam vertices.
+Only a few slabs of R² floats are alive at once, and the network sees the near-surface nodes only.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+Field = Callable[[np.ndarray], np.ndarray]
+"""Signed distance at points (N, 3) float32 → (N,)."""
+
+
+@dataclass
+class MeshResult:
+    """A triangle mesh in the field's coordinates plus what it cost to extract."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    resolution: int
+    evaluated: int
+    """Network evaluations (grid nodes actually computed)."""
+    seconds: float
+    peak_rss_mb: float
+    """Peak resident memory of this process so far (includes everything loaded before)."""
+
+    @property
+    def empty(self) -> bool:
+        return len(self.faces) == 0
+
+
+def field_from_model(model: nn.Module, device: torch.device, chunk: int = 65536) -> Field:
+    """Wrap a network (3 → 1) as a chunked numpy field evaluated without gradients."""
+
+    @torch.no_grad()
+    def field(points: np.ndarray) -> np.ndarray:
+        out = np.empty(len(points), dtype=np.float32)
+        for i in range(0, len(points), chunk):
+            x = torch.from_numpy(np.ascontiguousarray(points[i : i + chunk], dtype=np.float32)).to(device)
+            out[i : i + chunk] = model(x)[:, 0].float().cpu().numpy()
+        return out
+
+    return field
+
+
+def _grid_values(field: Field, axes: list[np.ndarray]) -> np.ndarray:
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3).astype(np.float32)
+    return field(grid).reshape(len(axes[0]), len(axes[1]), len(axes[2]))
+
+
+def _node_maps(coarse: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per fine node: the block it lies in (lower side), the other block it touches (on a coarse node), and
+    its interpolation weight inside the first block."""
+    blocks = len(coarse) - 1
+    nodes = np.arange(resolution)
+    lower = np.clip(np.searchsorted(coarse, nodes, side="right") - 1, 0, blocks - 1)
+    other = np.where((nodes == coarse[lower]) & (lower > 0), lower - 1, lower)
+    weight = (nodes - coarse[lower]) / (coarse[lower + 1] - coarse[lower])
+    return lower, other, weight.astype(np.float32)
+
+
+def extract_mesh(
+    field: Field,
+    resolution: int,
+    bound: float = 1.0,
+    level: float = 0.0,
+    block: int = 8,
+    lipschitz: float = 2.0,
+    slab_nodes: int = 1 << 24,
+    eval_batch: int = 1 << 20,
+) -> MeshResult:
+    """Zero level set of `field` on a resolution³ node grid spanning [−bound, bound]³ (outward normals for a
+    field that is negative inside). Memory: about 5 slabs of `slab_nodes` float32 values at most."""
+    from skimage.measure import marching_cubes
+
+    if resolution < 3:
+        raise ValueError("resolution must be ≥ 3")
+    start = time.perf_counter()
+    r = resolution
+    axis = np.linspace(-bound, bound, r)
+    h = 2.0 * bound / (r - 1)
+    coarse = np.unique(np.r_[np.arange(0, r, max(1, block)), r - 1])
+    values = _grid_values(field, [axis[coarse]] * 3) - level
+    evaluated = values.size
+
+    corners = [values[i : len(coarse) - 1 + i, j : len(coarse) - 1 + j, k : len(coarse) - 1 + k]
+               for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    lo, hi = np.minimum.reduce(corners), np.maximum.reduce(corners)
+    nearest = np.minimum.reduce([np.abs(c) for c in corners])
+    side = np.diff(coarse) * h
+    diag = np.sqrt(side[:, None, None] ** 2 + side[None, :, None] ** 2 + side[None, None, :] ** 2)
+    active = ((lo <= 0) & (hi >= 0)) | (nearest <= lipschitz * diag / 2)
+
+    lower, other, weight = _node_maps(coarse, r)
+    layers_per_slab = max(1, int(slab_nodes // (r * r)) - 1)
+    verts_out: list[np.ndarray] = []
+    faces_out: list[np.ndarray] = []
+    offset = 0
+    previous: np.ndarray | None = None
+    n0 = 0
+    while n0 < r - 1:
+        n1 = min(r - 1, n0 + layers_per_slab)
+        rows = np.arange(n0, n1 + 1)
+        slab = _interpolate(values, lower, weight, rows)
+        exact = _dilate(active, lower, other, rows)
+        if previous is not None:
+            slab[0] = previous
+            exact[0] = False
+        flat = np.flatnonzero(exact)
+        for i in range(0, len(flat), eval_batch):
+            idx = np.unravel_index(flat[i : i + eval_batch], slab.shape)
+            pts = np.stack([axis[rows[idx[0]]], axis[idx[1]], axis[idx[2]]], axis=1).astype(np.float32)
+            slab.reshape(-1)[flat[i : i + eval_batch]] = field(pts) - level
+        evaluated += len(flat)
+        if slab.min() < 0.0 < slab.max():
+            v, f, _, _ = marching_cubes(slab, 0.0, allow_degenerate=False)
+            v = v.astype(np.float64)
+            v[:, 0] += n0  # node-index units: seam vertices of neighbouring slabs come out bit-identical
+            verts_out.append(v)
+            faces_out.append(f + offset)
+            offset += len(v)
+        previous = slab[-1].copy()
+        del slab, exact, flat
+        n0 = n1
+
+    vertices, faces = _merge_seams(verts_out, faces_out)
+    vertices = vertices * h - bound
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return MeshResult(vertices, faces, r, int(evaluated), time.perf_counter() - start, peak)
+
+
+def _interpolate(values: np.ndarray, lower: np.ndarray, weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Trilinear interpolation of the coarse grid at the fine nodes of `rows` × all × all (separable)."""
+    out = values
+    for axis, index in enumerate((rows, slice(None), slice(None))):
+        lo, w = lower[index], weight[index]
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        w = w.reshape(shape)
+        out = np.take(out, lo, axis=axis) * (1 - w) + np.take(out, lo + 1, axis=axis) * w
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _dilate(active: np.ndarray, lower: np.ndarray, other: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Fine nodes of `rows` × all × all that touch an active block (separable OR over both touching blocks)."""
+    out = active
+    for axis, index in enumerate((rows, slice(None), slice(None))):
+        out = np.take(out, lower[index], axis=axis) | np.take(out, other[index], axis=axis)
+    return out
+
+
+def _merge_seams(verts: list[np.ndarray], faces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Join the slabs' meshes: identical vertices (the seams) become one; faces that collapse are dropped."""
+    if not verts:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    unique, inverse = np.unique(np.concatenate(verts), axis=0, return_inverse=True)
+    tri = inverse.reshape(-1)[np.concatenate(faces)]
+    keep = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
+    return unique, tri[keep].astype(np.int64)

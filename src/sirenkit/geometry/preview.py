@@ -1,0 +1,91 @@
+"""Pictures of a signed distance field: a shaded render of its mesh and slices with the zero level marked.
+
+The render splats dense area-uniform surface samples through a z-buffer (orthographic, three views) and
+shades them by their face normals — no OpenGL, so it works headless and fast at any mesh size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..plots import new_figure, save_figure
+from .meshing import Field
+
+_VIEWS = {  # view name → rotation taking world coordinates to (right, up, towards the viewer)
+    "seen from −y": np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=float),
+    "seen from +x": np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=float),
+    "seen from +z": np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float),
+}
+
+
+def _splat(points: np.ndarray, normals: np.ndarray, rot: np.ndarray, size: int) -> np.ndarray:
+    p, n = points @ rot.T, normals @ rot.T
+    lo, hi = p[:, :2].min(axis=0), p[:, :2].max(axis=0)
+    span = float((hi - lo).max()) * 1.05 or 1.0
+    centre = (lo + hi) / 2
+    pix = np.clip(((p[:, :2] - centre) / span + 0.5) * (size - 1), 0, size - 1).round().astype(np.int64)
+    flat = (size - 1 - pix[:, 1]) * size + pix[:, 0]
+    order = np.lexsort((-p[:, 2], flat))  # per pixel, nearest sample first
+    first = order[np.unique(flat[order], return_index=True)[1]]
+    light = np.array([-0.4, 0.5, 0.77])
+    shade = 0.15 + 0.85 * np.clip(np.abs(n[first] @ (light / np.linalg.norm(light))), 0, 1)
+    image = np.full(size * size, np.nan)
+    image[flat[first]] = shade
+    image = image.reshape(size, size)
+    holes = np.isnan(image)
+    if holes.any():  # close pinholes between samples from their neighbours
+        from scipy import ndimage
+
+        filled = ndimage.maximum_filter(np.nan_to_num(image, nan=-1.0), size=3)
+        inside = ndimage.binary_closing(~holes, iterations=2)
+        image = np.where(holes & inside & (filled >= 0), filled, image)
+    from scipy import ndimage
+
+    smooth = ndimage.median_filter(np.nan_to_num(image, nan=0.0), size=3)  # removes single-sample speckle
+    return np.where(np.isnan(image), np.nan, smooth)
+
+
+def render_mesh(vertices: np.ndarray, faces: np.ndarray, path: str | Path, title: str = "",
+                size: int = 400, samples: int = 1_000_000, seed: int = 0) -> None:
+    """Three shaded orthographic views of a triangle mesh as one PNG."""
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    points, face = trimesh.sample.sample_surface(mesh, samples, seed=seed)
+    normals = np.asarray(mesh.face_normals)[face]
+    fig = new_figure(3.3 * len(_VIEWS), 3.6)
+    for ax, (name, rot) in zip(fig.subplots(1, len(_VIEWS)), _VIEWS.items()):
+        ax.imshow(_splat(np.asarray(points), normals, rot, size), cmap="bone", vmin=0, vmax=1.1)
+        ax.set_title(name, fontsize=9)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+
+
+def slice_plot(field: Field, path: str | Path, size: int = 256, bound: float = 1.0, title: str = "") -> None:
+    """The field on the planes x = 0, y = 0 and z = 0 (diverging colours, zero level in black)."""
+    axis = np.linspace(-bound, bound, size)
+    a, b = np.meshgrid(axis, axis, indexing="xy")
+    zero = np.zeros_like(a)
+    planes = {"x = 0": (zero, a, b), "y = 0": (a, zero, b), "z = 0": (a, b, zero)}
+    labels = {"x = 0": ("y", "z"), "y = 0": ("x", "z"), "z = 0": ("x", "y")}
+    values = {k: field(np.stack([c.ravel() for c in v], axis=1).astype(np.float32)).reshape(size, size)
+              for k, v in planes.items()}
+    limit = max(float(np.percentile(np.abs(np.concatenate([v.ravel() for v in values.values()])), 99)), 1e-6)
+    fig = new_figure(3.4 * len(planes), 3.4)
+    for ax, (name, v) in zip(fig.subplots(1, len(planes)), values.items()):
+        shown = ax.imshow(v, origin="lower", extent=(-bound, bound, -bound, bound), cmap="RdBu_r",
+                          vmin=-limit, vmax=limit)
+        ax.contour(axis, axis, v, levels=np.linspace(-limit, limit, 17), colors="k", linewidths=0.3, alpha=0.4)
+        ax.contour(axis, axis, v, levels=[0.0], colors="k", linewidths=1.4)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(labels[name][0], fontsize=8)
+        ax.set_ylabel(labels[name][1], fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.colorbar(shown, ax=fig.axes, shrink=0.8, label="Φ")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)

@@ -1,0 +1,172 @@
+"""Oriented surfaces in and meshes out: point clouds with normals (.xyz, .ply) and meshes (.ply/.obj/.off/.stl).
+
+Every loader returns points and unit normals as float64 in the file's own units; normalisation into the
+network's cube lives in `sirenkit.geometry`. Anything unusable (missing, empty, wrong columns, NaN, no normals)
+is a `UserError` naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .atomic import atomic_path
+
+POINT_SUFFIXES = (".xyz", ".ply")
+MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl")
+MESH_OUT_SUFFIXES = (".ply", ".obj")
+MAX_BAD_NORMALS = 0.01
+"""Point clouds may lose up to this fraction of rows to zero-length or non-finite normals; more is refused."""
+
+
+@dataclass
+class Surface:
+    """Oriented samples of a surface: points (N, 3), unit normals (N, 3); `mesh` when the input was a mesh."""
+
+    points: np.ndarray
+    normals: np.ndarray
+    source: str
+    kind: str  # "mesh", "point cloud", "analytic"
+    mesh: Any = None
+    dropped: int = 0
+    """Rows dropped for unusable normals."""
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise UserError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{what} {path} is empty (0 bytes)")
+    suffixes = POINT_SUFFIXES + MESH_SUFFIXES
+    if path.suffix.lower() not in suffixes:
+        raise UserError(f"{what} {path}: unknown format {path.suffix or '(no suffix)'!r}; "
+                        f"expected one of {', '.join(sorted(set(suffixes)))}")
+
+
+def load_surface(path: str | Path, samples: int, seed: int = 0, estimate: bool = False) -> Surface:
+    """Oriented points of a point cloud (.xyz, .ply without faces) or `samples` area-uniform points of a mesh.
+
+    Mesh samples carry their face normals. A point cloud without normals is refused unless `estimate`
+    (then normals come from local PCA, see `geometry.estimate_normals`).
+    """
+    path = Path(path)
+    _check_file(path, "shape")
+    if path.suffix.lower() == ".xyz":
+        points, normals = _read_xyz(path)
+        return _oriented(points, normals, str(path), estimate)
+    loaded = _trimesh_load(path)
+    import trimesh
+
+    if isinstance(loaded, trimesh.Trimesh) and len(loaded.faces) > 0:
+        mesh = _checked_mesh(loaded, path)
+        if samples < 1:
+            raise UserError(f"--surface-samples must be ≥ 1, got {samples}")
+        points, face_index = trimesh.sample.sample_surface(mesh, samples, seed=seed)
+        normals = np.asarray(mesh.face_normals)[face_index]
+        return Surface(np.asarray(points, np.float64), normals.astype(np.float64), str(path), "mesh", mesh)
+    points, normals = _ply_points(loaded, path)
+    return _oriented(points, normals, str(path), estimate)
+
+
+def load_mesh(path: str | Path, what: str = "mesh") -> Any:
+    """A triangle mesh (trimesh.Trimesh) from .ply/.obj/.off/.stl, with clear errors for non-meshes."""
+    path = Path(path)
+    _check_file(path, what)
+    if path.suffix.lower() == ".xyz":
+        raise UserError(f"{what} {path} is a point cloud (.xyz); a triangle mesh (.ply/.obj/.off/.stl) is needed")
+    import trimesh
+
+    loaded = _trimesh_load(path)
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        raise UserError(f"{what} {path} has no triangles (a point cloud?); a triangle mesh is needed")
+    return _checked_mesh(loaded, path)
+
+
+def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    """Write a triangle mesh atomically as binary PLY or OBJ (by suffix)."""
+    import trimesh
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MESH_OUT_SUFFIXES:
+        raise UserError(f"mesh output {path}: use a .ply or .obj file name")
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+    data = mesh.export(file_type=suffix[1:])
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        data = np.loadtxt(path, dtype=np.float64, ndmin=2, comments="#")
+    except (ValueError, UnicodeDecodeError) as exc:
+        first = (str(exc).splitlines() or ["?"])[0][:120]
+        raise UserError(f"point cloud {path}: not a table of numbers ({first}); "
+                        "expected rows 'x y z nx ny nz'") from None
+    if data.size == 0:
+        raise UserError(f"point cloud {path} holds no points")
+    if data.shape[1] not in (3, 6):
+        raise UserError(f"point cloud {path}: rows have {data.shape[1]} numbers; expected 6 ('x y z nx ny nz') "
+                        "or 3 ('x y z', with --estimate-normals)")
+    return data[:, :3], (data[:, 3:6] if data.shape[1] == 6 else None)
+
+
+def _trimesh_load(path: Path) -> Any:
+    import trimesh
+
+    try:
+        return trimesh.load(str(path), force=None, process=False)
+    except Exception as exc:  # trimesh raises many types for corrupt files
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise UserError(f"could not read {path}: {first}") from None
+
+
+def _checked_mesh(mesh: Any, path: Path) -> Any:
+    vertices = np.asarray(mesh.vertices)
+    if not np.isfinite(vertices).all():
+        raise UserError(f"mesh {path} has NaN or infinite vertex coordinates")
+    if float(mesh.area) <= 0.0:
+        raise UserError(f"mesh {path} has zero surface area (degenerate triangles only)")
+    mesh.merge_vertices()  # STL and some OBJ files store every triangle's corners separately
+    return mesh
+
+
+def _ply_points(loaded: Any, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    points = np.asarray(getattr(loaded, "vertices", np.empty((0, 3))), dtype=np.float64)
+    if points.ndim != 2 or points.shape[0] == 0:
+        raise UserError(f"point cloud {path} holds no points")
+    raw = (getattr(loaded, "metadata", {}) or {}).get("_ply_raw", {})
+    columns = raw.get("vertex", {}).get("data", {}) if isinstance(raw, dict) else {}
+    if isinstance(columns, dict) and all(k in columns for k in ("nx", "ny", "nz")):
+        normals = np.stack([np.asarray(columns[k], np.float64).reshape(-1) for k in ("nx", "ny", "nz")], axis=1)
+        if normals.shape[0] == points.shape[0]:
+            return points, normals
+    return points, None
+
+
+def _oriented(points: np.ndarray, normals: np.ndarray | None, source: str, estimate: bool) -> Surface:
+    if not np.isfinite(points).all():
+        bad = int((~np.isfinite(points).all(axis=1)).sum())
+        raise UserError(f"point cloud {source}: {bad} point(s) have NaN or infinite coordinates; remove them")
+    if points.shape[0] < 16:
+        raise UserError(f"point cloud {source} has {points.shape[0]} point(s); at least 16 are needed")
+    if estimate:
+        from ..geometry.pointcloud import estimate_normals
+
+        return Surface(points, estimate_normals(points), source, "point cloud")
+    if normals is None:
+        raise UserError(f"point cloud {source} has no normals (nx ny nz); "
+                        "pass --estimate-normals to estimate them from neighbouring points")
+    length = np.linalg.norm(normals, axis=1)
+    good = np.isfinite(length) & (length > 1e-8)
+    dropped = int((~good).sum())
+    if dropped > MAX_BAD_NORMALS * len(points):
+        raise UserError(f"point cloud {source}: {dropped} of {len(points)} normals are zero-length or not finite; "
+                        "fix the file or pass --estimate-normals")
+    return Surface(points[good], normals[good] / length[good, None], source, "point cloud", dropped=dropped)
