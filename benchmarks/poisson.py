@@ -3,8 +3,9 @@
 Part `sweep`: sine, tanh and relu-pe fitted from the gradient and from the Laplacian of the cameraman (same
 size, schedule and seed), aligned PSNR recorded every `--eval-every` steps.
 Part `step_time`: one optimisation step of each Poisson task with the analytic forward-mode derivatives
-against the autograd double-backward path (`reference`, what the official code does), interleaved rounds,
-median after warm-up.
+(eager, and under torch.compile) against the autograd double-backward path (`reference`, what the official
+code does), interleaved rounds, median after warm-up. `default` names what `sirenkit poisson …` runs with
+`--compile auto` on this device.
 
     python benchmarks/poisson.py                 # CPU defaults (about 10 minutes on 2 cores)
     python benchmarks/poisson.py --quick         # smoke run
@@ -59,31 +60,50 @@ def step_time(args, device) -> list[dict]:
         task = task_cls(PoissonConfig(size=args.time_size, batch_pixels=args.time_pixels), device)
         gen = torch.Generator().manual_seed(0)
         batch = task.batch(0, gen)
-        samples: dict[str, list[float]] = {"analytic": [], "autograd": []}
-        models = {}
-        for backend in samples:
+        variants = {"analytic": ("analytic", False), "compiled": ("analytic", True), "autograd": ("autograd", False)}
+        samples: dict[str, list[float]] = {k: [] for k in variants}
+        models, losses = {}, {}
+        for name, (backend, compiled) in variants.items():
             torch.manual_seed(0)
-            models[backend] = ModelConfig().build(2, task.out_features).to(device)
+            models[name] = model = ModelConfig().build(2, task.out_features).to(device)
+            fn = _loss_fn(task_cls, args, device, model, backend)
+            losses[name] = torch.compile(fn) if compiled else fn
+        task.config = dataclasses.replace(task.config, derivatives="auto")
+        default = "compiled" if task.compile_by_default(models["analytic"]) else "analytic"
+        recipe = task_cls.recipes["cpu" if device.type == "cpu" else "gpu"]
+        if recipe["task"].get("derivatives") == "autograd":
+            default = "autograd"
         for _round in range(args.rounds):
-            for backend, model in models.items():
-                task.config = dataclasses.replace(task.config, derivatives=backend)
+            for name, model in models.items():
                 opt = torch.optim.Adam(model.parameters(), lr=1e-4)
                 for i in range(args.warmup + args.timed):
                     synchronize(device)
                     t0 = time.perf_counter()
-                    loss = sum(task.loss_terms(model, batch).values())
+                    loss = sum(losses[name](batch).values())
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
                     synchronize(device)
                     if i >= args.warmup:
-                        samples[backend].append(1000 * (time.perf_counter() - t0))
+                        samples[name].append(1000 * (time.perf_counter() - t0))
         med = {k: statistics.median(v) for k, v in samples.items()}
         rows.append({"target": target, "points": len(batch.coords), "analytic_ms": med["analytic"],
-                     "autograd_ms": med["autograd"], "speedup": med["autograd"] / med["analytic"]})
-        print(f"  {target}: analytic {med['analytic']:.1f} ms, autograd {med['autograd']:.1f} ms, "
-              f"{med['autograd'] / med['analytic']:.2f}×", file=sys.stderr)
+                     "compiled_ms": med["compiled"], "autograd_ms": med["autograd"], "default": default,
+                     "speedup": med["autograd"] / med["analytic"],
+                     "speedup_compiled": med["autograd"] / med["compiled"]})
+        print(f"  {target}: analytic {med['analytic']:.1f} ms, compiled {med['compiled']:.1f} ms, "
+              f"autograd {med['autograd']:.1f} ms (default path: {default})", file=sys.stderr)
     return rows
+
+
+def _loss_fn(task_cls, args, device, model, backend: str):
+    """The task's loss with a fixed derivative backend (what the trainer builds, minus the bookkeeping)."""
+    task = task_cls(PoissonConfig(size=args.time_size, batch_pixels=args.time_pixels, derivatives=backend), device)
+
+    def loss_terms(batch):
+        return task.loss_terms(model, batch)
+
+    return loss_terms
 
 
 def markdown(args, device, sweep_rows, time_rows) -> str:
@@ -103,11 +123,13 @@ def markdown(args, device, sweep_rows, time_rows) -> str:
     if time_rows:
         lines.append(f"Step time (median of {args.rounds}×{args.timed} after warm-up), SIREN 256×3, device {device}")
         lines.append("")
-        lines.append("| task | points/step | analytic ms | autograd (reference) ms | speed-up |")
-        lines.append("|---|---|---|---|---|")
+        lines.append("| task | points/step | analytic eager ms | analytic compiled ms | autograd (reference) ms "
+                     "| reference ÷ eager | reference ÷ compiled | default path |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for r in time_rows:
-            lines.append(f"| {r['target']} | {r['points']} | {r['analytic_ms']:.1f} | {r['autograd_ms']:.1f} | "
-                         f"{r['speedup']:.2f}× |")
+            lines.append(f"| {r['target']} | {r['points']} | {r['analytic_ms']:.1f} | {r['compiled_ms']:.1f} | "
+                         f"{r['autograd_ms']:.1f} | {r['speedup']:.2f}× | {r['speedup_compiled']:.2f}× | "
+                         f"{r['default']} |")
     return "\n".join(lines)
 
 

@@ -96,7 +96,7 @@ class SdfTask(Task):
         "cpu": "4096 + 4096 points per step, lr 1e-4 with cosine decay, clip 1, 3000 steps, mesh 256³",
     }
     smoke = ({"shape": "sphere", "batch_points": 512, "surface_samples": 4000, "steps": 150, "lr": 1e-4,
-              "hidden_features": 64, "mesh_resolution": 48, "eval_samples": 20_000}, -0.05)
+              "hidden_features": 64, "mesh_resolution": 48, "eval_samples": 20_000}, 5e-3)
 
     def __init__(self, config: SdfConfig, device: torch.device) -> None:
         super().__init__(config, device)
@@ -188,7 +188,8 @@ class SdfTask(Task):
             field = field_from_model(model, self.device, self.config.chunk)
             self.mesh = extract_mesh(field, self.config.mesh_resolution)
             out.update({"mesh_resolution": self.config.mesh_resolution, "mesh_vertices": len(self.mesh.vertices),
-                        "mesh_faces": len(self.mesh.faces), "mesh_seconds": round(self.mesh.seconds, 2)})
+                        "mesh_faces": len(self.mesh.faces), "mesh_evaluations": self.mesh.evaluated,
+                        "mesh_seconds": round(self.mesh.seconds, 2)})
             gt = self.gt_mesh if self.gt_mesh is not None else (self.shape.mesh() if self.shape else None)
             if gt is not None and not self.mesh.empty:
                 import trimesh

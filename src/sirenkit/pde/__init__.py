@@ -1,0 +1,1 @@
+"""Partial differential equations: independent reference solvers the SIREN solutions are checked against."""
