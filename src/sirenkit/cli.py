@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .config import add_arguments
@@ -117,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .io.atomic import write_json
             from .tasks.sdf import eval_mesh
 
+            if args.json:
+                target = Path(args.json)
+                if target.is_dir():
+                    raise UserError(f"--json {target} is a folder; give a file name")
+                if not target.parent.is_dir():
+                    raise UserError(f"--json: folder {target.parent} does not exist")
             metrics = eval_mesh(args.pred, args.gt, args.samples, args.threshold, args.seed)
             if args.json:
                 write_json(args.json, metrics)

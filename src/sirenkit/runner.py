@@ -83,6 +83,8 @@ def split_options(task_cls: type[Task], options: dict[str, Any]) -> tuple[dict[s
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Load a config.json written by sirenkit; returns {"recipe": ..., "task": {...}, "model": ..., "train": ...}."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"config file {path} is a folder; give the config.json inside it")
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
     try:
@@ -95,6 +97,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise UserError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
+    for section in SECTIONS:
+        if not isinstance(data.get(section, {}), dict):
+            raise UserError(f"config file {path}: {section!r} must be an object of settings, "
+                            f"got {type(data[section]).__name__}")
+    if "recipe" in data:
+        from .config import coerce
+
+        try:
+            coerce(RunOptions, "recipe", data["recipe"])
+        except UserError as exc:
+            raise UserError(f"config file {path}: {exc}") from None
     return data
 
 
@@ -192,10 +205,13 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     """Fit `task_cls` with flat `options` (CLI flag names with underscores)."""
     explicit, run_values = split_options(task_cls, options)
     run = from_dict(RunOptions, run_values, "run options")
+    # The run folder is checked first: --resume reads its settings and checkpoint from there.
+    out_dir = prepare_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
+    if run.resume:
+        load_checkpoint(out_dir / CHECKPOINT)  # a damaged checkpoint is refused before anything is rewritten
     configs, device, recipe = resolve_settings(task_cls, explicit, run)
     task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
     train_cfg.validate()
-    out_dir = prepare_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
 
     task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
     torch.manual_seed(train_cfg.seed)
@@ -268,7 +284,11 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
     tensors, meta = load_checkpoint(path)
     if "model" not in meta:
         raise UserError(f"checkpoint {path} does not describe its network")
-    model = build_model(meta["model"])
+    try:
+        model = build_model(meta["model"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"checkpoint {path} describes its network incompletely ({type(exc).__name__}: {exc}); "
+                        "it was damaged or edited") from None
     load_model_state(model, tensors, str(path))
     return model.to(device).eval(), meta
 
@@ -288,7 +308,17 @@ def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | N
     if out is None:
         out = Path(run_dir) / f"render-{size or 'native'}{task_cls.render_suffix()}"
     out = Path(out)
+    if out.is_dir():
+        example = out / f"render{task_cls.render_suffix()}"
+        raise UserError(f"--out {out} is a folder; give a file name such as {example}")
     if not out.parent.is_dir():
         raise UserError(f"--out: folder {out.parent} does not exist")
     options = RenderOptions(size=size, frames=frames, chunk=chunk)
-    return task_cls.render(model, meta.get("signal", {}), out, options, dev)
+    signal = meta.get("signal")
+    if not isinstance(signal, dict):
+        raise UserError(f"checkpoint of {run_dir} has no description of the fitted signal; it was damaged or edited")
+    try:
+        return task_cls.render(model, signal, out, options, dev)
+    except KeyError as exc:  # the stored signal description lacks a field the task needs
+        raise UserError(f"checkpoint of {run_dir} lacks {exc} in its description of the fitted signal; "
+                        "it was damaged or edited") from None

@@ -105,6 +105,8 @@ def _check_window(start: float, duration: float | None) -> None:
 
 def _window_frames(source: str | Path, rate: int, total: int, start: float, duration: float | None) -> tuple[int, int]:
     """(first frame, frame count) of the window; a window starting outside the clip is an error."""
+    if total == 0:
+        raise UserError(f"audio {source} holds no samples (0 frames); nothing to fit")
     first = int(round(start * rate))
     if first >= total:
         raise UserError(f"--start {start:g} s is outside audio {source}, which lasts {total / rate:.3f} s")

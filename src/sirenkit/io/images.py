@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +44,14 @@ def load_image(path: str | Path) -> Image:
     if path.stat().st_size == 0:
         raise UserError(f"image {path} is empty (0 bytes)")
     try:
-        raw = _read_png(path) if _is_png(path) else _read_other(path)
+        with warnings.catch_warnings():  # e.g. Pillow's "Corrupt EXIF data": the error line below says enough
+            warnings.simplefilter("ignore")
+            raw = _read_png(path) if _is_png(path) else _read_other(path)
     except Exception as exc:  # imageio raises many types for corrupt or unknown files
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise UserError(f"could not read image {path}: {first} (PNG, JPEG or TIFF expected)") from None
+        if "could not find a backend" in first.lower():  # imageio: no plugin recognises the bytes
+            first = "no image reader recognises its contents"
+        raise UserError(f"could not read image {path}: {first} (PNG, JPEG, TIFF, BMP or WebP expected)") from None
     return image_from_array(raw, str(path))
 
 
@@ -143,6 +148,8 @@ def save_image(path: str | Path, pixels: np.ndarray, bit_depth: int = 8) -> None
         out = np.round(arr * 255.0).astype(np.uint8)
     path = Path(path)
     suffix = path.suffix.lower() or ".png"
+    if suffix not in IMAGE_SUFFIXES:
+        raise UserError(f"cannot write an image as {path.name}: use one of {', '.join(IMAGE_SUFFIXES)}")
     with atomic_path(path) as tmp:
         if suffix == ".png":
             import png

@@ -70,6 +70,8 @@ def load_surface(path: str | Path, samples: int, seed: int = 0, estimate: bool =
         points, face_index = trimesh.sample.sample_surface(mesh, samples, seed=seed)
         normals = np.asarray(mesh.face_normals)[face_index]
         return Surface(np.asarray(points, np.float64), normals.astype(np.float64), str(path), "mesh", mesh)
+    if path.suffix.lower() != ".ply":
+        raise UserError(f"mesh {path} holds no triangles: the file is empty or damaged")
     points, normals = _ply_points(loaded, path)
     return _oriented(points, normals, str(path), estimate)
 
@@ -103,8 +105,12 @@ def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None
 
 
 def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    import warnings
+
     try:
-        data = np.loadtxt(path, dtype=np.float64, ndmin=2, comments="#")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on a file without rows; we say so ourselves below
+            data = np.loadtxt(path, dtype=np.float64, ndmin=2, comments="#")
     except (ValueError, UnicodeDecodeError) as exc:
         first = (str(exc).splitlines() or ["?"])[0][:120]
         raise UserError(f"point cloud {path}: not a table of numbers ({first}); "
@@ -120,11 +126,14 @@ def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 def _trimesh_load(path: Path) -> Any:
     import trimesh
 
+    kind = path.suffix.lower()[1:].upper()
     try:
         return trimesh.load(str(path), force=None, process=False)
+    except ImportError:  # trimesh falls back to optional text decoders on binary garbage
+        raise UserError(f"could not read {path}: not a valid {kind} file") from None
     except Exception as exc:  # trimesh raises many types for corrupt files
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise UserError(f"could not read {path}: {first}") from None
+        raise UserError(f"could not read {path}: {first} (not a valid {kind} file?)") from None
 
 
 def _checked_mesh(mesh: Any, path: Path) -> Any:

@@ -219,10 +219,23 @@ def _open_file(path: Path):
     return str(path), fps, (height, width), _Reader(), total
 
 
+_FFMPEG_CLUES = (
+    ("moov atom not found", "no 'moov' index (an incomplete or truncated MP4)"),
+    ("partial file", "the file is truncated (partial file)"),
+    ("does not contain any stream", "it holds no video stream"),
+)
+"""ffmpeg messages that bury the cause under later, less telling lines, and what they mean."""
+
+
 def _ffmpeg_reason(exc: BaseException) -> str:
     """The most telling line of an ffmpeg failure, shortened."""
     text = str(exc)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    low_text = text.lower()
+    for clue, reason in _FFMPEG_CLUES:
+        if clue in low_text:
+            return reason
+    # "[in#0/mov @ 0x55…] message": the bracketed prefix holds a memory address, which only adds noise
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip()) for line in text.splitlines() if line.strip()]
     for line in reversed(lines):
         low = line.lower()
         if any(k in low for k in ("invalid data", "moov atom", "no such file", "error", "could not", "unknown")):

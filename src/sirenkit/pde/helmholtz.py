@@ -35,11 +35,13 @@ def stretch(coord: np.ndarray, k: float, width: float = 0.5, a0: float = 5.0) ->
 
 
 def solve_fd(n: int, k: float, slowness: Slowness | None = None, source: tuple[float, float] = (0.0, 0.0),
-             amplitude: complex = 1 + 1j, width: float = 0.5, a0: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+             amplitude: complex = 1 + 1j, width: float = 0.5, a0: float = 5.0,
+             sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Second-order finite differences on an n × n node grid over [−1, 1]² (u = 0 on the outer edge).
 
-    Returns (axis (n,), field (n, n) indexed [row = y, column = x]). The point source is spread bilinearly over
-    the four nodes around it (weights / h²). Aim for ≥ 30 nodes per wavelength (n ≳ 10·k): the dispersion error
+    Returns (axis (n,), field (n, n) indexed [row = y, column = x]). A point source is spread bilinearly over
+    the four nodes around it (weights / h²); with `sigma` ≥ the node spacing the source is the normalised
+    Gaussian of that width instead, sampled at the nodes and scaled so that its discrete integral is `amplitude`. Aim for ≥ 30 nodes per wavelength (n ≳ 10·k): the dispersion error
     grows as (k·h)²·k·distance.
     """
     import scipy.sparse as sp
@@ -74,9 +76,15 @@ def solve_fd(n: int, k: float, slowness: Slowness | None = None, source: tuple[f
     matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(inner * inner, inner * inner))
     rhs = np.zeros((inner, inner), dtype=complex)
+    if sigma is not None and sigma >= h:
+        g = np.exp(-0.5 * ((xs - source[0]) ** 2 + (ys - source[1]) ** 2) / sigma**2)
+        rhs += amplitude * g / (g.sum() * h**2)
+        sigma_ok = True
+    else:
+        sigma_ok = False
     fx, fy = (source[0] + 1.0) / h - 1.0, (source[1] + 1.0) / h - 1.0  # position in inner-node units
     i0, j0 = int(np.floor(fx)), int(np.floor(fy))
-    for di in (0, 1):
+    for di in (0, 1) if not sigma_ok else ():
         for dj in (0, 1):
             w = (1 - abs(fx - (i0 + di))) * (1 - abs(fy - (j0 + dj)))
             if 0 <= i0 + di < inner and 0 <= j0 + dj < inner and w > 0:

@@ -25,6 +25,7 @@ def get_task(name: str) -> type[Task]:
 # One import line per task module: importing registers it.
 from . import audio  # noqa: E402,F401
 from . import blend  # noqa: E402,F401
+from . import helmholtz  # noqa: E402,F401
 from . import image  # noqa: E402,F401
 from . import poisson  # noqa: E402,F401
 from . import sdf  # noqa: E402,F401

@@ -257,9 +257,13 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     if chunk < 1:
         raise UserError(f"--chunk must be ≥ 1, got {chunk}")
     run_dir = Path(run_dir)
-    path = Path(out) if out is not None else run_dir / f"mesh-{resolution}.ply"
+    if not run_dir.exists():
+        raise UserError(f"run {run_dir} does not exist")
+    path = Path(out) if out is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / f"mesh-{resolution}.ply"
     if path.suffix.lower() not in MESH_OUT_SUFFIXES:
         raise UserError(f"--out {path}: use a .ply or .obj file name")
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder; give a file name ending in .ply or .obj")
     if not path.parent.is_dir():
         raise UserError(f"--out: folder {path.parent} does not exist")
     dev = resolve_device(device)

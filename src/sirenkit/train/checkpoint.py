@@ -56,6 +56,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
         meta = json.loads(header["meta"])
     except (KeyError, json.JSONDecodeError):
         raise UserError(f"checkpoint {path} has damaged metadata") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"checkpoint {path} has damaged metadata (a JSON object expected)")
     return tensors, meta
 
 
@@ -97,5 +99,7 @@ def load_model_state(model: nn.Module, tensors: dict[str, Tensor], where: str) -
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise UserError(f"checkpoint {where} does not match the network it describes ({first})") from None
+        # torch's first line only says "Error(s) in loading state_dict"; the next one names the tensor
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = (lines[1] if len(lines) > 1 else lines[0] if lines else "RuntimeError")[:200]
+        raise UserError(f"checkpoint {where} does not match the network it describes ({detail})") from None

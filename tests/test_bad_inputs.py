@@ -1,0 +1,819 @@
+"""Bad input, as a user meets it: one line on stderr naming the problem, exit code 2, nothing written.
+
+Every row of docs/errors.md names one test here (or an older test elsewhere). Most cases call
+`sirenkit.cli.main` in this process, which is the command line minus the interpreter start-up; a few run
+`python -m sirenkit` in a subprocess to check the real exit status and stderr end to end.
+
+Each in-process case checks, besides the exit code and the message:
+- stderr holds exactly one non-empty line, `sirenkit…: error: …`, and no traceback;
+- nothing was created or changed: neither the `--out` it names, nor the finished runs it reads, nor the bad
+  input files themselves (a snapshot of names, sizes and modification times before and after).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import trimesh
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from sirenkit.cli import main
+from sirenkit.errors import UserError
+from sirenkit.train.checkpoint import CHECKPOINT
+
+from .conftest import run_cli
+
+# Small settings so that a case which wrongly got past its check would still finish in a moment.
+QUICK = ["--steps", "2", "--hidden-features", "8", "--device", "cpu", "--quiet"]
+TASK_QUICK = {
+    "image": ["--size", "16"],
+    "audio": [],
+    "video": ["--size", "16"],
+    "sdf": ["--batch-points", "64", "--surface-samples", "500", "--mesh-resolution", "0", "--eval-samples", "100"],
+    "gradient": ["--size", "16"],
+    "blend": ["--size", "16"],
+}
+RATE = 8000
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+def _write_bad_files(d: Path) -> None:
+    """Every bad input file that the cases below read (written once per module)."""
+    rng = np.random.default_rng(0)
+    noise = bytes(range(256)) * 4
+
+    # images
+    (d / "somedir").mkdir()
+    (d / "empty.png").write_bytes(b"")
+    (d / "noise.png").write_bytes(noise)
+    (d / "header.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing after the signature")
+    (d / "text.jpg").write_text("this is not a JPEG\n")
+    iio.imwrite(d / "one.png", np.zeros((1, 1), np.uint8))
+    iio.imwrite(d / "row.png", np.zeros((1, 20), np.uint8))
+    iio.imwrite(d / "five.tif", np.zeros((8, 8, 5), np.uint8))
+    iio.imwrite(d / "nan.tif", np.full((8, 8), np.nan, np.float32))
+    iio.imwrite(d / "base.png", rng.integers(0, 255, (16, 16), dtype=np.uint8))
+    iio.imwrite(d / "insert.png", rng.integers(0, 255, (12, 12), dtype=np.uint8))
+    iio.imwrite(d / "mask8.png", np.full((8, 8), 255, np.uint8))
+    iio.imwrite(d / "anim.gif", rng.integers(0, 255, (3, 8, 8, 3), dtype=np.uint8), loop=0)
+
+    # audio
+    (d / "empty.wav").write_bytes(b"")
+    (d / "noise.wav").write_bytes(noise)
+    (d / "cut.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    sf.write(str(d / "one.wav"), np.array([[0.5]], np.float32), RATE, subtype="FLOAT")
+    sf.write(str(d / "none.wav"), np.zeros((0, 1), np.float32), RATE)
+    tone = np.sin(np.arange(400, dtype=np.float32) / 3.0)[:, None]
+    sf.write(str(d / "tone.wav"), tone, RATE)
+    with_nan = tone.copy()
+    with_nan[10] = np.nan
+    sf.write(str(d / "nan.wav"), with_nan, RATE, subtype="FLOAT")
+    sf.write(str(d / "silent.wav"), np.zeros((400, 1), np.float32), RATE)
+
+    # video
+    from sirenkit.io.video import write_video
+
+    write_video(d / "clip.mp4", rng.integers(0, 255, (5, 16, 16, 3), dtype=np.uint8), 25.0)
+    clip = (d / "clip.mp4").read_bytes()
+    (d / "cut.mp4").write_bytes(clip[:200])
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "noise.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + noise * 2)
+    (d / "no_frames").mkdir()
+    (d / "no_frames" / "notes.txt").write_text("not a frame")
+    (d / "empty_folder").mkdir()
+    (d / "mixed").mkdir()
+    iio.imwrite(d / "mixed" / "f1.png", np.zeros((8, 8, 3), np.uint8))
+    iio.imwrite(d / "mixed" / "f2.png", np.zeros((8, 10, 3), np.uint8))
+    (d / "broken_frame").mkdir()
+    iio.imwrite(d / "broken_frame" / "f1.png", np.zeros((8, 8, 3), np.uint8))
+    (d / "broken_frame" / "f2.png").write_bytes(noise)
+
+    # point clouds and meshes
+    points = rng.normal(size=(40, 3))
+    normals = points / np.linalg.norm(points, axis=1, keepdims=True)
+    table = np.hstack([points, normals])
+    np.savetxt(d / "four.xyz", table[:, :4])
+    np.savetxt(d / "bare.xyz", points)
+    bad = table.copy()
+    bad[3, 0] = np.nan
+    np.savetxt(d / "nan.xyz", bad)
+    bad = table.copy()
+    bad[:5, 3:] = 0.0
+    np.savetxt(d / "zero_normals.xyz", bad)
+    np.savetxt(d / "few.xyz", table[:5])
+    np.savetxt(d / "good.xyz", table)
+    (d / "empty.xyz").write_bytes(b"")
+    (d / "text.xyz").write_text("hello world\nfoo bar\n")
+    (d / "ragged.xyz").write_text("1 2 3 0 0 1\n1 2 3\n")
+    (d / "comments.xyz").write_text("# x y z nx ny nz\n# (no rows)\n")
+    (d / "blank.xyz").write_text("   \n\n\t\n")
+    (d / "shape.vtk").write_text("not a supported format")
+    (d / "shape").write_text("no suffix")
+    (d / "noise.stl").write_bytes(noise)
+    (d / "tiny.stl").write_bytes(b"\x00\x01garbage" * 3)
+    sphere = trimesh.creation.icosphere(1)
+    sphere.export(d / "sphere.ply")
+    sphere.export(d / "sphere.stl")
+    stl = (d / "sphere.stl").read_bytes()
+    (d / "cut.stl").write_bytes(stl[: len(stl) // 2 + 7])
+    (d / "noise.ply").write_bytes(noise)
+    (d / "broken.obj").write_text("v 1 2\nf 1 2 3\n")
+    trimesh.points.PointCloud(points).export(d / "cloud.ply")
+    trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [2, 0, 0]], [[0, 1, 2]], process=False).export(d / "flat.ply")
+    vertices = sphere.vertices.copy()
+    vertices[0, 0] = np.nan
+    trimesh.Trimesh(vertices, sphere.faces, process=False).export(d / "nan_vertex.obj")
+    (d / "folder.ply").mkdir()
+
+    # config files
+    good = {"task_name": "image", "recipe": "cpu", "task": {"size": 16}, "model": {"hidden_features": 8},
+            "train": {"steps": 2}}
+    configs = {
+        "invalid": "{not json",
+        "list": "[1, 2]",
+        "unknown_key": json.dumps({**good, "colour": 1}),
+        "other_task": json.dumps({**good, "task_name": "audio"}),
+        "unknown_setting": json.dumps({**good, "task": {"sise": 16}}),
+        "wrong_type": json.dumps({**good, "train": {"steps": "ten"}}),
+        "null": json.dumps({**good, "train": {"steps": None}}),
+        "bad_choice": json.dumps({**good, "model": {"activation": "swish"}}),
+        "section_list": json.dumps({**good, "task": [16]}),
+        "bad_recipe": json.dumps({**good, "recipe": "fast"}),
+        "negative_steps": json.dumps({**good, "train": {"steps": -5}}),
+    }
+    for name, text in configs.items():
+        (d / f"{name}.json").write_text(text)
+    (d / "latin1.json").write_bytes(b'{"recipe": "caf\xe9"}')
+    (d / "a_file").write_text("a file, not a folder")
+    (d / "not_a_run").mkdir()
+    (d / "not_a_run" / "notes.txt").write_text("somebody's files")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bad-inputs")
+    _write_bad_files(d)
+    return d
+
+
+def _fit_quietly(argv: list[str]) -> None:
+    code = main(argv)
+    assert code == 0
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory) -> Path:
+    """A finished (tiny) image run: the target of render, mesh, resume and checkpoint cases."""
+    out = tmp_path_factory.mktemp("image-run") / "run"
+    _fit_quietly(["fit", "image", "--out", str(out), *TASK_QUICK["image"], *QUICK])
+    return out
+
+
+@pytest.fixture(scope="module")
+def sdf_run(tmp_path_factory) -> Path:
+    """A finished (tiny, barely trained) sdf run: the target of mesh cases."""
+    out = tmp_path_factory.mktemp("sdf-run") / "run"
+    _fit_quietly(["fit", "sdf", "--shape", "sphere", "--out", str(out), *TASK_QUICK["sdf"], *QUICK])
+    return out
+
+
+@dataclass
+class Env:
+    """What a case may use: the bad files, the finished runs, and its own empty folder."""
+
+    data: Path
+    image_run: Path
+    sdf_run: Path
+    tmp: Path
+
+    @property
+    def out(self) -> Path:
+        """The --out given to fit cases; it must not exist afterwards."""
+        return self.tmp / "out"
+
+    def d(self, name: str) -> str:
+        return str(self.data / name)
+
+    def run_copy(self, name: str = "copy") -> Path:
+        """A private copy of the image run, for cases that damage or resume it."""
+        dst = self.tmp / name
+        shutil.copytree(self.image_run, dst)
+        return dst
+
+
+# ------------------------------------------------------------------------------------------------ cases
+@dataclass
+class Case:
+    """`needle`: the words the error line must hold, or a tuple of such pieces (each must appear). `{d}` stands
+    for the folder of the bad files and `{tmp}` for the case's own folder, so a needle may name the exact path."""
+
+    id: str
+    what: str
+    argv: Callable[[Env], list[str]]
+    needle: str | tuple[str, ...]
+    marks: tuple = ()
+
+    def needles(self, env: Env) -> list[str]:
+        pieces = (self.needle,) if isinstance(self.needle, str) else self.needle
+        return [n.replace("{d}", str(env.data)).replace("{tmp}", str(env.tmp)) for n in pieces]
+
+
+def fit(task: str, *args: str) -> Callable[[Env], list[str]]:
+    """`sirenkit fit TASK ARGS --out OUT` with quick settings; ARGS may use {d} for the bad-file folder."""
+    verb = ["poisson", task] if task in ("gradient", "blend") else ["fit", task]
+
+    def argv(env: Env) -> list[str]:
+        given = [a.replace("{d}", str(env.data)) for a in args]
+        first_option = next((i for i, a in enumerate(given) if a.startswith("--")), len(given))
+        positionals, options = given[:first_option], given[first_option:]
+        # the case's own options come last, so they override the quick defaults
+        return [*verb, *positionals, "--out", str(env.out), *TASK_QUICK[task], *QUICK, *options]
+
+    return argv
+
+
+def config(name: str) -> Callable[[Env], list[str]]:
+    """`sirenkit fit image --config NAME`: no explicit settings, which would override the file's."""
+    return lambda env: ["fit", "image", "--config", env.d(name), "--out", str(env.out), "--device", "cpu", "--quiet"]
+
+
+def _with_checkpoint(env: Env, edit: Callable[[dict, dict], tuple[dict, dict]]) -> Path:
+    """A copy of the image run whose checkpoint tensors and metadata went through `edit`."""
+    run = env.run_copy()
+    path = run / CHECKPOINT
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as f:
+        header = f.metadata()
+    tensors, meta = edit(tensors, json.loads(header["meta"]))
+    save_file(tensors, str(path), metadata={"format": header["format"], "meta": json.dumps(meta)})
+    return run
+
+
+def _truncated(env: Env) -> Path:
+    run = env.run_copy()
+    data = (run / CHECKPOINT).read_bytes()
+    (run / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    return run
+
+
+def _pickled(env: Env) -> Path:
+    run = env.run_copy()
+    torch.save({"weights": torch.zeros(3)}, run / CHECKPOINT)
+    return run
+
+
+def _foreign(env: Env) -> Path:
+    run = env.run_copy()
+    save_file({"w": torch.zeros(3)}, str(run / CHECKPOINT))
+    return run
+
+
+def _bad_meta_json(env: Env) -> Path:
+    run = env.run_copy()
+    path = run / CHECKPOINT
+    tensors = load_file(str(path))
+    save_file(tensors, str(path), metadata={"format": "sirenkit-checkpoint-1", "meta": "{not json"})
+    return run
+
+
+def _drop(key: str, sub: str | None = None):
+    def edit(tensors, meta):
+        (meta if sub is None else meta[sub]).pop(key)
+        return tensors, meta
+
+    return edit
+
+
+def _set(key: str, value):
+    def edit(tensors, meta):
+        meta[key] = value
+        return tensors, meta
+
+    return edit
+
+
+def _wrong_shape(tensors, meta):
+    tensors["model.layers.0.weight"] = torch.zeros(3)
+    return tensors, meta
+
+
+def _read_only_out(env: Env) -> list[str]:
+    folder = env.tmp / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    return ["fit", "image", "--out", str(folder / "run"), *TASK_QUICK["image"], *QUICK]
+
+
+def _no_checkpoint(env: Env) -> Path:
+    run = env.run_copy()
+    (run / CHECKPOINT).unlink()
+    return run
+
+
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+
+CASES = [
+    # ---- images (fit image; poisson and blend use the same loader)
+    Case("image-missing", "`fit image missing.png`", fit("image", "{d}/missing.png"), "does not exist"),
+    Case("image-folder", "`fit image somedir` (a folder)", fit("image", "{d}/somedir"),
+         "is a folder, not an image file"),
+    Case("image-empty", "`fit image empty.png` (0 bytes)", fit("image", "{d}/empty.png"), "is empty (0 bytes)"),
+    Case("image-corrupt", "random bytes named `noise.png`", fit("image", "{d}/noise.png"), "could not read image"),
+    Case("image-png-cut", "a PNG signature followed by junk", fit("image", "{d}/header.png"), "could not read image"),
+    Case("image-text-as-jpeg", "a text file named `text.jpg`", fit("image", "{d}/text.jpg"), "could not read image"),
+    Case("image-1-pixel", "a 1×1 PNG", fit("image", "{d}/one.png"), "is 1×1 pixels; need at least 2×2"),
+    Case("image-1-row", "a 20×1 PNG", fit("image", "{d}/row.png"), "is 20×1 pixels; need at least 2×2"),
+    Case("image-5-channels", "a TIFF with 5 channels", fit("image", "{d}/five.tif"),
+         "has 5 channels; expected grey or RGB"),
+    Case("image-animated", "an animated GIF (several frames)", fit("image", "{d}/anim.gif"),
+         "expected a single 2-D image"),
+    Case("image-nan", "a float TIFF holding NaN", fit("image", "{d}/nan.tif"), "contains NaN or infinite values"),
+    Case("poisson-image-missing", "`poisson gradient missing.png`", fit("gradient", "{d}/missing.png"),
+         "does not exist"),
+    Case("blend-at-not-numbers", "`poisson blend … --mode clone --at a,b`",
+         fit("blend", "{d}/base.png", "{d}/insert.png", "--mode", "clone", "--at", "a,b"), "--at must be X,Y"),
+    Case("blend-at-outside", "`--at 99,5` on a 16×16 BASE",
+         fit("blend", "{d}/base.png", "{d}/insert.png", "--mode", "clone", "--at", "99,5"), "lies outside BASE"),
+    Case("blend-mask-size", "an 8×8 `--mask` for a 12×12 INSERT",
+         fit("blend", "{d}/base.png", "{d}/insert.png", "--mode", "clone", "--mask", "{d}/mask8.png"),
+         "must match INSERT"),
+    Case("blend-mix-weight", "`--mix-weight 2`", fit("blend", "{d}/base.png", "{d}/insert.png", "--mix-weight", "2"),
+         "--mix-weight must be in [0, 1]"),
+    Case("blend-gradient-weight", "`--gradient-weight 0`",
+         fit("blend", "{d}/base.png", "{d}/insert.png", "--gradient-weight", "0"),
+         "--gradient-weight must be positive"),
+    Case("blend-insert-missing", "`poisson blend base.png missing.png`",
+         fit("blend", "{d}/base.png", "{d}/missing.png"), "does not exist"),
+    # ---- numbers and choices (fit image)
+    Case("steps-negative", "`--steps -1`", fit("image", "--steps", "-1"), "--steps must be ≥ 1"),
+    Case("steps-zero", "`--steps 0`", fit("image", "--steps", "0"), "--steps must be ≥ 1"),
+    Case("steps-not-integer", "`--steps ten`", fit("image", "--steps", "ten"),
+         "argument --steps: expected an integer, got 'ten'"),
+    Case("steps-fraction", "`--steps 1.5`", fit("image", "--steps", "1.5"),
+         "argument --steps: expected an integer, got '1.5'"),
+    Case("lr-zero", "`--lr 0`", fit("image", "--lr", "0"), "--lr must be a positive number"),
+    Case("lr-negative", "`--lr -1`", fit("image", "--lr", "-1"), "--lr must be a positive number"),
+    Case("lr-nan", "`--lr nan`", fit("image", "--lr", "nan"), "--lr must be a positive number"),
+    Case("size-1", "`fit image --size 1`", fit("image", "--size", "1"),
+         "--size must be ≥ 2 (or 0 for the native size), got 1"),
+    Case("size-negative", "`fit image --size -3`", fit("image", "--size", "-3"),
+         "--size must be ≥ 2 (or 0 for the native size), got -3"),
+    Case("image-chunk-0", "`fit image --chunk 0`", fit("image", "--chunk", "0"), "--chunk must be ≥ 1"),
+    Case("batch-pixels-negative", "`--batch-pixels -1`", fit("image", "--batch-pixels", "-1"),
+         "--batch-pixels must be ≥ 0"),
+    Case("keep-fraction-0", "`--keep-fraction 0`", fit("image", "--keep-fraction", "0"),
+         "--keep-fraction must be in (0, 1], got 0.0"),
+    Case("keep-fraction-above-1", "`--keep-fraction 1.5`", fit("image", "--keep-fraction", "1.5"),
+         "--keep-fraction must be in (0, 1], got 1.5"),
+    Case("prior-points-0", "`--prior-points 0`", fit("image", "--prior-points", "0"), "--prior-points ≥ 1"),
+    Case("prior-unknown", "`--prior foo`", fit("image", "--prior", "foo"), "argument --prior: invalid choice: 'foo'"),
+    Case("hidden-features-0", "`--hidden-features 0`", fit("image", "--hidden-features", "0"),
+         "--hidden-features must be ≥ 1"),
+    Case("hidden-layers-negative", "`--hidden-layers -1`", fit("image", "--hidden-layers", "-1"),
+         "--hidden-layers ≥ 0"),
+    Case("lr-final-above-1", "`--lr-final 2`", fit("image", "--lr-final", "2"), "--lr-final must be in [0, 1]"),
+    Case("warmup-negative", "`--warmup-steps -1`", fit("image", "--warmup-steps", "-1"), "--warmup-steps must be ≥ 0"),
+    Case("clip-grad-negative", "`--clip-grad -1`", fit("image", "--clip-grad", "-1"), "--clip-grad must be ≥ 0"),
+    Case("max-seconds-0", "`--max-seconds 0`", fit("image", "--max-seconds", "0"), "--max-seconds must be positive"),
+    Case("checkpoint-every-negative", "`--checkpoint-every -1`", fit("image", "--checkpoint-every", "-1"),
+         "--checkpoint-every must be ≥ 0"),
+    Case("log-every-0", "`--log-every 0`", fit("image", "--log-every", "0"), "--log-every must be ≥ 1"),
+    Case("eval-every-0", "`--eval-every 0`", fit("image", "--eval-every", "0"), "--eval-every must be ≥ 1"),
+    Case("schedule-unknown", "`--schedule linear`", fit("image", "--schedule", "linear"),
+         "argument --schedule: invalid choice: 'linear'"),
+    Case("activation-unknown", "`--activation swish`", fit("image", "--activation", "swish"),
+         "argument --activation: invalid choice: 'swish'"),
+    Case("recipe-unknown", "`--recipe fast`", fit("image", "--recipe", "fast"),
+         "argument --recipe: invalid choice: 'fast'"),
+    Case("device-unknown", "`--device tpu`", fit("image", "--device", "tpu"), "--device 'tpu' is not a device name"),
+    Case("device-cuda-absent", "`--device cuda` without a GPU", fit("image", "--device", "cuda"),
+         "CUDA is not available on this machine", (NO_CUDA,)),
+    Case("flag-unknown", "`--bogus 1`", fit("image", "--bogus", "1"), "unrecognized arguments: --bogus"),
+    # ---- commands
+    Case("task-unknown", "`sirenkit fit hologram`", lambda e: ["fit", "hologram"],
+         "argument TASK: invalid choice: 'hologram'"),
+    Case("command-unknown", "`sirenkit frobnicate`", lambda e: ["frobnicate"],
+         "argument COMMAND: invalid choice: 'frobnicate'"),
+    Case("task-missing", "`sirenkit fit`", lambda e: ["fit"], "the following arguments are required: TASK"),
+    Case("render-no-run", "`sirenkit render`", lambda e: ["render"], "the following arguments are required: RUN_DIR"),
+    # ---- audio
+    Case("audio-missing", "`fit audio missing.wav`", fit("audio", "{d}/missing.wav"), "does not exist"),
+    Case("audio-folder", "`fit audio somedir` (a folder)", fit("audio", "{d}/somedir"),
+         "is a folder, not an audio file"),
+    Case("audio-empty", "an empty WAV (0 bytes)", fit("audio", "{d}/empty.wav"), "is empty (0 bytes)"),
+    Case("audio-corrupt", "random bytes named `noise.wav`", fit("audio", "{d}/noise.wav"), "could not read audio"),
+    Case("audio-cut-header", "a WAV cut inside its header", fit("audio", "{d}/cut.wav"), "could not read audio"),
+    Case("audio-1-sample", "a WAV of 1 sample", fit("audio", "{d}/one.wav"),
+         "has 1 sample(s) in the chosen window; need at least 2"),
+    Case("audio-0-samples", "a valid WAV header with 0 samples", fit("audio", "{d}/none.wav"), "holds no samples"),
+    Case("audio-nan", "a float WAV holding NaN", fit("audio", "{d}/nan.wav"), "contains NaN or infinite samples"),
+    Case("audio-silent", "a WAV of zeros", fit("audio", "{d}/silent.wav"), "is silent"),
+    Case("audio-start-past-end", "`--start 5` on a 0.05 s clip", fit("audio", "{d}/tone.wav", "--start", "5"),
+         "is outside audio"),
+    Case("audio-start-negative", "`--start -1`", fit("audio", "{d}/tone.wav", "--start", "-1"),
+         "--start must be ≥ 0 seconds"),
+    Case("audio-duration-0", "`--duration 0`", fit("audio", "{d}/tone.wav", "--duration", "0"),
+         "--duration must be a positive number"),
+    Case("audio-duration-tiny", "`--duration 0.00001` (under one sample)",
+         fit("audio", "{d}/tone.wav", "--duration", "0.00001"), "has 0 sample(s) in the chosen window"),
+    Case("audio-batch-negative", "`--batch-samples -1`", fit("audio", "{d}/tone.wav", "--batch-samples", "-1"),
+         "--batch-samples must be ≥ 0"),
+    Case("audio-chunk-0", "`fit audio --chunk 0`", fit("audio", "{d}/tone.wav", "--chunk", "0"), "--chunk must be ≥ 1"),
+    # ---- video
+    Case("video-missing", "`fit video missing.mp4`", fit("video", "{d}/missing.mp4"), "does not exist"),
+    Case("video-empty", "an empty MP4 (0 bytes)", fit("video", "{d}/empty.mp4"), "is empty (0 bytes)"),
+    Case("video-corrupt", "random bytes named `noise.mp4`", fit("video", "{d}/noise.mp4"), "could not read video"),
+    Case("video-cut", "an MP4 cut after 200 bytes", fit("video", "{d}/cut.mp4"), "could not read video"),
+    Case("video-empty-folder", "an empty folder", fit("video", "{d}/empty_folder"), "holds no image frames"),
+    Case("video-folder-no-frames", "a folder without image files", fit("video", "{d}/no_frames"),
+         "holds no image frames"),
+    Case("video-frame-sizes", "frames of different sizes", fit("video", "{d}/mixed"),
+         "every frame must have the same size"),
+    Case("video-broken-frame", "a folder with one corrupt frame", fit("video", "{d}/broken_frame"),
+         "could not read image"),
+    Case("video-frames-past-end", "`--frames 9` on a 5-frame clip", fit("video", "{d}/clip.mp4", "--frames", "9"),
+         "--frames 9 asks for more than the 5 frames"),
+    Case("video-start-past-end", "`--start-frame 7` on a 5-frame clip",
+         fit("video", "{d}/clip.mp4", "--start-frame", "7"), "is past the end"),
+    Case("video-frames-negative", "`--frames -1`", fit("video", "{d}/clip.mp4", "--frames", "-1"),
+         "--frames must be ≥ 0"),
+    Case("video-start-negative", "`--start-frame -1`", fit("video", "{d}/clip.mp4", "--start-frame", "-1"),
+         "--start-frame must be ≥ 0"),
+    Case("video-sample-frac-0", "`--sample-frac 0`", fit("video", "{d}/clip.mp4", "--sample-frac", "0"),
+         "--sample-frac must be in (0, 1]"),
+    Case("video-size-1", "`fit video --size 1`", fit("video", "{d}/clip.mp4", "--size", "1"), "--size must be ≥ 2"),
+    Case("video-fps-negative", "`--fps -1`", fit("video", "{d}/clip.mp4", "--fps", "-1"), "--fps must be ≥ 0"),
+    Case("video-eval-frames-negative", "`--eval-frames -1`", fit("video", "{d}/clip.mp4", "--eval-frames", "-1"),
+         "--eval-frames must be ≥ 0"),
+    Case("video-chunk-0", "`fit video --chunk 0`", fit("video", "{d}/clip.mp4", "--chunk", "0"), "--chunk must be ≥ 1"),
+    # ---- point clouds and meshes (fit sdf)
+    Case("sdf-missing", "`fit sdf missing.xyz`", fit("sdf", "{d}/missing.xyz"), "does not exist"),
+    Case("sdf-folder", "a folder named `folder.ply`", fit("sdf", "{d}/folder.ply"), "is a folder, not a file"),
+    Case("sdf-empty", "an empty `.xyz`", fit("sdf", "{d}/empty.xyz"), "is empty (0 bytes)"),
+    Case("xyz-4-columns", "`.xyz` rows of 4 numbers", fit("sdf", "{d}/four.xyz"), "rows have 4 numbers"),
+    Case("xyz-text", "`.xyz` holding words", fit("sdf", "{d}/text.xyz"), "not a table of numbers"),
+    Case("xyz-ragged", "`.xyz` rows of 6 then 3 numbers", fit("sdf", "{d}/ragged.xyz"), "not a table of numbers"),
+    Case("xyz-only-comments", "`.xyz` holding only `#` comment lines", fit("sdf", "{d}/comments.xyz"),
+         "point cloud {d}/comments.xyz holds no points"),  # and no numpy 'input contained no data' warning
+    Case("xyz-only-whitespace", "`.xyz` holding only blank lines and whitespace", fit("sdf", "{d}/blank.xyz"),
+         "point cloud {d}/blank.xyz holds no points"),
+    Case("xyz-nan", "`.xyz` with a NaN coordinate", fit("sdf", "{d}/nan.xyz"),
+         "1 point(s) have NaN or infinite coordinates"),
+    Case("xyz-zero-normals", "`.xyz` with 5 of 40 normals (0, 0, 0)", fit("sdf", "{d}/zero_normals.xyz"),
+         "5 of 40 normals are zero-length or not finite"),
+    Case("xyz-no-normals", "`.xyz` of `x y z` only", fit("sdf", "{d}/bare.xyz"),
+         "has no normals (nx ny nz); pass --estimate-normals"),
+    Case("ply-cloud-no-normals", "a `.ply` point cloud without normals", fit("sdf", "{d}/cloud.ply"), "has no normals"),
+    Case("xyz-too-few", "`.xyz` of 5 points", fit("sdf", "{d}/few.xyz"), "has 5 point(s); at least 16 are needed"),
+    Case("sdf-unknown-suffix", "`shape.vtk`", fit("sdf", "{d}/shape.vtk"), "unknown format '.vtk'"),
+    Case("sdf-no-suffix", "a file without suffix", fit("sdf", "{d}/shape"), "unknown format '(no suffix)'"),
+    # "not a valid STL file" is sirenkit's own reason when trimesh gives up on binary junk; with other optional
+    # modules installed trimesh may give its own reason, followed by "(not a valid STL file?)": both pass.
+    Case("stl-corrupt", "random bytes named `noise.stl`", fit("sdf", "{d}/noise.stl"),
+         ("could not read {d}/noise.stl: ", "not a valid STL file")),
+    Case("stl-tiny", "27 bytes of junk named `tiny.stl`", fit("sdf", "{d}/tiny.stl"),
+         "mesh {d}/tiny.stl holds no triangles: the file is empty or damaged"),
+    Case("stl-cut", "a binary STL cut in half", fit("sdf", "{d}/cut.stl"),
+         ("could not read {d}/cut.stl: ", "not a valid STL file")),
+    Case("ply-corrupt", "random bytes named `noise.ply`", fit("sdf", "{d}/noise.ply"),
+         ("could not read {d}/noise.ply: ", "(not a valid PLY file?)")),
+    Case("obj-corrupt", "an OBJ whose face names missing vertices", fit("sdf", "{d}/broken.obj"),
+         ("could not read {d}/broken.obj: ", "(not a valid OBJ file?)")),
+    Case("mesh-flat", "a mesh of degenerate triangles", fit("sdf", "{d}/flat.ply"), "has zero surface area"),
+    Case("mesh-nan", "a mesh with a NaN vertex", fit("sdf", "{d}/nan_vertex.obj"),
+         "has NaN or infinite vertex coordinates"),
+    Case("reference-point-cloud", "`--reference good.xyz`", fit("sdf", "{d}/good.xyz", "--reference", "{d}/good.xyz"),
+         "is a point cloud (.xyz); a triangle mesh"),
+    Case("reference-no-faces", "`--reference cloud.ply`", fit("sdf", "{d}/good.xyz", "--reference", "{d}/cloud.ply"),
+         "has no triangles"),
+    Case("reference-missing", "`--reference missing.ply`", fit("sdf", "{d}/good.xyz", "--reference", "{d}/missing.ply"),
+         "reference mesh"),
+    Case("batch-points-0", "`--batch-points 0`", fit("sdf", "{d}/good.xyz", "--batch-points", "0"),
+         "--batch-points must be ≥ 1"),
+    Case("mesh-resolution-4", "`--mesh-resolution 4`", fit("sdf", "{d}/good.xyz", "--mesh-resolution", "4"),
+         "--mesh-resolution must be 0 or ≥ 8"),
+    Case("mesh-resolution-negative", "`--mesh-resolution -1`", fit("sdf", "{d}/good.xyz", "--mesh-resolution", "-1"),
+         "--mesh-resolution must be 0 or ≥ 8"),
+    Case("sdf-chunk-0", "`fit sdf --chunk 0`", fit("sdf", "{d}/good.xyz", "--chunk", "0"), "--chunk must be ≥ 1"),
+    Case("margin-1", "`--margin 1`", fit("sdf", "{d}/good.xyz", "--margin", "1"), "--margin must be in [0, 1)"),
+    Case("surface-samples-0", "`--surface-samples 0`", fit("sdf", "--surface-samples", "0"),
+         "--surface-samples must be ≥ 1"),
+    Case("eval-samples-0", "`--eval-samples 0`", fit("sdf", "--eval-samples", "0"), "--eval-samples must be ≥ 1"),
+    Case("fscore-threshold-0", "`--fscore-threshold 0`", fit("sdf", "--fscore-threshold", "0"),
+         "--fscore-threshold must be > 0"),
+    Case("loss-weight-negative", "`--surface-weight -1`", fit("sdf", "--surface-weight", "-1"),
+         "loss weights must be ≥ 0"),
+    Case("falloff-0", "`--off-surface-falloff 0`", fit("sdf", "--off-surface-falloff", "0"),
+         "--off-surface-falloff must be > 0"),
+    Case("shape-unknown", "`--shape cube`", fit("sdf", "--shape", "cube"), "argument --shape: invalid choice: 'cube'"),
+    # ---- eval-mesh
+    Case("eval-mesh-point-cloud", "`eval-mesh good.xyz sphere.ply`",
+         lambda e: ["eval-mesh", e.d("good.xyz"), e.d("sphere.ply"), "--samples", "100"], "is a point cloud (.xyz)"),
+    Case("eval-mesh-no-faces", "`eval-mesh sphere.ply cloud.ply`",
+         lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("cloud.ply"), "--samples", "100"], "has no triangles"),
+    Case("eval-mesh-missing", "`eval-mesh sphere.ply missing.ply`",
+         lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("missing.ply"), "--samples", "100"], "ground-truth mesh"),
+    Case("eval-mesh-samples-0", "`eval-mesh … --samples 0`",
+         lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("sphere.stl"), "--samples", "0"],
+         "--samples must be ≥ 1, got 0"),
+    Case("eval-mesh-threshold-0", "`eval-mesh … --threshold 0`",
+         lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("sphere.stl"), "--samples", "100", "--threshold", "0"],
+         "--threshold must be > 0"),
+    Case("eval-mesh-json-no-folder", "`eval-mesh … --json FOLDER/missing/metrics.json`",
+         lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("sphere.stl"), "--samples", "100",
+                    "--json", str(e.tmp / "missing" / "metrics.json")],
+         "--json: folder {tmp}/missing does not exist"),
+    Case("eval-mesh-json-is-folder", "`eval-mesh … --json FOLDER` (a folder)",
+         lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("sphere.stl"), "--samples", "100", "--json", e.d("somedir")],
+         "--json {d}/somedir is a folder; give a file name"),
+    # ---- mesh
+    Case("mesh-image-run", "`mesh RUN` on an image run",
+         lambda e: ["mesh", str(e.image_run), "--resolution", "16", "--device", "cpu"],
+         "is a 'image' run; `sirenkit mesh` needs an sdf run"),
+    Case("mesh-no-surface", "`mesh RUN --level 100`: the network never reaches that level",
+         lambda e: ["mesh", str(e.sdf_run), "--resolution", "16", "--level", "100", "--device", "cpu"],
+         "has no zero level set"),
+    Case("mesh-resolution-low", "`mesh RUN --resolution 4`", lambda e: ["mesh", str(e.sdf_run), "--resolution", "4"],
+         "--resolution must be ≥ 8, got 4"),
+    Case("mesh-chunk-0", "`mesh RUN --chunk 0`", lambda e: ["mesh", str(e.sdf_run), "--chunk", "0"],
+         "--chunk must be ≥ 1, got 0"),
+    Case("mesh-out-suffix", "`mesh RUN --out FOLDER/mesh.txt`",
+         lambda e: ["mesh", str(e.sdf_run), "--out", str(e.tmp / "mesh.txt")], "use a .ply or .obj file name"),
+    # --level 100: were the folder checked only after extraction, the line would say "no zero level set"
+    Case("mesh-out-is-folder", "`mesh RUN --out FOLDER.ply` (a folder)",
+         lambda e: ["mesh", str(e.sdf_run), "--resolution", "16", "--level", "100", "--out", e.d("folder.ply"),
+                    "--device", "cpu"],
+         "--out {d}/folder.ply is a folder; give a file name ending in .ply or .obj"),
+    Case("mesh-missing-run", "`mesh FOLDER/missing` (no such folder)",
+         lambda e: ["mesh", str(e.tmp / "missing"), "--device", "cpu"], "error: run {tmp}/missing does not exist"),
+    # ---- render
+    Case("render-not-a-run", "`render FOLDER` without a checkpoint", lambda e: ["render", str(e.tmp)],
+         "no checkpoint at"),
+    Case("render-a-file", "`render a_file` (a text file)", lambda e: ["render", e.d("a_file")],
+         "is damaged or not a safetensors file"),
+    Case("render-size-0", "`render RUN --size 0`", lambda e: ["render", str(e.image_run), "--size", "0"],
+         "--size must be ≥ 2, got 0"),
+    Case("render-size-1", "`render RUN --size 1`", lambda e: ["render", str(e.image_run), "--size", "1"],
+         "--size must be ≥ 2, got 1"),
+    Case("render-frames-0", "`render RUN --frames 0`", lambda e: ["render", str(e.image_run), "--frames", "0"],
+         "--frames must be ≥ 1"),
+    Case("render-chunk-0", "`render RUN --chunk 0`", lambda e: ["render", str(e.image_run), "--chunk", "0"],
+         "--chunk must be ≥ 1"),
+    Case("render-device-unknown", "`render RUN --device tpu`",
+         lambda e: ["render", str(e.image_run), "--device", "tpu"], "is not a device name"),
+    Case("render-out-no-folder", "`render RUN --out FOLDER/missing/x.png`",
+         lambda e: ["render", str(e.image_run), "--out", str(e.tmp / "missing" / "x.png"), "--device", "cpu"],
+         "--out: folder"),
+    Case("render-out-is-folder", "`render RUN --out somedir` (a folder)",
+         lambda e: ["render", str(e.image_run), "--out", e.d("somedir"), "--device", "cpu"],
+         "is a folder; give a file name"),
+    Case("render-out-suffix", "`render IMAGE-RUN --out x.xyz`",
+         lambda e: ["render", str(e.image_run), "--out", str(e.tmp / "x.xyz"), "--device", "cpu"],
+         "cannot write an image as x.xyz"),
+    # ---- checkpoints
+    Case("checkpoint-truncated", "`render RUN`, checkpoint cut in half", lambda e: ["render", str(_truncated(e))],
+         "is damaged or not a safetensors file"),
+    Case("checkpoint-truncated-resume", "`fit image --resume --out RUN`, checkpoint cut in half",
+         lambda e: ["fit", "image", "--resume", "--out", str(_truncated(e)), "--steps", "4", "--quiet"],
+         "is damaged or not a safetensors file"),
+    Case("checkpoint-pickle", "a `torch.save` pickle as checkpoint", lambda e: ["render", str(_pickled(e))],
+         "is damaged or not a safetensors file"),
+    Case("checkpoint-foreign", "a safetensors file not written by sirenkit", lambda e: ["render", str(_foreign(e))],
+         "was not written by sirenkit"),
+    Case("checkpoint-meta-json", "checkpoint metadata that is not JSON", lambda e: ["render", str(_bad_meta_json(e))],
+         "has damaged metadata"),
+    Case("checkpoint-meta-list", "checkpoint metadata that is a JSON list",
+         lambda e: ["render", str(_with_checkpoint(e, lambda t, m: (t, [1, 2])))], "has damaged metadata"),
+    Case("checkpoint-no-model", "metadata without the network",
+         lambda e: ["render", str(_with_checkpoint(e, _drop("model")))], "does not describe its network"),
+    Case("checkpoint-model-incomplete", "network description without `in_features`",
+         lambda e: ["render", str(_with_checkpoint(e, _drop("in_features", "model")))],
+         "describes its network incompletely"),
+    Case("checkpoint-wrong-shape", "a weight of the wrong shape",
+         lambda e: ["render", str(_with_checkpoint(e, _wrong_shape))], "does not match the network it describes"),
+    Case("checkpoint-unknown-task", "metadata naming task `hologram`",
+         lambda e: ["render", str(_with_checkpoint(e, _set("task", "hologram")))], "unknown task 'hologram'"),
+    Case("checkpoint-no-signal", "metadata without the signal's size",
+         lambda e: ["render", str(_with_checkpoint(e, _drop("height", "signal"))), "--device", "cpu"],
+         "lacks 'height'"),
+    Case("resume-no-checkpoint", "`--resume` on a run whose checkpoint was deleted",
+         lambda e: ["fit", "image", "--resume", "--out", str(_no_checkpoint(e)), "--quiet"],
+         "holds no sirenkit run with a checkpoint"),
+    # ---- config files
+    Case("config-missing", "`--config nope.json`", config("nope.json"), "does not exist"),
+    Case("config-folder", "`--config somedir` (a folder)", config("somedir"),
+         "is a folder; give the config.json inside it"),
+    Case("config-invalid-json", "config file holding `{not json`", config("invalid.json"), "is not valid JSON"),
+    Case("config-not-utf8", "config file in Latin-1, not UTF-8", config("latin1.json"), "is not valid JSON"),
+    Case("config-not-object", "config file holding a JSON list", config("list.json"), "must hold a JSON object"),
+    Case("config-unknown-key", "config file with a top-level key `colour`", config("unknown_key.json"),
+         "unknown key(s) colour"),
+    Case("config-other-task", "config file of an audio run given to `fit image`", config("other_task.json"),
+         "the config is for task 'audio', not 'image'"),
+    Case("config-unknown-setting", "config file with `\"task\": {\"sise\": 16}`", config("unknown_setting.json"),
+         "task settings: unknown setting(s) sise"),
+    Case("config-wrong-type", "config file with `\"steps\": \"ten\"`", config("wrong_type.json"),
+         "--steps must be an integer (got 'ten')"),
+    Case("config-null", "config file with `\"steps\": null`", config("null.json"), "--steps needs a value (got null)"),
+    Case("config-bad-choice", "config file with `\"activation\": \"swish\"`", config("bad_choice.json"),
+         "--activation must be one of"),
+    Case("config-section-not-object", "config file with `\"task\": [16]`", config("section_list.json"),
+         "'task' must be an object of settings"),
+    Case("config-recipe-unknown", "config file with `\"recipe\": \"fast\"`", config("bad_recipe.json"),
+         "--recipe must be one of"),
+    Case("config-steps-negative", "config file with `\"steps\": -5`", config("negative_steps.json"),
+         "--steps must be ≥ 1"),
+    # ---- the output folder
+    Case("out-is-file", "`--out a_file` (a text file)",
+         lambda e: ["fit", "image", "--out", e.d("a_file"), *TASK_QUICK["image"], *QUICK], "is a file, not a folder"),
+    Case("out-under-file", "`--out a_file/run` (cannot be created: `a_file` is a file)",
+         lambda e: ["fit", "image", "--out", e.d("a_file") + "/run", *TASK_QUICK["image"], *QUICK],
+         "cannot write to output folder"),
+    Case("out-read-only", "`--out` inside a read-only folder (skipped as root)", _read_only_out,
+         "cannot write to output folder", (pytest.mark.skipif(ROOT, reason="root may write anywhere"),)),
+    Case("out-not-a-run", "`--out` a non-empty folder that is no run",
+         lambda e: ["fit", "image", "--out", e.d("not_a_run"), *TASK_QUICK["image"], *QUICK],
+         "is not empty and holds no sirenkit run"),
+    Case("out-not-a-run-overwrite", "the same with `--overwrite`",
+         lambda e: ["fit", "image", "--out", e.d("not_a_run"), "--overwrite", *TASK_QUICK["image"], *QUICK],
+         "is not empty and holds no sirenkit run"),
+    Case("out-holds-run", "`--out RUN` without `--resume`/`--overwrite`",
+         lambda e: ["fit", "image", "--out", str(e.image_run), *TASK_QUICK["image"], *QUICK], "already holds a run"),
+    Case("resume-without-out", "`--resume` without `--out`", lambda e: ["fit", "image", "--resume", "--quiet"],
+         "--resume needs --out"),
+    Case("resume-empty-folder", "`--resume --out FOLDER` (an empty folder)",
+         lambda e: ["fit", "image", "--resume", "--out", str(e.tmp), "--quiet"],
+         "holds no sirenkit run with a checkpoint"),
+    Case("resume-lr-differs", "`--resume --lr 0.5` (the run used 0.001)",
+         lambda e: ["fit", "image", "--resume", "--out", str(e.run_copy()), "--lr", "0.5", "--quiet"],
+         "--resume: --lr 0.5 differs from the run's 0.001"),
+    Case("resume-size-differs", "`--resume --size 32` (the run used 16)",
+         lambda e: ["fit", "image", "--resume", "--out", str(e.run_copy()), "--size", "32", "--quiet"],
+         "--resume: --size 32 differs from the run's 16"),
+    Case("resume-activation-differs", "`--resume --activation relu`",
+         lambda e: ["fit", "image", "--resume", "--out", str(e.run_copy()), "--activation", "relu", "--quiet"],
+         "--resume: --activation relu differs from the run's sine"),
+    Case("resume-other-task", "`fit audio --resume --out IMAGE-RUN`",
+         lambda e: ["fit", "audio", "--resume", "--out", str(e.run_copy()), "--quiet"],
+         "the config is for task 'image', not 'audio'"),
+]
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def _snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under `roots` with its size and modification time."""
+    seen: dict[str, tuple[int, int]] = {}
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in [root, *root.rglob("*")]:
+            st = path.lstat()
+            seen[str(path)] = (0 if path.is_dir() else st.st_size, st.st_mtime_ns)
+    return seen
+
+
+def one_line_error(text: str) -> str:
+    """The single stderr line of an error; fails on tracebacks, warnings or extra lines."""
+    assert "Traceback" not in text, text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("sirenkit") and ": error: " in lines[0], lines[0]
+    return lines[0]
+
+
+# Warning categories that Python hides by default outside __main__: they never reach a user's terminal.
+HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def call(argv: list[str], capsys) -> tuple[int, str]:
+    """`sirenkit ARGV` in this process: (exit code, stderr). argparse errors exit through SystemExit.
+
+    pytest captures warnings instead of printing them, so the warnings a user would see on stderr before the
+    error line are recorded here and added to the returned text as `WARNING …` lines.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+    err = capsys.readouterr().err
+    shown = [w for w in caught if not issubclass(w.category, HIDDEN_WARNINGS)]
+    return code, "".join(f"WARNING {w.category.__name__}: {w.message}\n" for w in shown) + err
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
+def test_bad_input(case: Case, data, image_run, sdf_run, tmp_path, capsys, monkeypatch):
+    env = Env(data, image_run, sdf_run, tmp_path)
+    monkeypatch.chdir(tmp_path)  # a default runs/… folder would appear here, inside the snapshot
+    argv = case.argv(env)
+    before = _snapshot(data, image_run, sdf_run, tmp_path)
+    code, err = call(argv, capsys)
+    assert code == 2, err
+    line = one_line_error(err)
+    for needle in case.needles(env):
+        assert needle in line, (needle, line)
+    assert not env.out.exists(), "a run folder was left behind"
+    assert _snapshot(data, image_run, sdf_run, tmp_path) == before, "files were written or changed"
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    code = main([])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "usage: sirenkit" in captured.out and "COMMAND" in captured.out
+    assert captured.err == ""
+
+
+def test_case_ids_are_unique():
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
+
+
+# ------------------------------------------------------------------------------------------------ subprocesses
+def test_cli_subprocess_missing_image_writes_no_default_run(tmp_path):
+    """No --out: the default runs/… folder must not appear either."""
+    proc = run_cli("fit", "image", "missing.png", "--device", "cpu", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "missing.png does not exist" in one_line_error(proc.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_subprocess_bad_point_cloud(tmp_path):
+    bad = tmp_path / "scan.xyz"
+    bad.write_text("1 2 3 4\n5 6 7 8\n")
+    proc = run_cli("fit", "sdf", str(bad), "--out", str(tmp_path / "run"), "--device", "cpu", timeout=120)
+    assert proc.returncode == 2
+    assert "rows have 4 numbers" in one_line_error(proc.stderr)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_subprocess_tampered_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / CHECKPOINT).write_bytes(b"\x80\x04\x95" + bytes(200))  # a pickle's opening bytes: never unpickled
+    proc = run_cli("render", str(run), "--out", str(tmp_path / "x.png"), timeout=120)
+    assert proc.returncode == 2
+    assert "is damaged or not a safetensors file" in one_line_error(proc.stderr)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_subprocess_unknown_subcommand():
+    proc = run_cli("fit", "hologram", timeout=120)
+    assert proc.returncode == 2
+    assert "invalid choice: 'hologram'" in one_line_error(proc.stderr)
+
+
+# ------------------------------------------------------------------------------------------------ direct calls
+def _direct_cases():
+    from sirenkit.io.audio import audio_from_array, save_audio
+    from sirenkit.io.images import image_from_array, save_image
+    from sirenkit.io.meshes import save_mesh
+    from sirenkit.io.video import write_video
+
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    return [
+        ("api-image-4d",
+         lambda tmp: image_from_array(np.zeros((2, 4, 4, 3), np.uint8), "stack"),
+         "expected a single 2-D image"),
+        ("api-image-complex",
+         lambda tmp: image_from_array(np.zeros((4, 4), np.complex64), "complex"),
+         "unsupported pixel type"),
+        ("api-audio-rate-0", lambda tmp: audio_from_array(np.zeros(10), 0, "clip"), "expected a positive rate"),
+        ("api-audio-3d",
+         lambda tmp: audio_from_array(np.zeros((4, 2, 2)), 8000, "clip"),
+         "expected (samples,) or (samples, channels)"),
+        ("api-save-audio-suffix",
+         lambda tmp: save_audio(tmp / "x.mp3", np.zeros(10), 8000),
+         "use a .wav, .flac or .ogg name"),
+        ("api-save-image-suffix",
+         lambda tmp: save_image(tmp / "x.xyz", np.zeros((4, 4))),
+         "cannot write an image as x.xyz"),
+        ("api-write-video-suffix", lambda tmp: write_video(tmp / "x.gif", frames, 25.0), "cannot write video"),
+        ("api-write-video-fps-0", lambda tmp: write_video(tmp / "x.mp4", frames, 0.0), "frame rate must be positive"),
+        ("api-save-mesh-suffix", lambda tmp: save_mesh(tmp / "x.stl", np.eye(3), np.array([[0, 1, 2]])),
+         "use a .ply or .obj file name"),
+    ]
+
+
+@pytest.mark.parametrize("name,action,needle", _direct_cases(), ids=[c[0] for c in _direct_cases()])
+def test_bad_input_direct_call(name, action, needle, tmp_path):
+    with pytest.raises(UserError) as exc:
+        action(tmp_path)
+    assert needle in str(exc.value)
+    assert "\n" not in str(exc.value)
+    assert list(tmp_path.iterdir()) == []
