@@ -19,6 +19,7 @@ evaluations and peak resident memory.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
@@ -59,8 +60,10 @@ def curve(args, device) -> dict:
                    clip_grad=1.0, eval_every=args.eval_every, mesh_resolution=args.resolution,
                    eval_samples=args.eval_samples, device=str(device), quiet=True, checkpoint_every=0)
     result = run_task(ChamferCurveTask, options)
-    rows = [{"step": r["step"], "seconds": r["seconds"], "chamfer_l1": r["metric"]} for r in result.curve
-            if r.get("metric") is not None]
+    with open(out / "curve.csv") as f:
+        curve_rows = list(csv.DictReader(f))
+    rows = [{"step": int(r["step"]), "seconds": float(r["seconds"]), "chamfer_l1": float(r["metric"])}
+            for r in curve_rows if r.get("metric")]
     for r in rows:
         print(f"  step {r['step']:6d}  {r['seconds']:8.1f} s  chamfer_l1 {r['chamfer_l1']:.4g}", file=sys.stderr)
     return {"run": str(out), "rows": rows, "final": result.metrics}
