@@ -5,7 +5,9 @@
 # What it measures:
 #   1. image: the gpu recipe (512², full batch, lr 1e-3 cosine) and the paper's schedule for sine over
 #      2000 steps (is the recipe ≥ 40 dB within 2000 steps?), step time of reference vs default, time to 40 dB;
-#   2. poisson: analytic vs autograd step time at 256² full batch, PSNR after 2000 steps for sine.
+#   2. poisson: analytic vs autograd step time at 256² full batch, PSNR after 2000 steps for sine;
+#   3. sdf: step time and peak memory at the paper's 250k + 250k points (reference vs analytic vs the default
+#      compiled path), and Chamfer against steps on the bunny for 3000 steps of the gpu recipe.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-benchmarks/out}"
@@ -17,3 +19,5 @@ timeout 330 python benchmarks/image_fit.py --device cuda --activations sine --st
   --target-db 40 --json "$out/image_fit_gpu.json" --markdown "$out/image_fit_gpu.md" 2>&1 | tee "$out/image_fit_gpu.log"
 timeout 200 python benchmarks/poisson.py --device cuda --activations sine --size 256 --steps 2000 \
   --json "$out/poisson_gpu.json" 2>&1 | tee "$out/poisson_gpu.log"
+timeout 240 python benchmarks/sdf.py --device cuda --parts step_time,curve --steps 3000 --eval-every 1000 \
+  --json "$out/sdf_gpu.json" 2>&1 | tee "$out/sdf_gpu.log"
