@@ -111,3 +111,38 @@ def test_tensorboard_logging(tmp_path):
     assert proc.returncode == 0, proc.stderr
     events = list((tmp_path / "run" / "tensorboard").glob("events.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_ctrl_c_writes_a_checkpoint_and_resume_continues(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sirenkit", "fit", "image", "--size", "32", "--hidden-features", "16",
+           "--steps", "1000000", "--checkpoint-every", "0", "--eval-every", "1000000", "--device", "cpu",
+           "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not (out / "config.json").is_file() and time.time() < deadline:  # training has started
+        time.sleep(0.2)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    _, meta = load_checkpoint(out)  # valid, and written at the step that was interrupted
+    step = meta["step"]
+    assert step > 0
+    resumed = run_cli("fit", "image", "--out", str(out), "--resume", "--steps", str(step + 10), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "metrics.json").read_text())["steps"] == step + 10
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli("fit", "image", "--size", "24", "--hidden-features", "16", "--steps", "50", "--lr", "1e30",
+                   "--checkpoint-every", "1", "--device", "cpu", "--quiet", "--out", str(out))
+    assert proc.returncode == 2 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
+    tensors, meta = load_checkpoint(out)
+    assert 0 < meta["step"] < 50
+    assert f"checkpoint of step {meta['step']} is kept" in proc.stderr or "last checkpoint is kept" in proc.stderr
+    assert all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
+    assert not (out / "metrics.json").exists()  # a diverged run does not pretend to have finished

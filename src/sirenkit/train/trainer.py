@@ -125,6 +125,11 @@ class Trainer:
     def _save(self, model, optimizer, generator, step, seconds, curve) -> None:
         if self.out_dir is None:
             return
+        bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:  # never overwrite the last good checkpoint with a diverged state
+            raise TrainingDiverged(
+                f"training diverged: parameter {bad[0]} became NaN or infinite by step {step}; the last checkpoint "
+                f"is kept. Try a lower --lr (now {self.config.lr:g}) or --clip-grad 1")
         tensors = {
             **prefixed("model", model.state_dict()),
             **prefixed("optimizer", optimizer_tensors(optimizer)),
