@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 from .atomic import atomic_path
+from .files import require_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
 DEFAULT_RATE = 22050
@@ -74,13 +75,7 @@ def load_audio(path: str | Path, start: float = 0.0, duration: float | None = No
     """
     import soundfile as sf
 
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"audio file {path} does not exist")
-    if path.is_dir():
-        raise UserError(f"audio {path} is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise UserError(f"audio file {path} is empty (0 bytes)")
+    path = require_file(path, "audio file", "an audio file")
     _check_window(start, duration)
     try:
         with sf.SoundFile(str(path)) as f:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import UserError
 from .atomic import atomic_path
+from .files import require_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -36,13 +37,7 @@ def default_image() -> Image:
 
 def load_image(path: str | Path) -> Image:
     """Read PNG / JPEG / TIFF / BMP / WebP, grey or colour, 8 or 16 bit; alpha is dropped."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"image {path} does not exist")
-    if path.is_dir():
-        raise UserError(f"image {path} is a folder, not an image file")
-    if path.stat().st_size == 0:
-        raise UserError(f"image {path} is empty (0 bytes)")
+    path = require_file(path, "image", "an image file")
     try:
         with warnings.catch_warnings():  # e.g. Pillow's "Corrupt EXIF data": the error line below says enough
             warnings.simplefilter("ignore")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import UserError
 from .atomic import atomic_path
+from .files import require_file
 
 POINT_SUFFIXES = (".xyz", ".ply")
 MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl")
@@ -37,12 +38,7 @@ class Surface:
 
 
 def _check_file(path: Path, what: str) -> None:
-    if not path.exists():
-        raise UserError(f"{what} {path} does not exist")
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{what} {path} is empty (0 bytes)")
+    require_file(path, what)
     suffixes = POINT_SUFFIXES + MESH_SUFFIXES
     if path.suffix.lower() not in suffixes:
         raise UserError(f"{what} {path}: unknown format {path.suffix or '(no suffix)'!r}; "

@@ -1,0 +1,19 @@
+"""The checks every loader makes before it opens a user's file: it exists, it is a file, it is not empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def require_file(path: str | Path, what: str, kind: str = "a file") -> Path:
+    """`path` as a Path, or a UserError naming `what` it should be: '{what} {path} is a folder, not {kind}'."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder, not {kind}")
+    if path.stat().st_size == 0:
+        raise UserError(f"{what} {path} is empty (0 bytes)")
+    return path
