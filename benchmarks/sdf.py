@@ -35,6 +35,7 @@ os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
 import torch
 
 from common import cpu_name
+from sirenkit.geometry.meshing import peak_rss_mb
 from sirenkit.models import ModelConfig
 from sirenkit.runner import run_task
 from sirenkit.tasks.sdf import SdfConfig, SdfTask
@@ -110,9 +111,7 @@ def _one_variant(args, device, variant: str) -> dict:
     if device.type == "cuda":
         row["peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        import resource
-
-        row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        row["peak_mb"] = peak_rss_mb()
     return row
 
 

@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .config import add_arguments
@@ -116,14 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             import json
 
             from .io.atomic import write_json
+            from .io.files import require_output_file
             from .tasks.sdf import eval_mesh
 
             if args.json:
-                target = Path(args.json)
-                if target.is_dir():
-                    raise UserError(f"--json {target} is a folder; give a file name")
-                if not target.parent.is_dir():
-                    raise UserError(f"--json: folder {target.parent} does not exist")
+                require_output_file(args.json, "--json")
             metrics = eval_mesh(args.pred, args.gt, args.samples, args.threshold, args.seed)
             if args.json:
                 write_json(args.json, metrics)

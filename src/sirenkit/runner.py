@@ -22,6 +22,7 @@ from . import __version__
 from .config import from_dict, option, to_dict
 from .errors import UserError
 from .io.atomic import write_json
+from .io.files import require_output_file
 from .models import ModelConfig, build_model, count_parameters, model_spec
 from .tasks import Task, get_task
 from .tasks.base import ExportContext, RenderOptions
@@ -307,12 +308,8 @@ def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | N
     task_cls = get_task(meta.get("task", ""))
     if out is None:
         out = Path(run_dir) / f"render-{size or 'native'}{task_cls.render_suffix()}"
-    out = Path(out)
-    if out.is_dir():
-        example = out / f"render{task_cls.render_suffix()}"
-        raise UserError(f"--out {out} is a folder; give a file name such as {example}")
-    if not out.parent.is_dir():
-        raise UserError(f"--out: folder {out.parent} does not exist")
+    example = Path(out) / f"render{task_cls.render_suffix()}"
+    out = require_output_file(out, "--out", f"give a file name such as {example}")
     options = RenderOptions(size=size, frames=frames, chunk=chunk)
     signal = meta.get("signal")
     if not isinstance(signal, dict):

@@ -44,6 +44,11 @@ class MeshResult:
         return len(self.faces) == 0
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports ru_maxrss in kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def field_from_model(model: nn.Module, device: torch.device, chunk: int = 65536) -> Field:
     """Wrap a network (3 → 1) as a chunked numpy field evaluated without gradients."""
 
@@ -140,8 +145,7 @@ def extract_mesh(
 
     vertices, faces = _merge_seams(verts_out, faces_out)
     vertices = vertices * h - bound
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return MeshResult(vertices, faces, r, int(evaluated), time.perf_counter() - start, peak)
+    return MeshResult(vertices, faces, r, int(evaluated), time.perf_counter() - start, peak_rss_mb())
 
 
 def _interpolate(values: np.ndarray, lower: np.ndarray, weight: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -17,3 +17,13 @@ def require_file(path: str | Path, what: str, kind: str = "a file") -> Path:
     if path.stat().st_size == 0:
         raise UserError(f"{what} {path} is empty (0 bytes)")
     return path
+
+
+def require_output_file(path: str | Path, flag: str, hint: str = "give a file name") -> Path:
+    """`path` as a Path if a file can be written there: not a folder, and its folder exists."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; {hint}")
+    if not path.parent.is_dir():
+        raise UserError(f"{flag}: folder {path.parent} does not exist")
+    return path

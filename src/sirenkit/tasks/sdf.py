@@ -22,9 +22,10 @@ from torch import Tensor, nn
 from ..config import option
 from ..diff import derivatives, supports_forward_mode
 from ..errors import UserError
-from ..geometry.meshing import MeshResult, extract_mesh, field_from_model
+from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
+from ..io.files import require_output_file
 from ..io.meshes import MESH_OUT_SUFFIXES, Surface, load_mesh, load_surface, save_mesh
 from ..plots import curve_plot
 from . import register
@@ -263,10 +264,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     path = Path(out) if out is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / f"mesh-{resolution}.ply"
     if path.suffix.lower() not in MESH_OUT_SUFFIXES:
         raise UserError(f"--out {path}: use a .ply or .obj file name")
-    if path.is_dir():
-        raise UserError(f"--out {path} is a folder; give a file name ending in .ply or .obj")
-    if not path.parent.is_dir():
-        raise UserError(f"--out: folder {path.parent} does not exist")
+    require_output_file(path, "--out", "give a file name ending in .ply or .obj")
     dev = resolve_device(device)
     model, meta = load_run(run_dir, dev)
     if meta.get("task") != SdfTask.name:
@@ -276,9 +274,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     if mesh.empty:
         raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
     write_mesh_outputs(mesh, norm, path)
-    import resource
-
-    mesh.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # writing included
+    mesh.peak_rss_mb = peak_rss_mb()  # writing included
     return path, mesh
 
 
