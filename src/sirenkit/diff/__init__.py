@@ -22,40 +22,45 @@ Backend = Literal["auto", "analytic", "autograd"]
 BACKENDS: tuple[str, ...] = ("auto", "analytic", "autograd")
 
 
-def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_graph: bool = True) -> Derivatives:
-    """Value, gradient (N, m, d) and Laplacian (N, m) by reverse-mode autograd (double backward for order 2)."""
+def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_graph: bool = True,
+                         per_axis: bool = False) -> Derivatives:
+    """Value, gradient (N, m, d) and Laplacian (N, m) by reverse-mode autograd (double backward for order 2);
+    per_axis=True also returns the Hessian's diagonal (N, m, d)."""
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         y = model(x)
         jac = jacobian(y, x, create_graph=create_graph or order == 2)
-        lap = None
+        lap = diagonal = None
         if order == 2:
-            cols = []
-            for i in range(y.shape[-1]):
-                cols.append(sum(torch.autograd.grad(jac[:, i, k].sum(), x, create_graph=create_graph)[0][:, k]
-                                for k in range(x.shape[-1])))
-            lap = torch.stack(cols, dim=-1)
+            diagonal = torch.stack([
+                torch.stack([torch.autograd.grad(jac[:, i, k].sum(), x, create_graph=create_graph)[0][:, k]
+                             for k in range(x.shape[-1])], dim=-1)
+                for i in range(y.shape[-1])], dim=1)  # (N, m, d)
+            lap = diagonal.sum(-1)
     if not create_graph:
         y, jac = y.detach(), jac.detach()
         lap = lap.detach() if lap is not None else None
-    return Derivatives(y, jac, lap)
+        diagonal = diagonal.detach() if diagonal is not None else None
+    return Derivatives(y, jac, lap, diagonal if per_axis else None)
 
 
 def derivatives(
-    model: nn.Module, x: Tensor, order: int = 2, backend: Backend = "auto", create_graph: bool = True
+    model: nn.Module, x: Tensor, order: int = 2, backend: Backend = "auto", create_graph: bool = True,
+    per_axis: bool = False,
 ) -> Derivatives:
     """Value and derivatives of `model` at x (N, d) in [-1, 1]^d.
 
     backend: "analytic" (forward mode, sine/elementwise MLPs), "autograd" (any model), "auto".
-    create_graph applies to autograd only (the analytic path is always differentiable).
+    create_graph applies to autograd only (the analytic path is always differentiable). per_axis=True (with
+    order 2) adds `hessian_diagonal` (N, m, d): ∂²/∂x_k² of every output along every axis.
     Example (closed form): for Φ(x) = sin(ω0 x) the gradient is ω0 cos(ω0 x) and the Laplacian −ω0² Φ.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "analytic" or (backend == "auto" and supports_forward_mode(model)):
-        return forward_derivatives(model, x, order=order)
-    return autograd_derivatives(model, x, order=order, create_graph=create_graph)
+        return forward_derivatives(model, x, order=order, per_axis=per_axis)
+    return autograd_derivatives(model, x, order=order, create_graph=create_graph, per_axis=per_axis)
 
 
 __all__ = [

@@ -35,11 +35,13 @@ def supports_forward_mode(model: nn.Module) -> bool:
     return all(type(a).with_derivatives is not Activation.with_derivatives for a in model.activations)
 
 
-def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2) -> Derivatives:
+def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: bool = False) -> Derivatives:
     """Value (N, m), gradient (N, m, d) and Laplacian (N, m) of `model` at x (N, d) in one forward pass.
 
-    order=1 skips the Laplacian stream (returned as None). Differentiable w.r.t. the parameters with a
-    plain first-order backward, and traceable by torch.compile.
+    order=1 skips the Laplacian stream (returned as None). per_axis=True carries one second-derivative
+    stream per input axis instead of their sum (2d + 1 streams instead of d + 2) and also returns the
+    Hessian's diagonal (N, m, d), for operators that weight the axes differently (PML, wave equation).
+    Differentiable w.r.t. the parameters with a plain first-order backward, and traceable by torch.compile.
     """
     net = unwrap(model)
     if not supports_forward_mode(net):
@@ -48,9 +50,12 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2) -> Derivati
         raise ValueError("order must be 1 or 2")
     assert isinstance(net, FieldMLP)
     n, d = x.shape
-    h, t, s = net.encoding.streams(x)
+    per_axis = per_axis and order == 2
+    h, t, s = net.encoding.streams(x, per_axis=per_axis)
     if order == 1:
         s = None
+    elif s is not None and not per_axis:
+        s = s.unsqueeze(0)  # second-derivative streams always carry a leading stream axis: (1 or d, N, F)
     for linear, act in zip(net.layers, net.activations):
         u, ut, us = _linear_streams(linear.weight, linear.bias, h, t, s)
         a, a1, a2 = act.with_derivatives(u)
@@ -59,31 +64,37 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2) -> Derivati
         if order == 2:
             parts = []
             if a2 is not None:
-                parts.append(a2 * (ut * ut).sum(0))
+                parts.append(a2 * (ut * ut if per_axis else (ut * ut).sum(0, keepdim=True)))
             if us is not None:
                 parts.append(a1 * us)
             s = sum(parts[1:], parts[0]) if parts else None
-    value, gt, lap = _linear_streams(net.head.weight, net.head.bias, h, t, s)
+    value, gt, sec = _linear_streams(net.head.weight, net.head.bias, h, t, s)
     grad = gt.expand(d, n, gt.shape[-1]).permute(1, 2, 0)
-    if order == 2 and lap is None:
-        lap = torch.zeros_like(value)
-    return Derivatives(value, grad, lap if order == 2 else None)
+    if order == 1:
+        return Derivatives(value, grad, None)
+    if sec is None:
+        sec = torch.zeros((d if per_axis else 1, *value.shape), dtype=value.dtype, device=value.device)
+    if per_axis:
+        diagonal = sec.expand(d, *value.shape).permute(1, 2, 0)
+        return Derivatives(value, grad, diagonal.sum(-1), diagonal)
+    return Derivatives(value, grad, sec[0])
 
 
 def _linear_streams(
     weight: Tensor, bias: Tensor | None, h: Tensor, t: Tensor, s: Tensor | None
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Apply W (and b to the value only) to the value, tangent and Laplacian streams.
+    """Apply W (and b to the value only) to the value, tangent and second-derivative streams.
 
-    When the tangents are per-point, all streams go through one matmul on the stacked (d + 2, N, F) tensor;
-    when they are the same for every point (first layer, shape (d, 1, F)) they stay small.
+    s holds q second-derivative streams (q, N, F): 1 (the Laplacian sum) or d (per axis). When the tangents
+    are per-point, all streams go through one matmul on the stacked (1 + d + q, N, F) tensor; when they are
+    the same for every point (first layer, shape (d, 1, F)) they stay small.
     """
     d = t.shape[0]
-    if t.shape[1] == h.shape[0] and h.shape[0] > 1:
-        parts = [h.unsqueeze(0), t] + ([s.unsqueeze(0)] if s is not None else [])
+    if t.shape[1] == h.shape[0] and h.shape[0] > 1 and (s is None or s.shape[1] == h.shape[0]):
+        parts = [h.unsqueeze(0), t] + ([s] if s is not None else [])
         out = torch.matmul(torch.cat(parts, dim=0), weight.t())
         u = out[0] if bias is None else out[0] + bias
-        return u, out[1 : 1 + d], (out[1 + d] if s is not None else None)
+        return u, out[1 : 1 + d], (out[1 + d :] if s is not None else None)
     u = nn.functional.linear(h, weight, bias)
     ut = torch.matmul(t, weight.t())
     us = torch.matmul(s, weight.t()) if s is not None else None

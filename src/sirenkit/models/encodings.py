@@ -3,6 +3,7 @@
 Each encoding can also return its value together with its Jacobian columns (one tangent per input
 coordinate) and the sum of its second derivatives, so that forward-mode derivatives work through it.
 Shapes: x (N, d) -> value (N, F); tangents (d, N or 1, F); laplacian (N, F) or None when identically zero.
+With `per_axis=True` the last stream holds the second derivatives along each axis separately, (d, N, F).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Encoding(nn.Module):
 
     out_features: int
 
-    def streams(self, x: Tensor) -> Streams:  # pragma: no cover - abstract
+    def streams(self, x: Tensor, per_axis: bool = False) -> Streams:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -32,7 +33,7 @@ class IdentityEncoding(Encoding):
     def forward(self, x: Tensor) -> Tensor:
         return x
 
-    def streams(self, x: Tensor) -> Streams:
+    def streams(self, x: Tensor, per_axis: bool = False) -> Streams:
         d = x.shape[-1]
         # d/dx_k of x is the unit vector e_k, the same for every point: keep a broadcastable (d, 1, d).
         eye = torch.eye(d, dtype=x.dtype, device=x.device).unsqueeze(1)
@@ -66,7 +67,7 @@ class PositionalEncoding(Encoding):
         p = self._phases(x)
         return torch.cat([x, torch.sin(p).flatten(-2), torch.cos(p).flatten(-2)], dim=-1)
 
-    def streams(self, x: Tensor) -> Streams:
+    def streams(self, x: Tensor, per_axis: bool = False) -> Streams:
         n, d = x.shape
         p = self._phases(x)
         s, c = torch.sin(p), torch.cos(p)
@@ -79,7 +80,11 @@ class PositionalEncoding(Encoding):
         t_x = eye.unsqueeze(1).expand(d, n, d)
         tangents = torch.cat([t_x, t_sin, t_cos], dim=-1)
         w2 = w * w
-        lap = torch.cat([torch.zeros_like(x), (-w2 * s).flatten(-2), (-w2 * c).flatten(-2)], dim=-1)
+        if per_axis:  # ∂²/∂x_k² moves only the features built from x_k
+            lap = torch.cat([torch.zeros_like(t_x), (sel * (-w2 * s).unsqueeze(0)).flatten(-2),
+                             (sel * (-w2 * c).unsqueeze(0)).flatten(-2)], dim=-1)
+        else:
+            lap = torch.cat([torch.zeros_like(x), (-w2 * s).flatten(-2), (-w2 * c).flatten(-2)], dim=-1)
         value = torch.cat([x, s.flatten(-2), c.flatten(-2)], dim=-1)
         return value, tangents, lap
 
@@ -111,13 +116,16 @@ class RBFEncoding(Encoding):
         _, r2 = self._sq_dist(x)
         return self._gaussian(r2)
 
-    def streams(self, x: Tensor) -> Streams:
+    def streams(self, x: Tensor, per_axis: bool = False) -> Streams:
         d = x.shape[-1]
         diff, r2 = self._sq_dist(x)
         s2 = self.sigmas**2
         phi = self._gaussian(r2)
         tangents = (-2.0 * s2 * phi).unsqueeze(0) * diff.permute(2, 0, 1)  # (d, N, C)
-        lap = phi * (4.0 * s2 * s2 * r2 - 2.0 * d * s2)
+        if per_axis:  # ∂²φ/∂x_k² = φ·(4σ⁴(x_k − c_k)² − 2σ²)
+            lap = phi * (4.0 * s2 * s2 * diff.permute(2, 0, 1) ** 2 - 2.0 * s2)
+        else:
+            lap = phi * (4.0 * s2 * s2 * r2 - 2.0 * d * s2)
         return phi, tangents, lap
 
     def extra_repr(self) -> str:

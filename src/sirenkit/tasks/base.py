@@ -17,10 +17,12 @@ from torch import Tensor, nn
 
 @dataclass
 class Batch:
-    """Coordinates (N, d) in [-1, 1]^d and targets (N, m) for one optimisation step."""
+    """Coordinates (N, d) in [-1, 1]^d and targets (N, m) for one optimisation step; `phase` names the stage
+    of a curriculum when a task has several (e.g. pretraining before an inversion)."""
 
     coords: Tensor
     target: Tensor
+    phase: str = "main"
 
 
 @dataclass(frozen=True)

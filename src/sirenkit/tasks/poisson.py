@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import derivatives
+from ..diff import Backend, derivatives
 from ..errors import UserError
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
@@ -30,7 +30,7 @@ from . import register
 from .base import Batch, ExportContext, Task
 from .image import psnr_from_mse
 
-DerivativeBackend = Literal["auto", "analytic", "autograd"]
+DerivativeBackend = Backend  # the CLI type of --derivatives
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import derivatives, supports_forward_mode
+from ..diff import Backend, derivatives, supports_forward_mode
 from ..errors import UserError
 from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
 from ..geometry.pointcloud import Normalisation
@@ -31,7 +31,7 @@ from ..plots import curve_plot
 from . import register
 from .base import Batch, ExportContext, RenderOptions, Task
 
-DerivativeBackend = Literal["auto", "analytic", "autograd"]
+DerivativeBackend = Backend  # the CLI type of --derivatives
 HELD_OUT = 20_000
 
 
