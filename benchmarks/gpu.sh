@@ -7,7 +7,9 @@
 #      2000 steps (is the recipe ≥ 40 dB within 2000 steps?), step time of reference vs default, time to 40 dB;
 #   2. poisson: analytic vs autograd step time at 256² full batch, PSNR after 2000 steps for sine;
 #   3. sdf: step time and peak memory at the paper's 250k + 250k points (reference vs analytic vs the default
-#      compiled path), and Chamfer against steps on the bunny for 3000 steps of the gpu recipe.
+#      compiled path), and Chamfer against steps on the bunny for 3000 steps of the gpu recipe;
+#   4. pde: step time of the Helmholtz, wave and inverse-Helmholtz losses (analytic eager / compiled /
+#      autograd) at the gpu recipes' sizes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-benchmarks/out}"
@@ -21,3 +23,5 @@ timeout 200 python benchmarks/poisson.py --device cuda --activations sine --size
   --json "$out/poisson_gpu.json" 2>&1 | tee "$out/poisson_gpu.log"
 timeout 240 python benchmarks/sdf.py --device cuda --parts step_time,curve --steps 3000 --eval-every 1000 \
   --json "$out/sdf_gpu.json" 2>&1 | tee "$out/sdf_gpu.log"
+timeout 150 python benchmarks/pde.py --device cuda --parts step_time \
+  --json "$out/pde_gpu.json" 2>&1 | tee "$out/pde_gpu.log"

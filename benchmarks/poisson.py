@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -29,8 +28,10 @@ import torch
 
 from sirenkit import ModelConfig
 from sirenkit.tasks.poisson import PoissonConfig, PoissonGradientTask, PoissonLaplacianTask
-from sirenkit.train.device import resolve_device, synchronize
+from sirenkit.train.device import resolve_device
 from sirenkit.train.trainer import Trainer, TrainConfig
+
+from common import interleaved_step_times, optimiser_step, step_time_table
 
 TASKS = {"gradient": PoissonGradientTask, "laplacian": PoissonLaplacianTask}
 PAPER = {"gradient": {"sine": 32.9, "tanh": 25.8, "relu-pe": 26.4}}
@@ -61,7 +62,6 @@ def step_time(args, device) -> list[dict]:
         gen = torch.Generator().manual_seed(0)
         batch = task.batch(0, gen)
         variants = {"analytic": ("analytic", False), "compiled": ("analytic", True), "autograd": ("autograd", False)}
-        samples: dict[str, list[float]] = {k: [] for k in variants}
         models, losses = {}, {}
         for name, (backend, compiled) in variants.items():
             torch.manual_seed(0)
@@ -73,20 +73,8 @@ def step_time(args, device) -> list[dict]:
         recipe = task_cls.recipes["cpu" if device.type == "cpu" else "gpu"]
         if recipe["task"].get("derivatives") == "autograd":
             default = "autograd"
-        for _round in range(args.rounds):
-            for name, model in models.items():
-                opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-                for i in range(args.warmup + args.timed):
-                    synchronize(device)
-                    t0 = time.perf_counter()
-                    loss = sum(losses[name](batch).values())
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    synchronize(device)
-                    if i >= args.warmup:
-                        samples[name].append(1000 * (time.perf_counter() - t0))
-        med = {k: statistics.median(v) for k, v in samples.items()}
+        med = interleaved_step_times({name: optimiser_step(models[name], losses[name], batch) for name in models},
+                                     device, args.rounds, args.warmup, args.timed)
         rows.append({"target": target, "points": len(batch.coords), "analytic_ms": med["analytic"],
                      "compiled_ms": med["compiled"], "autograd_ms": med["autograd"], "default": default,
                      "speedup": med["autograd"] / med["analytic"],
@@ -123,13 +111,7 @@ def markdown(args, device, sweep_rows, time_rows) -> str:
     if time_rows:
         lines.append(f"Step time (median of {args.rounds}×{args.timed} after warm-up), SIREN 256×3, device {device}")
         lines.append("")
-        lines.append("| task | points/step | analytic eager ms | analytic compiled ms | autograd (reference) ms "
-                     "| reference ÷ eager | reference ÷ compiled | default path |")
-        lines.append("|---|---|---|---|---|---|---|---|")
-        for r in time_rows:
-            lines.append(f"| {r['target']} | {r['points']} | {r['analytic_ms']:.1f} | {r['compiled_ms']:.1f} | "
-                         f"{r['autograd_ms']:.1f} | {r['speedup']:.2f}× | {r['speedup_compiled']:.2f}× | "
-                         f"{r['default']} |")
+        lines.extend(step_time_table(time_rows, "target"))
     return "\n".join(lines)
 
 

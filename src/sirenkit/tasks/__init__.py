@@ -25,10 +25,12 @@ def get_task(name: str) -> type[Task]:
 # One import line per task module: importing registers it.
 from . import audio  # noqa: E402,F401
 from . import blend  # noqa: E402,F401
+from . import fwi  # noqa: E402,F401
 from . import helmholtz  # noqa: E402,F401
 from . import image  # noqa: E402,F401
 from . import poisson  # noqa: E402,F401
 from . import sdf  # noqa: E402,F401
 from . import video  # noqa: E402,F401
+from . import wave  # noqa: E402,F401
 
 __all__ = ["REGISTRY", "Batch", "ExportContext", "Task", "get_task", "register"]

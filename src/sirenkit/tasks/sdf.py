@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..config import option
 from ..diff import Backend, derivatives, supports_forward_mode
-from ..errors import UserError
+from ..errors import UserError, check_all
 from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
@@ -112,9 +112,7 @@ class SdfTask(Task):
             (config.chunk >= 1, "--chunk must be ≥ 1"),
             (config.off_surface_falloff > 0, "--off-surface-falloff must be > 0"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        check_all(checks)
         weights = (config.surface_weight, config.off_surface_weight, config.normal_weight, config.eikonal_weight)
         if min(weights) < 0:
             raise UserError("loss weights must be ≥ 0")

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..errors import TrainingDiverged, UserError
+from ..errors import TrainingDiverged, UserError, check_all
 from ..io.atomic import write_text
 from ..tasks.base import Task
 from .callbacks import Callback
@@ -78,9 +78,7 @@ class TrainConfig:
             (self.log_every >= 1, "--log-every must be ≥ 1"),
             (self.eval_every >= 1, "--eval-every must be ≥ 1"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        check_all(checks)
 
 
 # Settings that may change when a run is resumed; everything else must match the stored config.
