@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from sirenkit.cli import main
 from sirenkit.errors import UserError
+from sirenkit.tasks import REGISTRY
 from sirenkit.train.checkpoint import CHECKPOINT
 
 from .conftest import run_cli
@@ -44,6 +45,11 @@ TASK_QUICK = {
     "sdf": ["--batch-points", "64", "--surface-samples", "500", "--mesh-resolution", "0", "--eval-samples", "100"],
     "gradient": ["--size", "16"],
     "blend": ["--size", "16"],
+    "helmholtz": ["--batch-points", "16", "--reference-nodes", "41"],
+    "fwi": ["--batch-points", "16", "--reference-nodes", "41", "--eval-nodes", "5"],
+    "wave": ["--batch-points", "16", "--eval-size", "8"],
+    "meta": ["--size", "12", "--batch-size", "4", "--latent-features", "8", "--encoder-hidden-features", "8",
+             "--hyper-hidden-features", "8", "--context-max", "50"],
 }
 RATE = 8000
 
@@ -137,6 +143,28 @@ def _write_bad_files(d: Path) -> None:
     trimesh.Trimesh(vertices, sphere.faces, process=False).export(d / "nan_vertex.obj")
     (d / "folder.ply").mkdir()
 
+    # PDE measurements (invert helmholtz)
+    import scipy.io
+
+    (d / "noise.mat").write_bytes(noise)
+    scipy.io.savemat(d / "keys.mat", {"source": np.zeros((5, 2))})
+    scipy.io.savemat(d / "shape.mat", {"source": np.zeros((5, 2)), "receivers": np.zeros((3, 2)),
+                                       "rec_val": np.zeros((5, 3), complex)})
+    scipy.io.savemat(d / "nan.mat", {"source": np.zeros((1, 2)), "receivers": np.full((1, 2), 0.1),
+                                     "rec_val": np.full((1, 1), np.nan + 0j)})
+    scipy.io.savemat(d / "far.mat", {"source": np.zeros((1, 2)), "receivers": np.array([[0.1, 0.7]]),
+                                     "rec_val": np.ones((1, 1), complex)})
+
+    # image sets (meta train)
+    (d / "one_image").mkdir()
+    iio.imwrite(d / "one_image" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    (d / "celeba_bad" / "img_align_celeba").mkdir(parents=True)
+    iio.imwrite(d / "celeba_bad" / "img_align_celeba" / "000001.jpg", np.zeros((8, 8, 3), np.uint8))
+    (d / "celeba_bad" / "list_eval_partition.txt").write_text("000001.jpg train\n")
+    (d / "split_empty" / "train").mkdir(parents=True)
+    (d / "split_empty" / "test").mkdir()
+    iio.imwrite(d / "split_empty" / "train" / "a.png", np.zeros((8, 8, 3), np.uint8))
+
     # config files
     good = {"task_name": "image", "recipe": "cpu", "task": {"size": 16}, "model": {"hidden_features": 8},
             "train": {"steps": 2}}
@@ -189,6 +217,14 @@ def sdf_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def meta_run(tmp_path_factory) -> Path:
+    """A finished (tiny) `meta train` run: the target of `meta eval` and `meta inpaint` cases."""
+    out = tmp_path_factory.mktemp("meta-run") / "run"
+    _fit_quietly(["meta", "train", "--out", str(out), *TASK_QUICK["meta"], *QUICK])
+    return out
+
+
 @dataclass
 class Env:
     """What a case may use: the bad files, the finished runs, and its own empty folder."""
@@ -197,6 +233,7 @@ class Env:
     image_run: Path
     sdf_run: Path
     tmp: Path
+    meta_run: Path
 
     @property
     def out(self) -> Path:
@@ -232,7 +269,7 @@ class Case:
 
 def fit(task: str, *args: str) -> Callable[[Env], list[str]]:
     """`sirenkit fit TASK ARGS --out OUT` with quick settings; ARGS may use {d} for the bad-file folder."""
-    verb = ["poisson", task] if task in ("gradient", "blend") else ["fit", task]
+    verb = ["poisson", task] if task in ("gradient", "blend") else list(REGISTRY[task].command)
 
     def argv(env: Env) -> list[str]:
         given = [a.replace("{d}", str(env.data)) for a in args]
@@ -519,6 +556,94 @@ CASES = [
     Case("falloff-0", "`--off-surface-falloff 0`", fit("sdf", "--off-surface-falloff", "0"),
          "--off-surface-falloff must be > 0"),
     Case("shape-unknown", "`--shape cube`", fit("sdf", "--shape", "cube"), "argument --shape: invalid choice: 'cube'"),
+    # ---- PDE solvers (solve helmholtz, invert helmholtz)
+    Case("helmholtz-k-negative", "`solve helmholtz --k -1`", fit("helmholtz", "--k", "-1"),
+         "--k must be a positive number"),
+    Case("helmholtz-source-in-pml", "`solve helmholtz --source 0.8,0`", fit("helmholtz", "--source", "0.8,0"),
+         "lies in the PML"),
+    Case("helmholtz-source-words", "`solve helmholtz --source a,b`", fit("helmholtz", "--source", "a,b"),
+         "must be two numbers X,Y"),
+    Case("helmholtz-velocity-choice", "`solve helmholtz --velocity sand`", fit("helmholtz", "--velocity", "sand"),
+         "invalid choice: 'sand'"),
+    Case("helmholtz-sigma-0", "`solve helmholtz --source-sigma 0`", fit("helmholtz", "--source-sigma", "0"),
+         "--source-sigma must be > 0"),
+    Case("wave-front-reaches-edge", "`solve wave --t-end 0.9`", fit("wave", "--t-end", "0.9"),
+         "the wave front reaches the edge"),
+    Case("wave-sigma-large", "`solve wave --source-sigma 0.5`", fit("wave", "--source-sigma", "0.5"),
+         "--source-sigma must be in (0, 0.25]"),
+    Case("wave-window-0", "`solve wave --window-steps 0`", fit("wave", "--window-steps", "0"),
+         "--window-steps must be ≥ 1"),
+    Case("fwi-missing", "`invert helmholtz missing.mat`", fit("fwi", "{d}/missing.mat"), "does not exist"),
+    Case("fwi-not-matlab", "random bytes named `noise.mat`", fit("fwi", "{d}/noise.mat"),
+         "is not a readable MATLAB .mat file"),
+    Case("fwi-missing-keys", "a `.mat` holding only `source`", fit("fwi", "{d}/keys.mat"),
+         "lacks receivers, rec_val"),
+    Case("fwi-wrong-shape", "`rec_val` of 5 × 3 for 3 receivers and 5 sources", fit("fwi", "{d}/shape.mat"),
+         "must be receivers × sources = 3 × 5, got 5 × 3"),
+    Case("fwi-nan", "a receiver value NaN", fit("fwi", "{d}/nan.mat"), "holds NaN or infinite numbers"),
+    Case("fwi-receiver-in-pml", "a receiver at (0.1, 0.7), inside the PML", fit("fwi", "{d}/far.mat"),
+         "must lie inside the PML's inner square"),
+    Case("fwi-cylinder-words", "`invert helmholtz --cylinder 0,0,r,2`", fit("fwi", "--cylinder", "0,0,r,2"),
+         "--cylinder must be four numbers"),
+    Case("fwi-cylinder-radius-0", "`invert helmholtz --cylinder 0,0,0,2`", fit("fwi", "--cylinder", "0,0,0,2"),
+         "the radius and velocity > 0"),
+    # ---- space of SIRENs (meta train, meta eval, meta inpaint)
+    Case("meta-data-missing", "`meta train missing` (no such folder)", fit("meta", "{d}/missing"),
+         "data folder {d}/missing does not exist"),
+    Case("meta-data-file", "`meta train a_file` (a file)", fit("meta", "{d}/a_file"),
+         "is a file; give a folder of images"),
+    Case("meta-data-empty", "`meta train empty_folder`", fit("meta", "{d}/empty_folder"), "holds no images"),
+    Case("meta-data-no-images", "`meta train FOLDER` holding only a text file", fit("meta", "{d}/no_frames"),
+         "holds no images"),
+    Case("meta-data-one-image", "`meta train FOLDER` holding one image", fit("meta", "{d}/one_image"),
+         "holds only one image"),
+    Case("meta-data-corrupt", "a folder with a corrupt image among good ones", fit("meta", "{d}/broken_frame"),
+         "could not read image {d}/broken_frame/f2.png"),
+    Case("meta-split-empty", "`train/` and an empty `test/` subfolder", fit("meta", "{d}/split_empty"),
+         "split_empty/test holds no images"),
+    Case("meta-celeba-partition", "CelebA layout with a bad `list_eval_partition.txt` line",
+         fit("meta", "{d}/celeba_bad"), "line 1: expected 'NAME.jpg 0|1|2'"),
+    Case("meta-size-small", "`meta train --size 8`", fit("meta", "--size", "8"), "--size must be ≥ 10"),
+    Case("meta-context-range", "`--context-min 60 --context-max 50`", fit("meta", "--context-min", "60"),
+         "--context-min and --context-max must satisfy"),
+    Case("meta-context-above-pixels", "`--context-max 200` on 12² images", fit("meta", "--context-max", "200"),
+         "1 ≤ min ≤ max ≤ 144"),
+    Case("meta-batch-0", "`meta train --batch-size 0`", fit("meta", "--batch-size", "0"), "--batch-size must be ≥ 1"),
+    Case("meta-test-fraction", "`--test-fraction 1`", fit("meta", "--test-fraction", "1"),
+         "--test-fraction must be in (0, 1)"),
+    Case("meta-activation", "`meta train --activation relu`", fit("meta", "--activation", "relu"),
+         "--activation must be sine"),
+    Case("meta-encoder-unknown", "`meta train --encoder rnn`", fit("meta", "--encoder", "rnn"),
+         "argument --encoder: invalid choice: 'rnn'"),
+    Case("meta-eval-image-run", "`meta eval IMAGE-RUN`",
+         lambda e: ["meta", "eval", str(e.image_run), "--device", "cpu"],
+         "is a 'image' run; `sirenkit meta eval` needs a `meta train` run"),
+    Case("meta-eval-missing-run", "`meta eval FOLDER/missing`", lambda e: ["meta", "eval", str(e.tmp / "missing")],
+         "run {tmp}/missing does not exist"),
+    Case("meta-eval-context-words", "`meta eval RUN --context ten`",
+         lambda e: ["meta", "eval", str(e.meta_run), "--context", "ten", "--device", "cpu"],
+         "--context must be a comma-separated list of pixel counts or 'half'"),
+    Case("meta-eval-context-too-many", "`meta eval RUN --context 1000` on a 12² run",
+         lambda e: ["meta", "eval", str(e.meta_run), "--context", "1000", "--device", "cpu"],
+         "--context: 1000 context pixels is outside 1 … 144"),
+    Case("meta-eval-images-negative", "`meta eval RUN --images -1`",
+         lambda e: ["meta", "eval", str(e.meta_run), "--images", "-1"], "--images must be ≥ 0"),
+    Case("meta-eval-json-is-folder", "`meta eval RUN --json FOLDER` (a folder)",
+         lambda e: ["meta", "eval", str(e.meta_run), "--json", e.d("somedir")], "is a folder; give a file name"),
+    Case("meta-inpaint-image-missing", "`meta inpaint RUN missing.png`",
+         lambda e: ["meta", "inpaint", str(e.meta_run), e.d("missing.png"), "--out", str(e.tmp / "x.png"),
+                    "--device", "cpu"], "image {d}/missing.png does not exist"),
+    Case("meta-inpaint-out-suffix", "`meta inpaint RUN base.png --out x.jpg`",
+         lambda e: ["meta", "inpaint", str(e.meta_run), e.d("base.png"), "--out", str(e.tmp / "x.jpg")],
+         "give a .png file name"),
+    Case("meta-inpaint-context-list", "`meta inpaint RUN base.png --context 10,20`",
+         lambda e: ["meta", "inpaint", str(e.meta_run), e.d("base.png"), "--context", "10,20",
+                    "--out", str(e.tmp / "x.png"), "--device", "cpu"], "--context takes one size"),
+    Case("meta-inpaint-sdf-run", "`meta inpaint SDF-RUN base.png`",
+         lambda e: ["meta", "inpaint", str(e.sdf_run), e.d("base.png"), "--out", str(e.tmp / "x.png"),
+                    "--device", "cpu"], "is a 'sdf' run; `sirenkit meta inpaint` needs a `meta train` run"),
+    Case("render-meta-run", "`render META-RUN`", lambda e: ["render", str(e.meta_run), "--device", "cpu"],
+         "reconstruct an image with `sirenkit meta inpaint RUN IMAGE`"),
     # ---- eval-mesh
     Case("eval-mesh-point-cloud", "`eval-mesh good.xyz sphere.ply`",
          lambda e: ["eval-mesh", e.d("good.xyz"), e.d("sphere.ply"), "--samples", "100"], "is a point cloud (.xyz)"),
@@ -716,18 +841,18 @@ def call(argv: list[str], capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
-def test_bad_input(case: Case, data, image_run, sdf_run, tmp_path, capsys, monkeypatch):
-    env = Env(data, image_run, sdf_run, tmp_path)
+def test_bad_input(case: Case, data, image_run, sdf_run, meta_run, tmp_path, capsys, monkeypatch):
+    env = Env(data, image_run, sdf_run, tmp_path, meta_run)
     monkeypatch.chdir(tmp_path)  # a default runs/… folder would appear here, inside the snapshot
     argv = case.argv(env)
-    before = _snapshot(data, image_run, sdf_run, tmp_path)
+    before = _snapshot(data, image_run, sdf_run, meta_run, tmp_path)
     code, err = call(argv, capsys)
     assert code == 2, err
     line = one_line_error(err)
     for needle in case.needles(env):
         assert needle in line, (needle, line)
     assert not env.out.exists(), "a run folder was left behind"
-    assert _snapshot(data, image_run, sdf_run, tmp_path) == before, "files were written or changed"
+    assert _snapshot(data, image_run, sdf_run, meta_run, tmp_path) == before, "files were written or changed"
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

@@ -2,7 +2,8 @@
 
 Top level exports the pieces most users need: `Siren` and `ModelConfig` (the one model builder, SIREN and
 every baseline), `diff` (value, gradient and Laplacian by autograd or closed-form forward mode), `fit`
-(the Python twin of `sirenkit fit TASK`), `render`, `mesh`, `eval_mesh` and `load_run` (use a finished run's network).
+(the Python twin of `sirenkit fit TASK`; `fit("meta", …)` is `sirenkit meta train`), `render`, `mesh`, `eval_mesh`,
+`meta_eval`, `meta_inpaint` and `load_run` (use a finished run's network).
 """
 
 from __future__ import annotations
@@ -46,6 +47,22 @@ def eval_mesh(pred, gt, samples: int = 1_000_000, threshold: float = 0.01, seed:
     return _eval(pred, gt, samples, threshold, seed)
 
 
+def meta_eval(run_dir, context: str = "10,100,1000,half", images: int = 0, data=None, device: str = "auto",
+              json=None) -> dict:
+    """Test-split MSE of a `meta train` run per context size (`sirenkit meta eval`): {'mse_10': …, …}."""
+    from .tasks.meta import meta_eval as _eval
+
+    return _eval(run_dir, context, images, data, device, json)
+
+
+def meta_inpaint(run_dir, image, context: str = "100", out=None, seed: int = 0, device: str = "auto"):
+    """Reconstruct `image` from `context` of its pixels with a `meta train` run (`sirenkit meta inpaint`);
+    returns (PNG path, MSE)."""
+    from .tasks.meta import meta_inpaint as _inpaint
+
+    return _inpaint(run_dir, image, str(context), out, seed, device)
+
+
 def load_run(path, device="cpu"):
     """(model, metadata) of a run folder or checkpoint file, loaded from safetensors without pickle."""
     from .runner import load_run as _load
@@ -66,5 +83,7 @@ __all__ = [
     "fit",
     "load_run",
     "mesh",
+    "meta_eval",
+    "meta_inpaint",
     "render",
 ]

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(p, RunOptions, "run options")
         p.set_defaults(handler="task", task_name=task_cls.name)
 
+    if "meta" in groups:
+        _add_meta_verbs(groups["meta"])
+
     render = verbs.add_parser("render", help="sample a finished run's network at any resolution",
                               description="Sample a finished run's network at any resolution, chunked.")
     render.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run")
@@ -80,6 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to FILE")
     ev.set_defaults(handler="eval-mesh")
     return parser
+
+
+def _add_meta_verbs(group: argparse._SubParsersAction) -> None:
+    """`meta eval` and `meta inpaint`, beside the registered `meta train`."""
+    ev = group.add_parser("eval", help="test-split MSE of a meta run from 10, 100, 1000 pixels and the top half",
+                          description="Reconstruct the test images of a finished `meta train` run from fixed, "
+                                      "seeded contexts and print the MSE (images in [0, 1]) per context size.")
+    ev.add_argument("run_dir", metavar="RUN", help="folder of a finished `sirenkit meta train` run")
+    ev.add_argument("--context", default="10,100,1000,half",
+                    help="comma-separated context sizes in pixels, or 'half' (default: 10,100,1000,half)")
+    ev.add_argument("--images", type=int, default=0, help="evaluate the first N test images (default 0: all)")
+    ev.add_argument("--data", default=None, metavar="DIR", help="image folder to test on (default: the run's)")
+    ev.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to FILE")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    ev.set_defaults(handler="meta-eval")
+    inp = group.add_parser("inpaint", help="reconstruct an image from a few of its pixels with a meta run",
+                           description="Centre-crop and resize IMAGE to the run's size, keep CONTEXT random "
+                                       "pixels (or the top half) and write context | reconstruction | truth.")
+    inp.add_argument("run_dir", metavar="RUN", help="folder of a finished `sirenkit meta train` run")
+    inp.add_argument("image", metavar="IMAGE", help="image file (PNG, JPEG, TIFF, BMP or WebP)")
+    inp.add_argument("--context", default="100", help="context pixels, or 'half' (default: 100)")
+    inp.add_argument("--seed", type=int, default=0, help="seed of the random context pixels")
+    inp.add_argument("--out", default=None, help="output PNG (default: RUN/inpaint-IMAGE-CONTEXT.png)")
+    inp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    inp.set_defaults(handler="meta-inpaint")
 
 
 def _recipe_epilog(task_cls) -> str:
@@ -124,6 +152,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.json:
                 write_json(args.json, metrics)
             print(json.dumps(metrics, indent=2))
+            return 0
+        if args.handler == "meta-eval":
+            import json
+
+            from .tasks.meta import meta_eval
+
+            print(json.dumps(meta_eval(args.run_dir, args.context, args.images, args.data, args.device, args.json),
+                             indent=2))
+            return 0
+        if args.handler == "meta-inpaint":
+            from .tasks.meta import meta_inpaint
+
+            path, mse = meta_inpaint(args.run_dir, args.image, args.context, args.out, args.seed, args.device)
+            given = "the top half" if args.context.strip().lower() == "half" else f"{args.context} context pixels"
+            print(f"{path}: MSE {mse:.5f} from {given}")
             return 0
         if args.handler == "render":
             from .runner import render_run

@@ -23,6 +23,7 @@ from .config import from_dict, option, to_dict
 from .errors import UserError
 from .io.atomic import write_json
 from .io.files import require_output_file
+from .meta import distributed
 from .models import ModelConfig, build_model, count_parameters, model_spec
 from .tasks import Task, get_task
 from .tasks.base import ExportContext, RenderOptions
@@ -214,10 +215,19 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
     train_cfg.validate()
 
+    job, device = _plan_torchrun(task_cls, train_cfg, device)
     task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
+    if job is not None:
+        task.set_shard(job.rank, job.world_size)
     torch.manual_seed(train_cfg.seed)
-    model = model_cfg.build(task.in_features, task.out_features, task.samples).to(device)
-    spec = model_spec(model_cfg, task.in_features, task.out_features, task.samples)
+    built = task.build_model(model_cfg)
+    if built is None:
+        model = model_cfg.build(task.in_features, task.out_features, task.samples).to(device)
+        spec = model_spec(model_cfg, task.in_features, task.out_features, task.samples)
+        description = _describe_model(spec)
+    else:
+        model, spec, description = built.module.to(device), built.spec, built.description
+    writer = job is None or job.is_writer
 
     config_record = {
         "sirenkit": __version__,
@@ -230,18 +240,31 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "train": to_dict(train_cfg),
     }
     note = task_cls.recipe_notes.get(recipe, "")
-    _log(run.quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {recipe}{f' ({note})' if note else ''} on {device}")
-    _log(run.quiet, f"  {task.describe()}")
-    _log(run.quiet, f"  model: {_describe_model(spec)}, {count_parameters(model):,} parameters; output: {out_dir}")
+    quiet = run.quiet or not writer
+    _log(quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {recipe}{f' ({note})' if note else ''} on {device}")
+    _log(quiet, f"  {task.describe()}")
+    if job is not None:
+        _log(quiet, f"  torchrun: {job.world_size} processes ({job.backend}), "
+                    f"each with 1/{job.world_size} of every batch")
+    _log(quiet, f"  model: {description}, {count_parameters(model):,} parameters; output: {out_dir}")
 
-    _create_out_dir(out_dir, run.overwrite)
-    write_json(out_dir / CONFIG, config_record)
-    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not run.quiet)]
-    if train_cfg.tensorboard:
+    distributed.connect(job)
+    distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes
+    if writer:
+        _create_out_dir(out_dir, run.overwrite)
+        write_json(out_dir / CONFIG, config_record)
+    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not quiet)]
+    if train_cfg.tensorboard and writer:
         callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
     meta = {"task": task_cls.name, "model": spec, "signal": task.signal_meta(), "sirenkit": __version__}
-    trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta)
-    result = trainer.fit(task, model, resume=run.resume)
+    trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta, writer=writer)
+    trained = model if job is None else distributed.wrap(model, device)
+    try:
+        result = trainer.fit(task, trained, resume=run.resume)
+    finally:
+        distributed.stop(job)
+    if not writer:  # the other ranks end here; rank 0 evaluates and writes
+        return RunResult(out_dir, {"steps": result.steps}, config_record, model)
 
     model.eval()
     metrics: dict[str, Any] = dict(task.evaluate(model, final=True))
@@ -262,6 +285,19 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
                     f"({result.steps} steps) -> {out_dir}")
     return RunResult(out_dir, metrics, config_record, model)
+
+
+def _plan_torchrun(task_cls: type[Task], train_cfg: TrainConfig, device: torch.device):
+    """(the torchrun job or None, this rank's device); refuses what a distributed run cannot do."""
+    if distributed.torchrun_environment() is None:
+        return None, device
+    command = " ".join(task_cls.command)
+    if not task_cls.supports_distributed:
+        raise UserError(f"`sirenkit {command}` does not support torchrun; run it as a single process")
+    if train_cfg.max_seconds is not None:
+        raise UserError("--max-seconds is not supported under torchrun (ranks must stop at the same step); "
+                        "use --steps")
+    return distributed.plan(device)
 
 
 def _describe_model(spec: dict[str, Any]) -> str:
@@ -285,8 +321,13 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
     tensors, meta = load_checkpoint(path)
     if "model" not in meta:
         raise UserError(f"checkpoint {path} does not describe its network")
+    from .tasks import REGISTRY
+
+    task_cls = REGISTRY.get(meta.get("task", ""))
     try:
-        model = build_model(meta["model"])
+        model = task_cls.model_from_spec(meta["model"]) if task_cls is not None else None
+        if model is None:
+            model = build_model(meta["model"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"checkpoint {path} describes its network incompletely ({type(exc).__name__}: {exc}); "
                         "it was damaged or edited") from None

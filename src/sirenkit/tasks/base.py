@@ -7,7 +7,7 @@ The trainer only ever calls `batch`, `loss_terms` and `evaluate`; the runner cal
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,7 +22,7 @@ class Batch:
 
     coords: Tensor
     target: Tensor
-    phase: str = "main"
+    phase: str = field(default="main", kw_only=True)  # keyword-only: subclasses add positional fields
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,16 @@ class RenderOptions:
     size: int | None = None
     frames: int | None = None
     chunk: int = 65536
+
+
+@dataclass
+class BuiltModel:
+    """A task's own network (see `Task.build_model`): the module, a plain-value spec that the checkpoint stores and
+    `Task.model_from_spec` turns back into the same architecture, and a one-line description."""
+
+    module: nn.Module
+    spec: dict[str, Any]
+    description: str
 
 
 @dataclass
@@ -60,14 +70,36 @@ class Task(ABC):
     smoke: ClassVar[tuple[dict[str, Any], float]] = ({}, 0.0)
     """(tiny options, metric threshold): the registry smoke test runs every task so and checks the metric."""
 
+    supports_distributed: ClassVar[bool] = False
+    """Whether `batch` returns only this process's share under torchrun (other tasks refuse torchrun)."""
+
     in_features: int
     out_features: int
     samples: int | None = None
     """Samples per side of the signal, when it has one (sets relu-pe's frequency count)."""
 
+    rank: int = 0
+    world_size: int = 1
+    """This process's place in a torchrun job (set by `set_shard`; 0 of 1 otherwise)."""
+
     def __init__(self, config: Any, device: torch.device) -> None:
         self.config = config
         self.device = device
+
+    def build_model(self, model_cfg: Any) -> BuiltModel | None:
+        """A network of the task's own (built from the model options), or None for the coordinate MLP that
+        `model_cfg.build(in_features, out_features, samples)` gives."""
+        return None
+
+    @classmethod
+    def model_from_spec(cls, spec: dict[str, Any]) -> nn.Module | None:
+        """Rebuild the network of `build_model` from its stored spec; None for a coordinate-MLP spec."""
+        return None
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Under torchrun, before training: this process is `rank` of `world_size` (only for
+        `supports_distributed` tasks, whose `batch` then returns this rank's share of each step's data)."""
+        self.rank, self.world_size = rank, world_size
 
     @abstractmethod
     def batch(self, step: int, generator: torch.Generator) -> Batch:

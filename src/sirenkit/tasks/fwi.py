@@ -193,7 +193,7 @@ class FwiTask(Task):
         radius = cfg.source_radius * cfg.source_sigma
         near = torch.cat([disc_points(cfg.source_points, at, radius, generator) for at in self.sources])
         coords = torch.cat([uniform, near]).to(self.device)
-        return Batch(coords, self.measured, "pretrain" if step < cfg.pretrain_steps else "invert")
+        return Batch(coords, self.measured, phase="pretrain" if step < cfg.pretrain_steps else "invert")
 
     def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
         cfg = self.config

@@ -105,11 +105,13 @@ class Trainer:
         out_dir: Path | None = None,
         callbacks: list[Callback] | None = None,
         checkpoint_meta: dict[str, Any] | None = None,
+        writer: bool = True,
     ) -> None:
         config.validate()
         self.config = config
         self.device = device
         self.out_dir = out_dir
+        self.writer = writer  # False on the other ranks of a torchrun job: they read checkpoints, never write
         self.callbacks = list(callbacks or [])
         self.checkpoint_meta = dict(checkpoint_meta or {})
 
@@ -121,7 +123,7 @@ class Trainer:
         return torch.optim.Adam(model.parameters(), **kwargs)
 
     def _save(self, model, optimizer, generator, step, seconds, curve) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or not self.writer:
             return
         bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:  # never overwrite the last good checkpoint with a diverged state

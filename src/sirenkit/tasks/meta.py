@@ -1,0 +1,418 @@
+"""Learning a space of SIRENs (the paper's Section 4.4): `sirenkit meta train`, `meta eval`, `meta inpaint`.
+
+An encoder turns a few context pixels of an image into a latent code, a hypernetwork turns the code into all
+weights of a SIREN, and the SIREN is evaluated on the whole image (the CNP baseline decodes the code with a ReLU
+MLP instead). Each step draws `--batch-size` training images and, per image, a context of `--context-min` …
+`--context-max` random pixels; the loss is the paper's MSE + 0.1·mean(latent²) + 100·mean(weights²) (MSE on
+values in [-1, 1]). The metrics are the official test script's: the pixel MSE of the reconstruction mapped to
+[0, 1] and clipped, on the test split, from 10, 100 and 1000 random context pixels and from the top half of the
+image (`mse_10`, `mse_100`, `mse_1000`, `mse_half`), with the same seeded contexts at every evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import option
+from ..diff.forward import unwrap
+from ..errors import UserError, check_all
+from ..grids import grid_coords
+from ..io.files import require_output_file
+from ..meta.data import (
+    ImageSet,
+    fixed_context,
+    load_image_set,
+    parse_contexts,
+    random_context,
+    square_rgb,
+    to_signed,
+)
+from ..meta.model import MetaNetConfig
+from ..meta.types import MetaOutput
+from ..plots import curve_plot, image_grid
+from . import register
+from .base import Batch, BuiltModel, ExportContext, Task
+
+DEFAULT_CONTEXTS = "10,100,1000,half"
+CONTEXTS: list[int | str] = [10, 100, 1000, "half"]  # the paper's, parsed
+EVAL_CHUNK = 100  # images per network call when evaluating
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """The image set, the encoder and hypernetwork, the context sampling and the loss weights."""
+
+    data: str | None = option(
+        None, "folder of images (recursive; CelebA's layout uses its official split); default: the offline "
+        "set of scikit-image photograph crops", positional=True, metavar="DATA")
+    size: int = option(32, "images are centre-cropped and resized to size×size pixels")
+    encoder: Literal["set", "cnn", "cnp"] = option(
+        "set", "set encoder or CNN encoder into the hypernetwork, or the CNP baseline (no SIREN)")
+    encoder_activation: Literal["sine", "relu"] = option(
+        "relu", "set encoder: activation of its MLP (sine: the official code's default, slower to train here)")
+    latent_features: int = option(256, "size of the latent code")
+    encoder_hidden_features: int = option(256, "set encoder (and CNP encoder): width of its MLP")
+    encoder_hidden_layers: int = option(2, "set encoder (and CNP encoder): hidden-to-hidden layers of its MLP")
+    cnn_width: int = option(256, "CNN encoder: channels of the residual blocks")
+    cnn_blocks: int = option(4, "CNN encoder: number of residual blocks")
+    hyper_hidden_features: int = option(256, "width of each per-tensor hypernetwork MLP")
+    hyper_hidden_layers: int = option(1, "hidden-to-hidden layers of each per-tensor hypernetwork MLP")
+    hyper_output_scale: float = option(
+        0.1, "initial spread of the emitted weights around the SIREN init, relative to that init's spread")
+    batch_size: int = option(100, "images per step (over all processes under torchrun)")
+    context_min: int = option(10, "fewest context pixels per training image")
+    context_max: int = option(200, "most context pixels per training image")
+    target_pixels: int = option(
+        0, "random pixels per image the loss is measured on (0, or at least the image's pixel count: every pixel)")
+    latent_weight: float = option(0.1, "weight of mean(latent²) in the loss")
+    weights_weight: float = option(100.0, "weight of mean(emitted SIREN weights²) in the loss")
+    test_fraction: float = option(0.1, "plain image folders: fraction of the images held out for testing")
+    eval_images: int = option(0, "test images used by the evaluations during training (0: all; the final "
+                                 "evaluation always uses all)")
+    eval_seed: int = option(0, "seed of the fixed test contexts")
+
+
+@dataclass
+class MetaBatch(Batch):
+    """coords: query coordinates (N, 2) or (B, N, 2); target (B, N, C) in [-1, 1]; the context as values
+    (B, K, C), coordinates (B, K, 2) and a mask (B, K) that is 1 on real context pixels."""
+
+    context_values: Tensor | None = None
+    context_coords: Tensor | None = None
+    context_mask: Tensor | None = None
+
+
+def meta_losses(out: MetaOutput, target: Tensor, latent_weight: float, weights_weight: float) -> dict[str, Tensor]:
+    """The paper's loss terms, weighted: mse, latent (mean z²) and weights (mean of all emitted parameters²)."""
+    terms = {"mse": ((out.values - target) ** 2).mean()}
+    if out.weights is not None:
+        squares = sum(w.square().sum() for w in out.weights.values())
+        count = sum(w.numel() for w in out.weights.values())
+        terms["latent"] = latent_weight * out.latent.square().mean()
+        terms["weights"] = weights_weight * squares / count
+    return terms
+
+
+@torch.no_grad()
+def context_mse(model: nn.Module, images: Tensor, context: int | str, seed: int, device: torch.device) -> float:
+    """Mean squared error in [0, 1] (clipped) over `images` (uint8 (N, S, S, C)) reconstructed from a fixed
+    seeded context of `context` pixels (or the top half)."""
+    n, side, _, channels = images.shape
+    pixels = side * side
+    grid = grid_coords((side, side), device=device)
+    index = fixed_context(n, pixels, side, context, seed)
+    total = 0.0
+    for i in range(0, n, EVAL_CHUNK):
+        truth = to_signed(images[i : i + EVAL_CHUNK].to(device)).reshape(-1, pixels, channels)
+        idx = index[i : i + EVAL_CHUNK].to(device)
+        values = truth.gather(1, idx.unsqueeze(-1).expand(-1, -1, channels))
+        mask = torch.ones(idx.shape, device=device)
+        pred = model(values, grid[idx], mask, grid).values
+        total += float((((pred + 1.0) * 0.5).clamp(0.0, 1.0) - (truth + 1.0) * 0.5).square().sum())
+    return total / (n * pixels * channels)
+
+
+def evaluate_contexts(model: nn.Module, images: Tensor, contexts: list[int | str], seed: int,
+                      device: torch.device) -> dict[str, float]:
+    """{'mse_<context>': MSE} for each context size (or 'half') on `images`."""
+    net = unwrap(model)
+    was_training = net.training
+    net.eval()
+    try:
+        return {f"mse_{c}": context_mse(net, images, c, seed, device) for c in contexts}
+    finally:
+        net.train(was_training)
+
+
+@register
+class MetaTask(Task):
+    name = "meta"
+    command = ("meta", "train")
+    description = ("learn a space of SIRENs: encoder → latent → hypernetwork → SIREN, trained on an image set "
+                   "(default: offline crops of scikit-image photographs)")
+    Config = MetaConfig
+    metric = "mse_100"
+    higher_is_better = False
+    supports_distributed = True
+    recipes = {
+        "paper": {
+            "task": {"size": 32, "batch_size": 100, "latent_features": 256, "encoder_hidden_features": 256,
+                     "hyper_hidden_features": 256, "cnn_width": 256, "cnn_blocks": 4, "target_pixels": 0},
+            "model": {"hidden_features": 256, "hidden_layers": 3},
+            "train": {"steps": 652_828, "lr": 5e-5, "schedule": "constant", "clip_grad": 1.0,
+                      "eval_every": 5000, "checkpoint_every": 5000, "log_every": 100},
+        },
+        "gpu": {
+            "task": {"size": 32, "batch_size": 100, "latent_features": 256, "encoder_hidden_features": 256,
+                     "hyper_hidden_features": 256, "cnn_width": 256, "cnn_blocks": 4, "target_pixels": 0},
+            "model": {"hidden_features": 256, "hidden_layers": 3},
+            "train": {"steps": 50_000, "lr": 1e-4, "schedule": "cosine", "clip_grad": 1.0,
+                      "eval_every": 2500, "checkpoint_every": 2500, "log_every": 100},
+        },
+        "cpu": {
+            "task": {"size": 32, "batch_size": 32, "latent_features": 64, "encoder_hidden_features": 64,
+                     "hyper_hidden_features": 128, "cnn_width": 32, "cnn_blocks": 2, "target_pixels": 256,
+                     "weights_weight": 4.4},
+            "model": {"hidden_features": 64, "hidden_layers": 2},
+            "train": {"steps": 5000, "lr": 5e-4, "schedule": "cosine", "clip_grad": 1.0,
+                      "eval_every": 500, "checkpoint_every": 1000, "log_every": 50},
+        },
+    }
+    recipe_notes = {
+        "paper": "the paper: 32², SIREN 2→256×3→3, latent 256, hypernetwork 256→256→256→P per tensor, batch 100, "
+                 "Adam lr 5e-5 constant, clip 1, 401 epochs of CelebA's train split (652,828 steps)",
+        "gpu": "the paper's sizes, lr 1e-4 with cosine decay, clip 1, 50,000 steps",
+        "cpu": "32², SIREN 2→64×3→3, latent 64, hypernetwork width 128, batch 32, 256 loss pixels per image, "
+               "weights weight 4.4 (the paper's per-parameter pull on this smaller SIREN), lr 5e-4 with cosine "
+               "decay, clip 1, 5,000 steps",
+    }
+    smoke = ({"size": 12, "steps": 60, "lr": 1e-3, "batch_size": 8, "latent_features": 16,
+              "encoder_hidden_features": 16, "hyper_hidden_features": 16, "hidden_features": 16, "hidden_layers": 1,
+              "context_max": 60, "eval_every": 30, "eval_images": 64}, 0.04)
+    # measured 0.029; predicting the training set's mean colour everywhere scores 0.076 at this size (12²)
+
+    def __init__(self, config: MetaConfig, device: torch.device) -> None:
+        super().__init__(config, device)
+        c = config
+        pixels = c.size * c.size
+        check_all([
+            (c.size >= 10, f"--size must be ≥ 10 (the headline mse_100 needs 100 context pixels), got {c.size}"),
+            (c.batch_size >= 1, "--batch-size must be ≥ 1"),
+            (1 <= c.context_min <= c.context_max <= pixels,
+             f"--context-min and --context-max must satisfy 1 ≤ min ≤ max ≤ {pixels} (pixels of a {c.size}² image)"),
+            (c.target_pixels >= 0, "--target-pixels must be ≥ 0 (0: every pixel)"),
+            (min(c.latent_features, c.encoder_hidden_features, c.hyper_hidden_features, c.cnn_width) >= 1,
+             "--latent-features, --encoder-hidden-features, --hyper-hidden-features and --cnn-width must be ≥ 1"),
+            (min(c.encoder_hidden_layers, c.hyper_hidden_layers, c.cnn_blocks) >= 0,
+             "--encoder-hidden-layers, --hyper-hidden-layers and --cnn-blocks must be ≥ 0"),
+            (c.hyper_output_scale >= 0, "--hyper-output-scale must be ≥ 0"),
+            (c.latent_weight >= 0 and c.weights_weight >= 0, "--latent-weight and --weights-weight must be ≥ 0"),
+            (0 < c.test_fraction < 1, f"--test-fraction must be in (0, 1), got {c.test_fraction}"),
+            (c.eval_images >= 0, "--eval-images must be ≥ 0 (0: every test image)"),
+        ])
+        self.images = load_image_set(c.data, c.size, c.test_fraction)
+        self.train_images = self.images.train.to(device)
+        self.in_features, self.out_features, self.samples = 2, 3, c.size
+        self.pixels = pixels
+        self.grid = grid_coords((c.size, c.size), device=device)
+        self.eval_contexts = [x for x in CONTEXTS if x == "half" or x <= pixels]  # mse_1000 needs ≥ 32² images
+
+    def describe(self) -> str:
+        c = self.config
+        loss = f"{c.target_pixels} random pixels" if 0 < c.target_pixels < self.pixels else "every pixel"
+        return (f"{self.images.description}; batch {c.batch_size}, {c.context_min}–{c.context_max} context pixels "
+                f"per image, loss on {loss}")
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        if self.config.batch_size % world_size:
+            raise UserError(f"--batch-size {self.config.batch_size} does not split evenly over {world_size} "
+                            "processes; give a multiple of the process count")
+        super().set_shard(rank, world_size)
+
+    def compile_by_default(self, model: nn.Module) -> bool:
+        return False  # not measured with torch.compile yet; --compile on tries it
+
+    # ------------------------------------------------------------------ model
+    def net_config(self, model_cfg: Any) -> MetaNetConfig:
+        """The architecture from the task options and the SIREN options (--hidden-features, ω0 …)."""
+        if model_cfg.activation != "sine":
+            raise UserError("meta train emits SIREN weights: --activation must be sine "
+                            "(the CNP baseline's decoder is a ReLU MLP by design)")
+        if model_cfg.hidden_features < 1 or model_cfg.hidden_layers < 0:
+            raise UserError("--hidden-features must be ≥ 1 and --hidden-layers ≥ 0")
+        c = self.config
+        return MetaNetConfig(
+            encoder=c.encoder, channels=3, side=c.size, latent_features=c.latent_features,
+            encoder_activation=c.encoder_activation, encoder_hidden_features=c.encoder_hidden_features,
+            encoder_hidden_layers=c.encoder_hidden_layers, cnn_width=c.cnn_width, cnn_blocks=c.cnn_blocks,
+            hyper_hidden_features=c.hyper_hidden_features, hyper_hidden_layers=c.hyper_hidden_layers,
+            hyper_output_scale=c.hyper_output_scale, hidden_features=model_cfg.hidden_features,
+            hidden_layers=model_cfg.hidden_layers, first_omega_0=model_cfg.first_omega_0,
+            hidden_omega_0=model_cfg.hidden_omega_0,
+        )
+
+    def build_model(self, model_cfg: Any) -> BuiltModel:
+        net = self.net_config(model_cfg)
+        return BuiltModel(net.build(), net.to_spec(), net.describe())
+
+    @classmethod
+    def model_from_spec(cls, spec: dict[str, Any]) -> nn.Module | None:
+        if spec.get("kind") != "meta":
+            return None
+        return MetaNetConfig.from_spec(spec).build()
+
+    # ------------------------------------------------------------------ training
+    def batch(self, step: int, generator: torch.Generator) -> MetaBatch:
+        """A global batch drawn from the shared generator (identical on every rank); this rank keeps its slice."""
+        c = self.config
+        total, pixels = c.batch_size, self.pixels
+        dev = generator.device
+        which = torch.randint(0, len(self.train_images), (total,), generator=generator, device=dev)
+        index, mask = random_context(total, pixels, c.context_min, c.context_max, generator)
+        targets = None
+        if 0 < c.target_pixels < pixels:
+            targets = torch.rand(total, pixels, generator=generator, device=dev).argsort(dim=1)[:, : c.target_pixels]
+        share = total // self.world_size
+        part = slice(self.rank * share, (self.rank + 1) * share)
+        images = to_signed(self.train_images[which[part].to(self.device)]).reshape(share, pixels, 3)
+        index, mask = index[part].to(self.device), mask[part].to(self.device)
+        values = images.gather(1, index.unsqueeze(-1).expand(-1, -1, 3))
+        if targets is None:
+            coords, target = self.grid, images
+        else:
+            t = targets[part].to(self.device)
+            coords, target = self.grid[t], images.gather(1, t.unsqueeze(-1).expand(-1, -1, 3))
+        return MetaBatch(coords, target, context_values=values, context_coords=self.grid[index],
+                         context_mask=mask.to(values.dtype))
+
+    def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        assert isinstance(batch, MetaBatch)
+        out = model(batch.context_values, batch.context_coords, batch.context_mask, batch.coords)
+        return meta_losses(out, batch.target, self.config.latent_weight, self.config.weights_weight)
+
+    def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
+        test = self.images.test
+        if not final and self.config.eval_images:
+            test = test[: self.config.eval_images]
+        contexts = self.eval_contexts if final else [100]
+        return evaluate_contexts(model, test, contexts, self.config.eval_seed, self.device)
+
+    @classmethod
+    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: Any, device: torch.device) -> Path:
+        raise UserError("a meta run holds a space of images, not one; reconstruct an image with "
+                        "`sirenkit meta inpaint RUN IMAGE`")
+
+    # ------------------------------------------------------------------ artefacts
+    def signal_meta(self) -> dict[str, Any]:
+        data = None if self.config.data is None else str(Path(self.config.data).resolve())
+        return {"side": self.config.size, "channels": 3, "data": data, "test_fraction": self.config.test_fraction,
+                "train_images": len(self.images.train), "test_images": len(self.images.test),
+                "description": self.images.description, "eval_seed": self.config.eval_seed}
+
+    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+        test = self.images.test
+        rows = np.linspace(0, len(test) - 1, min(4, len(test))).round().astype(int).tolist()
+        reconstruction_grid(unwrap(model), test[rows], self.eval_contexts, self.config.eval_seed, self.device,
+                            ctx.out_dir / "reconstructions.png")
+        curve_plot(ctx.curve, "test MSE from 100 context pixels", ctx.out_dir / "mse_curve.png", log_y=True)
+        return ["reconstructions.png", "mse_curve.png"]
+
+
+# ---------------------------------------------------------------------------------------------- pictures
+def observed(image: Tensor, index: Tensor) -> np.ndarray:
+    """uint8 (S, S, C) and pixel indices (K,) -> RGBA floats, transparent where the pixel is not in the context."""
+    side = image.shape[0]
+    out = np.zeros((side * side, 4), dtype=np.float32)
+    flat = image.reshape(-1, image.shape[-1]).float().numpy() / 255.0
+    idx = index.cpu().numpy()
+    out[idx, :3], out[idx, 3] = flat[idx], 1.0
+    return out.reshape(side, side, 4)
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, images: Tensor, index: Tensor, device: torch.device) -> Tensor:
+    """Reconstructions in [0, 1], (N, S, S, C), of uint8 images (N, S, S, C) from context pixel indices (N, K)."""
+    n, side, _, channels = images.shape
+    grid = grid_coords((side, side), device=device)
+    truth = to_signed(images.to(device)).reshape(n, side * side, channels)
+    idx = index.to(device)
+    values = truth.gather(1, idx.unsqueeze(-1).expand(-1, -1, channels))
+    pred = model(values, grid[idx], torch.ones(idx.shape, device=device), grid).values
+    return ((pred + 1.0) * 0.5).clamp(0.0, 1.0).reshape(n, side, side, channels).cpu()
+
+
+def reconstruction_grid(model: nn.Module, images: Tensor, contexts: list[int | str], seed: int,
+                        device: torch.device, path: Path) -> None:
+    """One row per image: the truth, then context and reconstruction for each context size."""
+    n, side = images.shape[0], images.shape[1]
+    columns = {}
+    for c in contexts:
+        idx = fixed_context(n, side * side, side, c, seed)
+        columns[c] = (idx, reconstruct(model, images, idx, device))
+    rows = []
+    for i in range(n):
+        row = [("truth", images[i].float().numpy() / 255.0, {"vmin": 0, "vmax": 1})]
+        for c, (idx, rec) in columns.items():
+            label = "top half" if c == "half" else f"{c} pixels"
+            row.append((f"context: {label}", observed(images[i], idx[i]), {}))
+            row.append(("reconstruction", rec[i].numpy(), {"vmin": 0, "vmax": 1}))
+        rows.append(row)
+    image_grid(rows, path, cell=1.6)
+
+
+# ---------------------------------------------------------------------------------------------- meta eval / inpaint
+def _load_meta_run(run_dir: str | Path, device: str, verb: str) -> tuple[nn.Module, dict[str, Any], torch.device]:
+    from ..runner import load_run
+    from ..train.device import resolve_device
+
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise UserError(f"run {run_dir} does not exist")
+    dev = resolve_device(device)
+    model, meta = load_run(run_dir, dev)
+    if meta.get("task") != MetaTask.name:
+        raise UserError(f"{run_dir} is a {meta.get('task')!r} run; `sirenkit meta {verb}` needs a `meta train` run")
+    signal = meta.get("signal")
+    if not isinstance(signal, dict) or not isinstance(signal.get("side"), int):
+        raise UserError(f"checkpoint of {run_dir} has no description of its image set; it was damaged or edited")
+    return model, meta, dev
+
+
+def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int = 0, data: str | None = None,
+              device: str = "auto", json_path: str | Path | None = None) -> dict[str, float]:
+    """Test-split MSE of a finished `meta train` run from each context size (`sirenkit meta eval`)."""
+    if images < 0:
+        raise UserError(f"--images must be ≥ 0 (0: every test image), got {images}")
+    if json_path is not None:
+        require_output_file(json_path, "--json")
+    model, meta, dev = _load_meta_run(run_dir, device, "eval")
+    signal = meta["signal"]
+    side = signal["side"]
+    contexts = parse_contexts(context, side * side)
+    source = data if data is not None else signal.get("data")
+    image_set: ImageSet = load_image_set(source, side, float(signal.get("test_fraction", 0.1)))
+    test = image_set.test[:images] if images else image_set.test
+    metrics = evaluate_contexts(model, test, contexts, int(signal.get("eval_seed", 0)), dev)
+    metrics["test_images"] = len(test)
+    if json_path is not None:
+        from ..io.atomic import write_json
+
+        write_json(json_path, metrics)
+    return metrics
+
+
+def meta_inpaint(run_dir: str | Path, image: str | Path, context: str = "100", out: str | Path | None = None,
+                 seed: int = 0, device: str = "auto") -> tuple[Path, float]:
+    """Reconstruct IMAGE from `context` random pixels (or 'half') with a finished `meta train` run and write a
+    PNG (context | reconstruction | truth); returns the path and the MSE in [0, 1] (`sirenkit meta inpaint`)."""
+    from ..io.images import load_image
+
+    run_dir = Path(run_dir)
+    if out is None:
+        out = (run_dir if run_dir.is_dir() else run_dir.parent) / f"inpaint-{Path(image).stem}-{context}.png"
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out {out}: give a .png file name")
+    require_output_file(out, "--out", "give a file name ending in .png")
+    model, meta, dev = _load_meta_run(run_dir, device, "inpaint")
+    side = meta["signal"]["side"]
+    if "," in str(context):
+        raise UserError(f"--context takes one size (a pixel count or 'half'), got {context!r}")
+    ctx = parse_contexts(str(context), side * side)[0]
+    picture = square_rgb(load_image(image).pixels, side).unsqueeze(0)
+    index = fixed_context(1, side * side, side, ctx, seed)
+    rec = reconstruct(unwrap(model), picture, index, dev)[0]
+    truth = picture[0].float() / 255.0
+    mse = float((rec - truth).square().mean())
+    label = "top half" if ctx == "half" else f"{ctx} pixels"
+    image_grid([[(f"context ({label})", observed(picture[0], index[0]), {}),
+                 (f"reconstruction (MSE {mse:.4f})", rec.numpy(), {"vmin": 0, "vmax": 1}),
+                 ("truth", truth.numpy(), {"vmin": 0, "vmax": 1})]], out, cell=2.4)
+    return out, mse
+
