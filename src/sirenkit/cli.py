@@ -12,6 +12,16 @@ from .config import add_arguments
 from .errors import UserError
 
 
+VERB_HELP = {
+    "fit": "fit a network to a signal",
+    "poisson": "reconstruct an image from its derivatives, or blend two",
+    "solve": "solve a PDE with a network",
+    "invert": "recover a medium from measurements",
+    "meta": "learn a space of SIRENs",
+}
+"""One-line help of each command group in `sirenkit --help` (followed by its tasks)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage dump) and exit code 2."""
 
@@ -35,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     for task_cls in REGISTRY.values():
         verb, noun = task_cls.command
         if verb not in groups:
-            sub = verbs.add_parser(verb, help=f"{verb} a network ({', '.join(_nouns(verb))})")
+            what = VERB_HELP.get(verb, f"{verb} a network")
+            nouns = _nouns(verb) + (["eval", "inpaint"] if verb == "meta" else [])
+            sub = verbs.add_parser(verb, help=f"{what} ({', '.join(nouns)})")
             groups[verb] = sub.add_subparsers(dest="noun", metavar="TASK", parser_class=_Parser, required=True)
         p = groups[verb].add_parser(
             noun, help=task_cls.description, description=task_cls.description,

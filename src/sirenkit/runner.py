@@ -23,7 +23,7 @@ from .config import from_dict, option, to_dict
 from .errors import UserError
 from .io.atomic import write_json
 from .io.files import require_output_file
-from .meta import distributed
+from .train import distributed
 from .models import ModelConfig, build_model, count_parameters, model_spec
 from .tasks import Task, get_task
 from .tasks.base import ExportContext, RenderOptions

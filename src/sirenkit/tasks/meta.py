@@ -130,6 +130,12 @@ def evaluate_contexts(model: nn.Module, images: Tensor, contexts: list[int | str
         net.train(was_training)
 
 
+PAPER_SIZES = {"size": 32, "batch_size": 100, "latent_features": 256, "encoder_hidden_features": 256,
+               "hyper_hidden_features": 256, "cnn_width": 256, "cnn_blocks": 4, "target_pixels": 0}
+"""The paper's data and network sizes (CelebA 32², batch 100, 256-wide everywhere), shared by the paper and gpu
+recipes."""
+
+
 @register
 class MetaTask(Task):
     name = "meta"
@@ -142,15 +148,13 @@ class MetaTask(Task):
     supports_distributed = True
     recipes = {
         "paper": {
-            "task": {"size": 32, "batch_size": 100, "latent_features": 256, "encoder_hidden_features": 256,
-                     "hyper_hidden_features": 256, "cnn_width": 256, "cnn_blocks": 4, "target_pixels": 0},
+            "task": PAPER_SIZES,
             "model": {"hidden_features": 256, "hidden_layers": 3},
             "train": {"steps": 652_828, "lr": 5e-5, "schedule": "constant", "clip_grad": 1.0,
                       "eval_every": 5000, "checkpoint_every": 5000, "log_every": 100},
         },
         "gpu": {
-            "task": {"size": 32, "batch_size": 100, "latent_features": 256, "encoder_hidden_features": 256,
-                     "hyper_hidden_features": 256, "cnn_width": 256, "cnn_blocks": 4, "target_pixels": 0},
+            "task": PAPER_SIZES,
             "model": {"hidden_features": 256, "hidden_layers": 3},
             "train": {"steps": 50_000, "lr": 1e-4, "schedule": "cosine", "clip_grad": 1.0,
                       "eval_every": 2500, "checkpoint_every": 2500, "log_every": 100},
