@@ -25,3 +25,4 @@ timeout 240 python benchmarks/sdf.py --device cuda --parts step_time,curve --ste
   --json "$out/sdf_gpu.json" 2>&1 | tee "$out/sdf_gpu.log"
 timeout 150 python benchmarks/pde.py --device cuda --parts step_time \
   --json "$out/pde_gpu.json" 2>&1 | tee "$out/pde_gpu.log"
+timeout 150 python benchmarks/suite.py --device cuda --json "$out/suite_gpu.json" 2>&1 | tee "$out/suite_gpu.log"

@@ -3,7 +3,7 @@
 Top level exports the pieces most users need: `Siren` and `ModelConfig` (the one model builder, SIREN and
 every baseline), `diff` (value, gradient and Laplacian by autograd or closed-form forward mode), `fit`
 (the Python twin of `sirenkit fit TASK`; `fit("meta", …)` is `sirenkit meta train`), `render`, `mesh`, `eval_mesh`,
-`meta_eval`, `meta_inpaint` and `load_run` (use a finished run's network).
+`meta_eval`, `meta_inpaint`, `bench_suite` and `load_run` (use a finished run's network).
 """
 
 from __future__ import annotations
@@ -63,6 +63,15 @@ def meta_inpaint(run_dir, image, context: str = "100", out=None, seed: int = 0, 
     return _inpaint(run_dir, image, str(context), out, seed, device)
 
 
+def bench_suite(device: str = "auto", quick: bool = False, json=None, threads=None, workloads=None,
+                memory: bool = True, target: bool = True) -> dict:
+    """Run the benchmark suite (`sirenkit bench suite`): reference vs default per workload; returns the results
+    ({"machine", "rows", "time_to_target", "markdown"})."""
+    from .bench.suite import WORKLOADS, run_suite
+
+    return run_suite(device, quick, json, threads, tuple(workloads or WORKLOADS), memory=memory, target=target)
+
+
 def load_run(path, device="cpu"):
     """(model, metadata) of a run folder or checkpoint file, loaded from safetensors without pickle."""
     from .runner import load_run as _load
@@ -76,6 +85,7 @@ __all__ = [
     "Siren",
     "UserError",
     "__version__",
+    "bench_suite",
     "build_model",
     "count_parameters",
     "diff",

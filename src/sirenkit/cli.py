@@ -94,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="sampling seed")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to FILE")
     ev.set_defaults(handler="eval-mesh")
+
+    bench = verbs.add_parser("bench", help="benchmarks (suite: reference vs default step time and memory)")
+    bench_verbs = bench.add_subparsers(dest="noun", metavar="BENCH", parser_class=_Parser, required=True)
+    suite = bench_verbs.add_parser("suite", help="image, Poisson, SDF and Helmholtz: official-style reference "
+                                                 "vs sirenkit's default step (time, memory, ratio)")
+    from .bench.suite import add_arguments as _suite_arguments
+
+    _suite_arguments(suite)
+    suite.set_defaults(handler="bench-suite")
     return parser
 
 
@@ -143,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.handler == "bench-suite":
+            from .bench.suite import run_from_args
+
+            return run_from_args(args)
         if args.handler == "mesh":
             from .tasks.sdf import mesh_run
 

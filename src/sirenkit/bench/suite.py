@@ -1,0 +1,396 @@
+"""The benchmark suite of issue #7: reference (the official method) against sirenkit's default, per workload.
+
+Workloads: image fitting, Poisson from gradients and from the Laplacian, SDF, Helmholtz. For each, `reference`
+is an eager fp32 step with autograd's double backward and plain Adam at a constant lr 1e-4 (what the official
+code does), `default` is what sirenkit runs by default on this device (the task's own derivative backend, the
+loss compiled when `compile_by_default` says so, fused Adam on CUDA). Both use the same network and batch.
+Reported: median step time (interleaved rounds, device-synchronised), peak memory, their ratio, and for the
+image the training seconds until a PSNR target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+
+# Sizes per mode: image/poisson side and pixels per step (0: all), SDF points (N + N), Helmholtz points.
+SIZES: dict[str, dict[str, int]] = {
+    "cuda": {"image": 512, "image_pixels": 0, "poisson": 512, "poisson_pixels": 0, "sdf": 250_000,
+             "helmholtz": 53_361, "width": 256},
+    "cpu": {"image": 256, "image_pixels": 8192, "poisson": 256, "poisson_pixels": 8192, "sdf": 8192,
+            "helmholtz": 2048, "width": 256},
+    "quick": {"image": 32, "image_pixels": 512, "poisson": 32, "poisson_pixels": 512, "sdf": 256,
+              "helmholtz": 256, "width": 32},
+}
+# Time-to-target for the image: (side, PSNR target dB, budget seconds per variant, evaluation every N steps).
+TARGETS: dict[str, tuple[int, float, float, int]] = {
+    "cuda": (512, 40.0, 20.0, 50), "cpu": (128, 30.0, 60.0, 25), "quick": (32, 25.0, 5.0, 10)}
+WORKLOADS = ("image", "poisson-gradient", "poisson-laplacian", "sdf", "helmholtz")
+VARIANTS = ("reference", "default")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def cpu_name() -> str:
+    """The processor's model name from lscpu (platform's guess where lscpu is missing)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def interleaved_step_times(steps: dict, device, rounds: int = 3, warmup: int = 2, timed: int = 5) -> dict:
+    """Median milliseconds of each zero-argument step function in `steps` (name → fn), device-synchronised.
+
+    The functions run in interleaved rounds (each round: warm-up, then timed calls, for every function in
+    turn), so that background load on a shared machine hits every variant alike."""
+    from ..train.device import synchronize
+
+    samples: dict = {name: [] for name in steps}
+    for _round in range(rounds):
+        for name, fn in steps.items():
+            for i in range(warmup + timed):
+                synchronize(device)
+                t0 = time.perf_counter()
+                fn()
+                synchronize(device)
+                if i >= warmup:
+                    samples[name].append(1000 * (time.perf_counter() - t0))
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def optimiser_step(model, loss_fn, batch, lr: float = 1e-4, fused: bool = False):
+    """A zero-argument function doing one Adam step of `loss_fn(batch)` (a dict of loss terms) on `model`."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, **({"fused": True} if fused else {}))
+
+    def step() -> None:
+        loss = sum(loss_fn(batch).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def step_time_table(rows: list, name_key: str) -> list:
+    """Markdown lines of the analytic-vs-autograd step-time table (rows from the poisson and pde benchmarks)."""
+    lines = ["| task | points/step | analytic eager ms | analytic compiled ms | autograd (reference) ms "
+             "| reference ÷ eager | reference ÷ compiled | default path |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r[name_key]} | {r['points']} | {r['analytic_ms']:.1f} | {r['compiled_ms']:.1f} | "
+                     f"{r['autograd_ms']:.1f} | {r['speedup']:.2f}× | {r['speedup_compiled']:.2f}× | "
+                     f"{r['default']} |")
+    return lines
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------- workloads
+def _mode(device: torch.device, quick: bool) -> str:
+    return "quick" if quick else ("cuda" if device.type == "cuda" else "cpu")
+
+
+def _task_options(name: str, sizes: dict[str, int], quick: bool) -> dict[str, Any]:
+    """Task options of workload `name` at these sizes (on top of the device recipe's task section)."""
+    if name == "image":
+        return {"size": sizes["image"], "batch_pixels": sizes["image_pixels"]}
+    if name.startswith("poisson"):
+        return {"size": sizes["poisson"], "batch_pixels": sizes["poisson_pixels"]}
+    if name == "sdf":
+        return {"shape": "torus", "batch_points": sizes["sdf"], "surface_samples": max(2 * sizes["sdf"], 4000),
+                "mesh_resolution": 0}
+    if name == "helmholtz":
+        return {"batch_points": sizes["helmholtz"], "reference_nodes": 61 if quick else 121}
+    raise ValueError(f"unknown workload {name!r}")
+
+
+def build_variant(name: str, variant: str, device: torch.device, quick: bool) -> dict[str, Any]:
+    """Task, model, batch and one-step function of (workload, variant), seeded so both variants match."""
+    from ..models import ModelConfig
+    from ..tasks import REGISTRY
+
+    task_cls = REGISTRY[name]
+    recipe = task_cls.recipes["gpu" if device.type == "cuda" else "cpu"]
+    sizes = SIZES[_mode(device, quick)]
+    fields = {f.name for f in dataclasses.fields(task_cls.Config)}
+    options = {**recipe.get("task", {}), **_task_options(name, sizes, quick)}
+    if "derivatives" in fields:
+        options["derivatives"] = "autograd" if variant == "reference" else options.get("derivatives", "auto")
+    task = task_cls(task_cls.Config(**{k: v for k, v in options.items() if k in fields}), device)
+    model_options = {**recipe.get("model", {})}
+    if quick:
+        model_options["hidden_features"] = sizes["width"]
+    torch.manual_seed(0)
+    model = ModelConfig(**model_options).build(task.in_features, task.out_features, task.samples).to(device)
+    batch = task.batch(0, torch.Generator(device=device).manual_seed(0))
+
+    def loss_terms(b):
+        return task.loss_terms(model, b)
+
+    compiled = variant == "default" and task.compile_by_default(model)
+    backend = getattr(task, "_backend", None)
+    if "derivatives" not in fields:
+        path = "no derivatives"
+    elif variant == "reference":
+        path = "autograd"
+    elif callable(backend):
+        path = backend(model)
+    elif hasattr(task.config, "uses_analytic"):
+        path = "analytic" if task.config.uses_analytic(model) else "autograd"
+    else:
+        path = task.config.derivatives
+    if path == "auto":
+        from ..diff import supports_forward_mode
+
+        path = "analytic" if supports_forward_mode(model) else "autograd"
+    fused = variant == "default" and device.type == "cuda"
+    lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
+    step = optimiser_step(model, torch.compile(loss_terms) if compiled else loss_terms, batch, lr=lr, fused=fused)
+    desc = f"{path}{', compiled' if compiled else ', eager'}{', fused Adam' if fused else ''}"
+    return {"task": task, "model": model, "batch": batch, "step": step, "points": len(batch.coords),
+            "path": desc, "options": {k: v for k, v in options.items() if k in fields}}
+
+
+def _peak_cuda(step: Callable[[], None], device: torch.device, steps: int) -> float:
+    """Peak allocated MiB over `steps` calls of `step` (after the warm-up the timing already did)."""
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    for _ in range(steps):
+        step()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def _child_peak_rss(name: str, variant: str, quick: bool, steps: int, threads: int | None) -> float | None:
+    """Peak RSS (MiB) of a fresh Python process that builds (workload, variant) and runs `steps` steps.
+
+    Read from /proc/self/status VmHWM (this process image's high-water mark): getrusage's ru_maxrss would do on
+    a fresh interpreter, but Linux carries it over fork and exec, so a child of a large parent reports at least
+    the parent's size; ru_maxrss is the fallback where /proc is missing."""
+    code = ("import sys, resource, torch\n"
+            + (f"torch.set_num_threads({threads})\n" if threads else "")
+            + "from sirenkit.bench.suite import build_variant\n"
+            + f"v = build_variant({name!r}, {variant!r}, torch.device('cpu'), {quick!r})\n"
+            + f"[v['step']() for _ in range({steps})]\n"
+            + "kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            + "try:\n"
+            + "    kib = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
+            + "except (OSError, StopIteration):\n"
+            + "    pass\n"
+            + "print('RSS', kib)\n")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "MPLCONFIGDIR": os.environ.get("MPLCONFIGDIR", "/tmp")})
+    except (OSError, subprocess.SubprocessError) as exc:
+        _log(f"  peak RSS of {name}/{variant}: child failed ({exc})")
+        return None
+    for line in out.stdout.splitlines():
+        if line.startswith("RSS "):
+            return int(line.split()[1]) / 1024  # Linux: KiB
+    _log(f"  peak RSS of {name}/{variant}: child failed:\n{out.stderr[-2000:]}")
+    return None
+
+
+# --------------------------------------------------------------------------------------------- time to target
+class _Reached(Exception):
+    """Raised from a callback to stop a trainer run at the PSNR target."""
+
+
+def image_time_to_target(device: torch.device, quick: bool) -> dict[str, Any]:
+    """Training seconds (evaluation excluded) until the image PSNR reaches the mode's target, per variant."""
+    from ..models import ModelConfig
+    from ..tasks.image import ImageConfig, ImageTask
+    from ..train.callbacks import Callback
+    from ..train.device import synchronize
+    from ..train.trainer import Trainer, TrainConfig
+
+    size, target, budget, every = TARGETS[_mode(device, quick)]
+    out: dict[str, Any] = {"size": size, "target_db": target, "budget_s": budget}
+    full = ImageTask(ImageConfig(size=size, batch_pixels=0), device)
+    width = SIZES["quick"]["width"] if quick else 256
+    # reference: eager fp32, full batch, plain Adam lr 1e-4 constant
+    torch.manual_seed(0)
+    model = ModelConfig(hidden_features=width).build(2, full.out_features, full.samples).to(device)
+    step = optimiser_step(model, lambda b: full.loss_terms(model, b), full.batch(0, torch.Generator(device=device)))
+    seconds, steps, psnr, reached = 0.0, 0, float("nan"), None
+    while seconds < budget:
+        synchronize(device)
+        t0 = time.perf_counter()
+        step()
+        synchronize(device)
+        seconds += time.perf_counter() - t0
+        steps += 1
+        if steps % every == 0:
+            psnr = full.evaluate(model)["psnr"]
+            if psnr >= target:
+                reached = seconds
+                break
+    out["reference"] = {"seconds": reached, "steps": steps, "final_psnr": psnr, "lr": "1e-4 constant",
+                        "batch_pixels": full.n_pixels}
+    # default: the trainer with the device recipe (pixels per step, lr, schedule, compile auto)
+    recipe = ImageTask.recipes["gpu" if device.type == "cuda" else "cpu"]
+    bp = recipe["task"]["batch_pixels"] if not quick else SIZES["quick"]["image_pixels"]
+    task = ImageTask(ImageConfig(size=size, batch_pixels=bp), device)
+    rt = recipe["train"]
+    rows: list[dict[str, Any]] = []
+
+    class Stop(Callback):
+        def on_log(self, row: dict[str, Any]) -> None:
+            rows.append(dict(row))
+            if row.get("metric") is not None and row["metric"] >= target:
+                raise _Reached
+
+    torch.manual_seed(0)
+    model = ModelConfig(hidden_features=width).build(2, task.out_features, task.samples).to(device)
+    cfg = TrainConfig(steps=rt["steps"], lr=rt["lr"], schedule=rt["schedule"], seed=0, eval_every=every,
+                      log_every=every, checkpoint_every=0, max_seconds=budget, device=str(device))
+    hit = None
+    try:
+        Trainer(cfg, device, out_dir=None, callbacks=[Stop()]).fit(task, model)
+    except _Reached:
+        hit = rows[-1]["seconds"]
+    last = rows[-1] if rows else {}
+    out["default"] = {"seconds": hit, "steps": last.get("step"), "final_psnr": last.get("metric"),
+                      "lr": f"{rt['lr']:g} {rt['schedule']} over {rt['steps']} steps",
+                      "batch_pixels": min(bp, task.n_pixels) or task.n_pixels}
+    return out
+
+
+# --------------------------------------------------------------------------------------------- the suite
+def run_suite(device: str = "auto", quick: bool = False, json_path: str | None = None, threads: int | None = None,
+              workloads: tuple[str, ...] | list[str] = WORKLOADS, memory: bool = True, target: bool = True,
+              rounds: int | None = None, warmup: int | None = None, timed: int | None = None) -> dict[str, Any]:
+    """Run the suite; returns {"machine", "rows", "time_to_target", "markdown"} and writes `json_path`."""
+    from ..train.device import resolve_device
+
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        from ..errors import UserError
+
+        raise UserError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    dev = resolve_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    gpu = dev.type == "cuda"
+    rounds = rounds or (2 if quick or gpu else 3)
+    warmup = warmup or (1 if quick else (10 if gpu else 2))
+    timed = timed or (3 if quick else (15 if gpu else 5))
+    start = time.time()
+    rows = []
+    for name in workloads:
+        _log(f"[suite] {name}: building both variants")
+        built = {v: build_variant(name, v, dev, quick) for v in VARIANTS}
+        med = interleaved_step_times({v: b["step"] for v, b in built.items()}, dev, rounds, warmup, timed)
+        mem: dict[str, float | None] = {}
+        for v, b in built.items():
+            if not memory:
+                mem[v] = None
+            elif gpu:
+                mem[v] = _peak_cuda(b["step"], dev, 3)
+            else:
+                mem[v] = _child_peak_rss(name, v, quick, warmup + 1, threads)
+        row = {"workload": name, "points": built["default"]["points"], "options": built["default"]["options"]}
+        for v in VARIANTS:
+            row[v] = {"ms": med[v], "peak_mib": mem[v], "path": built[v]["path"], "points": built[v]["points"]}
+        row["ratio"] = med["reference"] / med["default"]
+        rows.append(row)
+        _log(f"  {name}: reference {med['reference']:.1f} ms, default {med['default']:.1f} ms "
+             f"({row['ratio']:.2f}×; default = {built['default']['path']})")
+        del built
+        if gpu:
+            torch.cuda.empty_cache()
+    ttt = image_time_to_target(dev, quick) if target and "image" in workloads else None
+    machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+               "torch": torch.__version__, "python": platform.python_version(), "device": str(dev),
+               "gpu": torch.cuda.get_device_name(dev) if gpu else None,
+               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "quick": quick, "rounds": rounds, "warmup": warmup, "timed": timed,
+               "seconds": round(time.time() - start, 1)}
+    result = {"machine": machine, "rows": rows, "time_to_target": ttt}
+    result["markdown"] = markdown(result)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(result, f, indent=2, default=str)
+    return result
+
+
+def _fmt(x: float | None, spec: str = ".1f") -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The suite's markdown tables (step time and memory; image time to target)."""
+    m = result["machine"]
+    gpu = m["gpu"] is not None
+    mem = "peak allocated MiB (CUDA)" if gpu else "peak RSS MiB (child process, incl. Python + torch)"
+    lines = [f"Device {m['device']}{' (' + m['gpu'] + ')' if gpu else ''}, CPU {m['cpu']}, {m['torch_threads']} "
+             f"torch threads, torch {m['torch']}; median of {m['rounds']}×{m['timed']} steps after "
+             f"{m['warmup']} warm-up, interleaved{'; --quick sizes' if m['quick'] else ''}", "",
+             f"| workload | size | points/step | reference ms | default ms | reference ÷ default | "
+             f"reference {mem} | default {mem} | default path |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        o = r["options"]
+        size = (f"{o['size']}²" if "size" in o else f"{o['batch_points']:,} + {o['batch_points']:,}"
+                if r["workload"] == "sdf" else f"{o.get('batch_points', r['points']):,}")
+        ref, de = r["reference"], r["default"]
+        pts = f"{ref['points']:,}" if ref["points"] == de["points"] else f"{ref['points']:,} / {de['points']:,}"
+        lines.append(f"| {r['workload']} | {size} | {pts} | {ref['ms']:.1f} | {de['ms']:.1f} | {r['ratio']:.2f}× | "
+                     f"{_fmt(ref['peak_mib'], '.0f')} | {_fmt(de['peak_mib'], '.0f')} | {de['path']} |")
+    t = result.get("time_to_target")
+    if t:
+        lines += ["", f"Image {t['size']}², seconds of training (evaluation excluded) to {t['target_db']:g} dB PSNR, "
+                      f"budget {t['budget_s']:g} s per variant", "",
+                  "| variant | pixels/step | lr | seconds to target | steps run | last PSNR dB |",
+                  "|---|---|---|---|---|---|"]
+        for v in VARIANTS:
+            d = t[v]
+            sec = _fmt(d["seconds"], ".2f") if d["seconds"] is not None else f"not reached in {t['budget_s']:g} s"
+            lines.append(f"| {v} | {d['batch_pixels']:,} | {d['lr']} | {sec} | {d['steps']} | "
+                         f"{_fmt(d['final_psnr'], '.2f')} |")
+    lines += ["", f"(total {m['seconds']:.0f} s)"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python benchmarks/suite.py` entry point (the same options as `sirenkit bench suite`)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    return run_from_args(args)
+
+
+def add_arguments(p) -> None:
+    """The suite's command-line options (shared by benchmarks/suite.py and `sirenkit bench suite`)."""
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (well under a minute on a CPU)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write every number to FILE")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of the workloads")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--no-target", action="store_true", help="skip the image time-to-target part")
+
+
+def run_from_args(args) -> int:
+    """Run the suite from parsed options and print its markdown."""
+    result = run_suite(args.device, args.quick, args.json, args.threads, tuple(args.workloads.split(",")),
+                       memory=not args.no_memory, target=not args.no_target)
+    print(result["markdown"])
+    return 0

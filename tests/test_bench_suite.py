@@ -1,0 +1,39 @@
+"""The benchmark suite (`sirenkit bench suite`) at --quick sizes on a CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import sirenkit
+from sirenkit.bench.suite import VARIANTS, WORKLOADS
+from sirenkit.cli import main
+
+
+def test_quick_suite_has_every_workload_and_variant(tmp_path) -> None:
+    """Every workload has a finite positive step time for both variants and their ratio; JSON is written."""
+    out = tmp_path / "suite.json"
+    result = sirenkit.bench_suite(device="cpu", quick=True, json=str(out), threads=1, memory=False)
+    rows = {r["workload"]: r for r in result["rows"]}
+    assert set(rows) == set(WORKLOADS)
+    for row in rows.values():
+        for v in VARIANTS:
+            assert math.isfinite(row[v]["ms"]) and row[v]["ms"] > 0
+        assert math.isfinite(row["ratio"]) and row["ratio"] > 0
+        assert row["reference"]["path"].startswith(("autograd", "no derivatives"))
+    ttt = result["time_to_target"]
+    assert set(VARIANTS) <= set(ttt) and ttt["target_db"] > 0
+    assert "| workload |" in result["markdown"]
+    stored = json.loads(out.read_text())
+    assert len(stored["rows"]) == len(WORKLOADS)
+
+
+def test_cli_suite_measures_child_peak_rss(tmp_path, capsys) -> None:
+    """`sirenkit bench suite` on one workload: the table is printed and each variant's peak RSS is measured."""
+    out = tmp_path / "suite.json"
+    assert main(["bench", "suite", "--device", "cpu", "--quick", "--threads", "1", "--workloads", "image",
+                 "--no-target", "--json", str(out)]) == 0
+    assert "| image | 32² |" in capsys.readouterr().out
+    row = json.loads(out.read_text())["rows"][0]
+    for v in VARIANTS:
+        assert row[v]["peak_mib"] is not None and row[v]["peak_mib"] > 50
