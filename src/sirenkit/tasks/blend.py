@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import derivatives
+from ..diff import Backend, derivatives
 from ..errors import UserError
 from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
@@ -30,7 +30,7 @@ from ..plots import curve_plot, image_grid
 from . import register
 from .base import Batch, ExportContext, Task
 from .image import psnr_from_mse
-from .poisson import DerivativeBackend, derivative_psnr, sobel_gradient
+from .poisson import derivative_psnr, sobel_gradient
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class BlendConfig:
     gradient_weight: float = option(1.0, "clone: weight of the gradient term against the value term")
     size: int = option(256, "resize BASE so its longer side has this many pixels (0: native); INSERT follows")
     grey: bool = option(False, "work in grey (colour images are blended per channel otherwise)")
-    derivatives: DerivativeBackend = option("auto", "derivative engine: analytic, autograd, or auto")
+    derivatives: Backend = option("auto", "derivative engine: analytic, autograd, or auto")
     chunk: int = option(16384, "points per chunk when evaluating the whole image")
 
 

@@ -27,6 +27,7 @@ from ..diff import derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
 from ..pde.fwi import AMPLITUDE, Cylinder, Measurements, load_measurements, simulate, synthetic_measurements
+from ..pde.helmholtz import sample_field
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
@@ -151,8 +152,6 @@ class FwiTask(Task):
         ax = np.linspace(-inner, inner, cfg.eval_nodes)
         gx, gy = np.meshgrid(ax, ax, indexing="xy")
         pts = np.stack([gx.ravel(), gy.ravel()], 1)
-        from ..pde.helmholtz import sample_field
-
         ref = np.stack([sample_field(axis, f, pts) for f in fields], 1)  # (P, S)
         far = np.ones(len(pts), bool)
         for s in self.data.sources:  # Gaussian and point-like sources differ within a few σ
@@ -173,12 +172,16 @@ class FwiTask(Task):
                 f"{cfg.source_points}×{self.n_sources} points per step, {cfg.pretrain_steps} pretraining steps; "
                 f"metrics against {self.truth}")
 
+    def _in_box(self, x: Tensor) -> Tensor:
+        """Where the slowness is learned: |x|, |y| < slowness_box (N,) bool."""
+        return (x[:, 0].abs() < self.config.slowness_box) & (x[:, 1].abs() < self.config.slowness_box)
+
     def slowness(self, out: Tensor, x: Tensor) -> Tensor:
         """Squared slowness from the network's last output inside the box (1 outside): raw = scale × output,
         squashed smoothly into [1/vmax², 1/vmin²] with m = 1 at raw = 0, or the official max(raw, −0.999) + 1
         without a range."""
         raw = self.config.slowness_scale * out
-        box = (x[:, 0].abs() < self.config.slowness_box) & (x[:, 1].abs() < self.config.slowness_box)
+        box = self._in_box(x)
         if self.m_range is None:
             m = raw.clamp(min=-0.999) + 1.0
         else:
@@ -224,7 +227,7 @@ class FwiTask(Task):
     def _dm_draw(self, out: Tensor, x: Tensor, m: Tensor) -> Tensor:
         """∂m/∂output in closed form for the mapping in `slowness` (zero outside the box and where clamped)."""
         raw = self.config.slowness_scale * out
-        box = (x[:, 0].abs() < self.config.slowness_box) & (x[:, 1].abs() < self.config.slowness_box)
+        box = self._in_box(x)
         if self.m_range is None:
             slope = (raw > -0.999).to(raw.dtype)
         else:

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import Backend as DerivativeBackend, supports_forward_mode
+from ..diff import Backend, supports_forward_mode
 from ..errors import UserError, check_all
 from ..grids import map_chunks
 from ..pde.helmholtz import analytic_field, solve_fd
@@ -83,7 +83,7 @@ class PmlProblemConfig:
     pml_width: float = option(0.5, "width of the perfectly matched layer along each side")
     pml_a0: float = option(5.0, "PML strength a0 (σ = k·a0·(depth/width)²)")
     reference_nodes: int = option(0, "nodes per axis of the finite-difference reference (0: ≥ 30 per wavelength)")
-    derivatives: DerivativeBackend = option(
+    derivatives: Backend = option(
         "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, or auto")
     chunk: int = option(16384, "points per chunk when evaluating the whole field")
 

@@ -30,7 +30,6 @@ from . import register
 from .base import Batch, ExportContext, Task
 from .image import psnr_from_mse
 
-DerivativeBackend = Backend  # the CLI type of --derivatives
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class PoissonConfig:
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
     batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
-    derivatives: DerivativeBackend = option(
+    derivatives: Backend = option(
         "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, or auto"
     )
     chunk: int = option(16384, "points per chunk when evaluating the whole image")

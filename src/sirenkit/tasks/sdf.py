@@ -31,7 +31,6 @@ from ..plots import curve_plot
 from . import register
 from .base import Batch, ExportContext, RenderOptions, Task
 
-DerivativeBackend = Backend  # the CLI type of --derivatives
 HELD_OUT = 20_000
 
 
@@ -54,7 +53,7 @@ class SdfConfig:
     off_surface_falloff: float = option(100.0, "falloff of the off-surface term")
     normal_weight: float = option(1e2, "weight of 1 − cos(∇Φ, n) on the surface")
     eikonal_weight: float = option(5e1, "weight of |‖∇Φ‖ − 1| on all points")
-    derivatives: DerivativeBackend = option(
+    derivatives: Backend = option(
         "auto", "∇Φ by analytic forward mode or autograd; auto: analytic on GPUs, autograd on CPUs (faster there)")
     mesh_resolution: int = option(256, "grid nodes per axis of the final mesh (0: no mesh)")
     eval_samples: int = option(1_000_000, "surface samples per side for Chamfer / F-score")
