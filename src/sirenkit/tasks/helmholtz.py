@@ -109,9 +109,9 @@ class PmlProblemConfig:
         return nodes + (nodes + 1) % 2  # odd: a node on every multiple of the spacing, the inner edges included
 
     def uses_analytic(self, model: nn.Module) -> bool:
-        """Whether the loss runs on the analytic per-axis streams (then it is compiled by default: for 2048 +
-        100 points and a 128×3 network on one CPU thread a Helmholtz step took 30 ms compiled, 59 ms eager,
-        219 ms with autograd's double backward)."""
+        """Whether the loss runs on the analytic per-axis streams (then it is compiled by default: at the cpu
+        recipe's 2048 + 512 points on one CPU thread a Helmholtz step took 33.5 ms compiled, 67.1 ms eager,
+        246.2 ms with autograd's double backward; benchmarks/RESULTS.md, `benchmarks/pde.py`)."""
         return self.derivatives == "analytic" or (self.derivatives == "auto" and supports_forward_mode(model))
 
 
