@@ -28,6 +28,7 @@ from . import blend  # noqa: E402,F401
 from . import fwi  # noqa: E402,F401
 from . import helmholtz  # noqa: E402,F401
 from . import image  # noqa: E402,F401
+from . import images  # noqa: E402,F401
 from . import meta  # noqa: E402,F401
 from . import poisson  # noqa: E402,F401
 from . import sdf  # noqa: E402,F401

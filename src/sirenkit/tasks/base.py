@@ -113,6 +113,11 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
         """Task metrics on the whole signal (must include `self.metric`); `final` adds costly ones."""
 
+    def clip_gradients(self, model: nn.Module, params: list[Tensor], max_norm: float) -> None:
+        """`--clip-grad`: scale the gradients so that their global norm is at most `max_norm` (tasks that train
+        several independent networks at once clip each separately)."""
+        nn.utils.clip_grad_norm_(params, max_norm)
+
     def compile_by_default(self, model: nn.Module) -> bool:
         """Whether `--compile auto` compiles this task's loss: on CUDA by default (tasks may widen this)."""
         return self.device.type == "cuda"

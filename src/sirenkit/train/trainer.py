@@ -197,7 +197,7 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.clip_grad > 0:
-                    nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+                    task.clip_gradients(model, params, cfg.clip_grad)
                 optimizer.step()
                 step += 1
                 for cb in self.callbacks:
