@@ -227,6 +227,10 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         description = _describe_model(spec)
     else:
         model, spec, description = built.module.to(device), built.spec, built.description
+    if getattr(task_cfg, "derivatives", None) == "analytic":  # refused now, before the run folder is written
+        from .diff import require_forward_mode
+
+        require_forward_mode(model)
     writer = job is None or job.is_writer
 
     config_record = {
@@ -301,6 +305,16 @@ def _plan_torchrun(task_cls: type[Task], train_cfg: TrainConfig, device: torch.d
 
 
 def _describe_model(spec: dict[str, Any]) -> str:
+    if spec["activation"] == "grid":
+        r, d = spec["grid_resolution"], spec["in_features"]
+        kind = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(d, "multilinear")
+        return f"grid of {'×'.join([str(r)] * d)} nodes ({kind} interpolation) → {spec['out_features']}"
+    if spec["activation"] == "wire":
+        from .models.wire import complex_width
+
+        w = complex_width(spec["hidden_features"])
+        return (f"wire {spec['in_features']}→{w}c×{spec['hidden_layers'] + 1}→{spec['out_features']} "
+                f"(complex Gabor, ω0 {spec['wire_omega']:g}, s0 {spec['wire_scale']:g})")
     widths = [spec["in_features"]] + [spec["hidden_features"]] * (spec["hidden_layers"] + 1) + [spec["out_features"]]
     chain = "→".join(map(str, widths)) if len(widths) <= 8 else f"{widths[0]}→{widths[1]}×{len(widths) - 2}→{widths[-1]}"
     omega = f", ω0 {spec['first_omega_0']:g}/{spec['hidden_omega_0']:g}" if spec["activation"] == "sine" else ""

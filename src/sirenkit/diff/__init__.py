@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .autograd import divergence, gradient, hessian, jacobian, laplacian
-from .forward import forward_derivatives, supports_forward_mode, unwrap
+from .forward import AnalyticUnsupported, forward_derivatives, require_forward_mode, supports_forward_mode, unwrap
 from .types import Derivatives
 
 Backend = Literal["auto", "analytic", "autograd"]
@@ -33,8 +33,10 @@ def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_gra
         jac = jacobian(y, x, create_graph=create_graph or order == 2)
         lap = diagonal = None
         if order == 2:
+            # retain_graph: the d·m backward passes share the Jacobian's graph, also when create_graph=False
             diagonal = torch.stack([
-                torch.stack([torch.autograd.grad(jac[:, i, k].sum(), x, create_graph=create_graph)[0][:, k]
+                torch.stack([torch.autograd.grad(jac[:, i, k].sum(), x, create_graph=create_graph,
+                                                 retain_graph=True)[0][:, k]
                              for k in range(x.shape[-1])], dim=-1)
                 for i in range(y.shape[-1])], dim=1)  # (N, m, d)
             lap = diagonal.sum(-1)
@@ -51,7 +53,8 @@ def derivatives(
 ) -> Derivatives:
     """Value and derivatives of `model` at x (N, d) in [-1, 1]^d.
 
-    backend: "analytic" (forward mode, sine/elementwise MLPs), "autograd" (any model), "auto".
+    backend: "analytic" (forward mode, sine/elementwise MLPs; any other model raises `AnalyticUnsupported`, a
+    UserError), "autograd" (any model), "auto".
     create_graph applies to autograd only (the analytic path is always differentiable). per_axis=True (with
     order 2) adds `hessian_diagonal` (N, m, d): ∂²/∂x_k² of every output along every axis.
     Example (closed form): for Φ(x) = sin(ω0 x) the gradient is ω0 cos(ω0 x) and the Laplacian −ω0² Φ.
@@ -65,6 +68,7 @@ def derivatives(
 
 __all__ = [
     "BACKENDS",
+    "AnalyticUnsupported",
     "Derivatives",
     "autograd_derivatives",
     "derivatives",
@@ -74,6 +78,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "laplacian",
+    "require_forward_mode",
     "supports_forward_mode",
     "unwrap",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import UserError
 from ..models.activations import Activation
 from ..models.encodings import Encoding
 from ..models.mlp import FieldMLP
@@ -25,6 +26,27 @@ def unwrap(model: nn.Module) -> nn.Module:
         if inner is None or not isinstance(inner, nn.Module):
             return model
         model = inner
+
+
+class AnalyticUnsupported(UserError, TypeError):
+    """The analytic (forward-mode) backend was asked for a model it cannot differentiate (e.g. wire, grid).
+
+    A UserError, so the CLI reports it in one line, and a TypeError, as the model's type is what is wrong."""
+
+
+def _unsupported_message(net: nn.Module) -> str:
+    name = getattr(net, "representation", None)
+    who = f"--activation {name}" if name else f"the network {type(net).__name__}"
+    return (f"analytic derivatives need an MLP with elementwise activations, which {who} is not: "
+            "use --derivatives autograd (or auto)")
+
+
+def require_forward_mode(model: nn.Module) -> None:
+    """Raise `AnalyticUnsupported` (one line for the CLI) unless `forward_derivatives` can handle the model;
+    lets a caller refuse `--derivatives analytic` before anything is written."""
+    net = unwrap(model)
+    if not supports_forward_mode(net):
+        raise AnalyticUnsupported(_unsupported_message(net))
 
 
 def supports_forward_mode(model: nn.Module) -> bool:
@@ -44,8 +66,7 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: b
     Differentiable w.r.t. the parameters with a plain first-order backward, and traceable by torch.compile.
     """
     net = unwrap(model)
-    if not supports_forward_mode(net):
-        raise TypeError(f"forward-mode derivatives need a FieldMLP with known activations, got {type(net).__name__}")
+    require_forward_mode(net)
     if order not in (1, 2):
         raise ValueError("order must be 1 or 2")
     assert isinstance(net, FieldMLP)

@@ -1,14 +1,19 @@
-"""Networks: `Siren`, the generic `FieldMLP` used by every baseline, encodings and the model builder."""
+"""Networks: `Siren`, the generic `FieldMLP` used by every MLP baseline, encodings, `Wire`, `Grid` and the model
+builder (docs/representations.md)."""
 
 from .activations import Activation, Sine
 from .builder import ACTIVATIONS, ModelConfig, build_model, model_spec
-from .encodings import IdentityEncoding, PositionalEncoding, RBFEncoding, nyquist_frequencies
+from .encodings import FourierFeatures, IdentityEncoding, PositionalEncoding, RBFEncoding, nyquist_frequencies
+from .grid import Grid
+from .wire import Wire
 from .mlp import FieldMLP, Siren, count_parameters
 
 __all__ = [
     "ACTIVATIONS",
     "Activation",
     "FieldMLP",
+    "FourierFeatures",
+    "Grid",
     "IdentityEncoding",
     "ModelConfig",
     "PositionalEncoding",
@@ -16,6 +21,7 @@ __all__ = [
     "Sine",
     "Siren",
     "build_model",
+    "Wire",
     "count_parameters",
     "model_spec",
     "nyquist_frequencies",

@@ -96,6 +96,59 @@ class SELU(Activation):
         return nn.functional.selu(u), a1, a2
 
 
+class Finer(Activation):
+    """FINER's variable-periodic sine sin(ω0 (|u| + 1) u) (Liu et al., CVPR 2024).
+
+    The local frequency ω0 (2|u| + 1) grows with |u|, so the bias range of the first layer chooses which
+    frequencies a unit starts with. The true derivative of |u| is used in training and in the analytic
+    streams (the authors' code treats |u| + 1 as a constant in backward instead).
+    """
+
+    def __init__(self, omega_0: float) -> None:
+        super().__init__()
+        self.omega_0 = float(omega_0)
+
+    def forward(self, u: Tensor) -> Tensor:
+        return torch.sin(self.omega_0 * (u.abs() + 1.0) * u)
+
+    def with_derivatives(self, u: Tensor) -> Derivs:
+        # z = ω0 (|u| + 1) u, z' = ω0 (2|u| + 1), z'' = 2 ω0 sign(u); a = sin z.
+        z = self.omega_0 * (u.abs() + 1.0) * u
+        z1 = self.omega_0 * (2.0 * u.abs() + 1.0)
+        s, c = torch.sin(z), torch.cos(z)
+        return s, c * z1, c * (2.0 * self.omega_0) * torch.sign(u) - s * z1 * z1
+
+    def extra_repr(self) -> str:
+        return f"omega_0={self.omega_0:g}"
+
+
+class Gauss(Activation):
+    """Gaussian bump exp(−(s u)²) (Ramasinghe & Lucey 2022); s sets its width 1/s.
+
+    The exponent is capped (as in the RBF layer) so that far-off units give exactly exp(−80) instead of
+    subnormal numbers, which slow CPU arithmetic several-fold; their derivatives are then exactly zero.
+    """
+
+    max_exponent = 80.0
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = float(scale)
+
+    def forward(self, u: Tensor) -> Tensor:
+        return torch.exp(-torch.clamp((self.scale * u) ** 2, max=self.max_exponent))
+
+    def with_derivatives(self, u: Tensor) -> Derivs:
+        q = (self.scale * u) ** 2
+        a = torch.exp(-torch.clamp(q, max=self.max_exponent))
+        live = torch.where(q < self.max_exponent, a, torch.zeros_like(a))  # the cap has zero slope
+        s2 = self.scale**2
+        return a, -2.0 * s2 * u * live, (4.0 * s2 * q - 2.0 * s2) * live
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale:g}"
+
+
 # How each activation's linear layers are initialised (the paper's choices for its baselines).
 def init_kaiming_normal(weight: Tensor) -> None:
     nn.init.kaiming_normal_(weight, a=0.0, mode="fan_in", nonlinearity="relu")

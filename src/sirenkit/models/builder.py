@@ -1,15 +1,27 @@
-"""The one model builder: `ModelConfig(...).build(in_features, out_features)` for SIREN and every baseline."""
+"""The one model builder: `ModelConfig(...).build(in_features, out_features)` for SIREN and every baseline.
+
+Besides the coordinate MLPs (`FieldMLP`, which the analytic derivative engine understands) it builds two
+representations of their own: the complex Gabor network `Wire` and the non-neural `Grid`.
+docs/representations.md describes each one, its initialisation and its defaults.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import torch
+from torch import nn
+
 from ..config import from_dict, option
+from ..errors import UserError, check_all
 from .activations import (
     ELU,
     SELU,
     Activation,
+    Finer,
+    Gauss,
     ReLU,
     Softplus,
     Tanh,
@@ -18,10 +30,15 @@ from .activations import (
     init_lecun_normal,
     init_xavier_normal,
 )
-from .encodings import PositionalEncoding, RBFEncoding, nyquist_frequencies
-from .mlp import FieldMLP, Siren
+from .encodings import FourierFeatures, PositionalEncoding, RBFEncoding, nyquist_frequencies
+from .grid import MAX_DIMENSIONS, Grid, largest_resolution
+from .mlp import FieldMLP, Siren, count_parameters
+from .wire import Wire
 
-ActivationName = Literal["sine", "relu", "tanh", "softplus", "elu", "selu", "relu-pe", "rbf-relu"]
+ActivationName = Literal[
+    "sine", "relu", "tanh", "softplus", "elu", "selu", "relu-pe", "rbf-relu", "fourier", "finer", "gauss", "wire",
+    "grid",
+]
 ACTIVATIONS: tuple[str, ...] = ActivationName.__args__  # type: ignore[attr-defined]
 
 # Activation class and weight init of each plain baseline (the paper's choices).
@@ -33,16 +50,21 @@ _BASELINES = {
     "softplus": (Softplus, init_kaiming_normal),
     "elu": (ELU, init_elu_normal),
     "selu": (SELU, init_lecun_normal),
+    "fourier": (ReLU, init_kaiming_normal),
 }
 
 DEFAULT_PE_FREQUENCIES = 10  # the paper's count when no sampling rate is known (3-D shapes)
+FINER_FIRST_BIAS = 1.0  # measured on the cameraman, see docs/representations.md
+GAUSS_SCALE = 10.0  # measured on the cameraman, see docs/representations.md
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Which network to build and its size."""
 
-    activation: ActivationName = option("sine", "network type: sine (SIREN) or a baseline")
+    activation: ActivationName = option(
+        "sine", "representation: sine (SIREN), an MLP baseline, wire or grid (docs/representations.md)"
+    )
     hidden_features: int = option(256, "width of every hidden layer")
     hidden_layers: int = option(3, "number of hidden-to-hidden layers (3 gives the paper's 5-layer network)")
     first_omega_0: float = option(30.0, "ω0 of the first sine layer (the paper uses ≈3000 for audio)")
@@ -52,21 +74,40 @@ class ModelConfig:
     )
     rbf_centers: int = option(1024, "rbf-relu: number of Gaussian RBF centres")
     rbf_sigma: float = option(10.0, "rbf-relu: initial RBF width σ")
+    ff_features: int = option(256, "fourier: number m of random Fourier features (the encoding has 2m outputs)")
+    ff_sigma: float = option(10.0, "fourier: standard deviation σ of the random frequencies B ~ N(0, σ²)")
+    finer_first_bias: float = option(FINER_FIRST_BIAS, "finer: first-layer biases start uniform in ±k, this k")
+    gauss_scale: float = option(GAUSS_SCALE, "gauss: s in exp(−(s u)²); larger is narrower")
+    wire_omega: float = option(20.0, "wire: frequency ω0 of the complex Gabor wavelet")
+    wire_scale: float = option(10.0, "wire: scale s0 of the Gabor wavelet's Gaussian envelope")
+    grid_resolution: int | None = option(
+        None, "grid: nodes per axis (auto: the most that fit the parameters of a sine network of the same size)"
+    )
 
-    def resolved(self, samples: int | None = None) -> ModelConfig:
-        """A copy with automatic settings fixed (pe_frequencies from the signal's samples per side)."""
+    def resolved(
+        self, samples: int | None = None, in_features: int | None = None, out_features: int | None = None
+    ) -> ModelConfig:
+        """A copy with automatic settings fixed: relu-pe's pe_frequencies from the signal's samples per side,
+        grid's grid_resolution from the parameter count of the sine network of the same size."""
         if self.activation == "relu-pe" and self.pe_frequencies is None:
             count = nyquist_frequencies(samples) if samples else DEFAULT_PE_FREQUENCIES
             return replace(self, pe_frequencies=count)
+        if self.activation == "grid" and self.grid_resolution is None:
+            if in_features is None or out_features is None:
+                raise ValueError("an automatic grid resolution needs in_features and out_features")
+            _check_grid_dimensions(in_features)
+            budget = count_parameters(replace(self, activation="sine")._build_on_meta(in_features, out_features))
+            return replace(self, grid_resolution=largest_resolution(budget, in_features, out_features))
         return self
 
-    def build(self, in_features: int, out_features: int, samples: int | None = None) -> FieldMLP:
-        """Build the network; `samples` (samples per side of the signal) sets relu-pe's frequency count."""
-        cfg = self.resolved(samples)
-        if cfg.hidden_features < 1 or cfg.hidden_layers < 0:
-            from ..errors import UserError
+    def build(self, in_features: int, out_features: int, samples: int | None = None) -> nn.Module:
+        """Build the network; `samples` (samples per side of the signal) sets relu-pe's frequency count.
 
-            raise UserError("--hidden-features must be ≥ 1 and --hidden-layers ≥ 0")
+        Returns a `FieldMLP` for every MLP activation, a `Wire` or a `Grid` for those two; each maps
+        coordinates (N, in_features) to values (N, out_features).
+        """
+        cfg = self.resolved(samples, in_features, out_features)
+        cfg.validate()
         if cfg.activation == "sine":
             return Siren(
                 in_features,
@@ -76,19 +117,100 @@ class ModelConfig:
                 cfg.first_omega_0,
                 cfg.hidden_omega_0,
             )
+        if cfg.activation == "wire":
+            return Wire(in_features, out_features, cfg.hidden_features, cfg.hidden_layers, cfg.wire_omega,
+                        cfg.wire_scale)
+        if cfg.activation == "grid":
+            _check_grid_dimensions(in_features)
+            return Grid(in_features, out_features, int(cfg.grid_resolution or 2))
+        if cfg.activation == "finer":
+            acts: list[Activation] = [Finer(cfg.first_omega_0)] + [Finer(cfg.hidden_omega_0)
+                                                                   for _ in range(cfg.hidden_layers)]
+            net = FieldMLP(in_features, out_features, cfg.hidden_features, cfg.hidden_layers, acts)
+            _siren_init(net, cfg.hidden_omega_0)
+            with torch.no_grad():
+                net.layers[0].bias.uniform_(-cfg.finer_first_bias, cfg.finer_first_bias)
+            return net
+        if cfg.activation == "gauss":  # PyTorch's default Linear init, as public Gaussian-network code uses
+            acts = [Gauss(cfg.gauss_scale) for _ in range(cfg.hidden_layers + 1)]
+            return FieldMLP(in_features, out_features, cfg.hidden_features, cfg.hidden_layers, acts)
         act_cls, init = _BASELINES[cfg.activation]
         encoding = None
         if cfg.activation == "relu-pe":
             encoding = PositionalEncoding(in_features, int(cfg.pe_frequencies or DEFAULT_PE_FREQUENCIES))
         elif cfg.activation == "rbf-relu":
             encoding = RBFEncoding(in_features, cfg.rbf_centers, cfg.rbf_sigma)
-        acts: list[Activation] = [act_cls() for _ in range(cfg.hidden_layers + 1)]
+        elif cfg.activation == "fourier":
+            encoding = FourierFeatures(in_features, cfg.ff_features, cfg.ff_sigma)
+        acts = [act_cls() for _ in range(cfg.hidden_layers + 1)]
         return FieldMLP(
             in_features, out_features, cfg.hidden_features, cfg.hidden_layers, acts, encoding, init_weight=init
         )
 
+    def validate(self) -> None:
+        """Refuse sizes and hyperparameters no network can be built with (one-line UserErrors)."""
+        check_all([
+            (self.hidden_features >= 1 and self.hidden_layers >= 0,
+             "--hidden-features must be ≥ 1 and --hidden-layers ≥ 0"),
+            (self.ff_features >= 1, f"--ff-features must be ≥ 1 (got {self.ff_features})"),
+            (self.finer_first_bias >= 0, f"--finer-first-bias must be ≥ 0 (got {self.finer_first_bias:g})"),
+            (self.gauss_scale > 0, f"--gauss-scale must be > 0 (got {self.gauss_scale:g})"),
+            (self.grid_resolution is None or self.grid_resolution >= 2,
+             f"--grid-resolution must be ≥ 2 (got {self.grid_resolution})"),
+        ])
 
-def build_model(spec: dict[str, Any]) -> FieldMLP:
+    def _build_on_meta(self, in_features: int, out_features: int, samples: int | None = None) -> nn.Module:
+        """The network's skeleton on the meta device: parameter shapes without memory or random draws."""
+        with torch.device("meta"):
+            return self.build(in_features, out_features, samples)
+
+    def with_parameter_budget(
+        self, budget: int, in_features: int, out_features: int, samples: int | None = None
+    ) -> ModelConfig:
+        """A copy whose width (hidden_features; grid_resolution for a grid) gives the largest parameter count
+        that does not exceed `budget`, for fair comparisons of representations at equal size.
+
+        Other settings (depth, encodings, automatic ones resolved with `samples`) stay as they are.
+        """
+        cfg = self.resolved(samples) if self.activation != "grid" else self
+        if cfg.activation == "grid":
+            _check_grid_dimensions(in_features)
+            resolution = largest_resolution(budget, in_features, out_features)
+            if resolution**in_features * out_features > budget:
+                raise UserError(f"a parameter budget of {budget:,} is below the smallest grid "
+                                f"({resolution**in_features * out_features:,} parameters)")
+            return replace(cfg, grid_resolution=resolution)
+
+        def count(width: int) -> int:
+            return count_parameters(replace(cfg, hidden_features=width)._build_on_meta(in_features, out_features))
+
+        if count(1) > budget:
+            raise UserError(f"a parameter budget of {budget:,} is below the smallest {cfg.activation} network "
+                            f"({count(1):,} parameters at width 1)")
+        low, high = 1, 2
+        while count(high) <= budget:  # the count grows with the width: bracket, then bisect
+            low, high = high, high * 2
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if count(mid) <= budget else (low, mid)
+        return replace(cfg, hidden_features=low)
+
+
+def _check_grid_dimensions(in_features: int) -> None:
+    if not 1 <= in_features <= MAX_DIMENSIONS:
+        raise UserError(f"--activation grid needs 1-, 2- or 3-D coordinates; this task has {in_features}")
+
+
+def _siren_init(net: FieldMLP, hidden_omega_0: float) -> None:
+    """SIREN's weight init on any FieldMLP: first layer U(±1/n), later ones and the head U(±√(6/n)/ω0)."""
+    with torch.no_grad():
+        for i, linear in enumerate(net.linears()):
+            fan_in = linear.weight.shape[1]
+            bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / hidden_omega_0
+            linear.weight.uniform_(-bound, bound)
+
+
+def build_model(spec: dict[str, Any]) -> nn.Module:
     """Rebuild a network from a stored spec: ModelConfig fields plus `in_features` and `out_features`."""
     spec = dict(spec)
     in_features, out_features = int(spec.pop("in_features")), int(spec.pop("out_features"))
@@ -99,4 +221,5 @@ def model_spec(config: ModelConfig, in_features: int, out_features: int, samples
     """Plain-value description that `build_model` turns back into the same architecture."""
     from dataclasses import asdict
 
-    return {"in_features": in_features, "out_features": out_features, **asdict(config.resolved(samples))}
+    resolved = config.resolved(samples, in_features, out_features)
+    return {"in_features": in_features, "out_features": out_features, **asdict(resolved)}

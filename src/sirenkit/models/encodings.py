@@ -1,4 +1,5 @@
-"""Input encodings placed before an MLP: identity, NeRF positional encoding, Gaussian RBF layer.
+"""Input encodings placed before an MLP: identity, NeRF positional encoding, Gaussian RBF layer, random
+Fourier features.
 
 Each encoding can also return its value together with its Jacobian columns (one tangent per input
 coordinate) and the sum of its second derivatives, so that forward-mode derivatives work through it.
@@ -130,3 +131,40 @@ class RBFEncoding(Encoding):
 
     def extra_repr(self) -> str:
         return f"centers={self.out_features}"
+
+
+class FourierFeatures(Encoding):
+    """Gaussian random Fourier features [cos(2π B x), sin(2π B x)] (Tancik et al. 2020), B (m, d) ~ N(0, σ²).
+
+    B is drawn once, from torch's global generator, when the encoding is built (so the run's seed fixes it)
+    and kept as a buffer: it is saved with the checkpoint but never trained. Output width 2m.
+    """
+
+    def __init__(self, in_features: int, features: int, sigma: float) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.sigma = float(sigma)
+        self.register_buffer("matrix", torch.randn(features, in_features) * self.sigma)
+        self.out_features = 2 * features
+
+    def _omegas(self, x: Tensor) -> Tensor:
+        return 2.0 * math.pi * self.matrix.to(x.dtype)  # (m, d): angular frequency of feature j along x_k
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = x @ self._omegas(x).t()
+        return torch.cat([torch.cos(p), torch.sin(p)], dim=-1)
+
+    def streams(self, x: Tensor, per_axis: bool = False) -> Streams:
+        w = self._omegas(x)  # (m, d)
+        p = x @ w.t()
+        c, s = torch.cos(p), torch.sin(p)  # (N, m)
+        wk = w.t().unsqueeze(1)  # (d, 1, m): ∂p/∂x_k
+        # d/dx_k cos p = −w_k sin p, d/dx_k sin p = w_k cos p; twice: −w_k² times the feature itself.
+        tangents = torch.cat([-s * wk, c * wk], dim=-1)  # (d, N, 2m)
+        value = torch.cat([c, s], dim=-1)
+        w2 = wk * wk if per_axis else (w * w).sum(-1)  # (d, 1, m) or (m,)
+        second = torch.cat([-c * w2, -s * w2], dim=-1)  # (d, N, 2m) or (N, 2m)
+        return value, tangents, second
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, features={self.out_features // 2}, sigma={self.sigma:g}"
