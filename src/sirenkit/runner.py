@@ -227,10 +227,10 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         description = _describe_model(spec)
     else:
         model, spec, description = built.module.to(device), built.spec, built.description
-    if getattr(task_cfg, "derivatives", None) == "analytic":  # refused now, before the run folder is written
-        from .diff import require_forward_mode
+    if getattr(task_cfg, "derivatives", None) in ("analytic", "fused"):  # refused before anything is written
+        from .diff import require_backend
 
-        require_forward_mode(model)
+        require_backend(model, task_cfg.derivatives)
     writer = job is None or job.is_writer
 
     config_record = {

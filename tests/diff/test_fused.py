@@ -126,3 +126,38 @@ def test_triton_kernels_in_the_interpreter():
            "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     proc = subprocess.run([sys.executable, "-c", TRITON_CHECK], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_derivatives_backend_fused():
+    from sirenkit import diff
+
+    torch.manual_seed(5)
+    net, x = Siren(2, 1, 16, 1).double(), torch.rand(20, 2, dtype=torch.float64)
+    got, ref = diff.derivatives(net, x, backend="fused"), diff.derivatives(net, x, backend="analytic")
+    for a, b in zip(got[:3], ref[:3]):
+        assert _rel(a, b) <= 1e-12
+    with pytest.raises(ValueError, match="per-axis"):
+        diff.derivatives(net, x, backend="fused", per_axis=True)
+
+
+def test_poisson_run_with_fused_equals_analytic(tmp_path):
+    """The same seed and settings: a fused run ends where the forward-mode run ends (float32 round-off)."""
+    import sirenkit
+
+    opts = {"size": 24, "steps": 30, "hidden_features": 32, "lr": 1e-3, "device": "cpu", "quiet": True,
+            "compile": "off"}
+    fused = sirenkit.fit("poisson-laplacian", out=str(tmp_path / "f"), derivatives="fused", **opts)
+    analytic = sirenkit.fit("poisson-laplacian", out=str(tmp_path / "a"), derivatives="analytic", **opts)
+    assert abs(fused.metrics["psnr"] - analytic.metrics["psnr"]) < 0.05
+    for a, b in zip(fused.model.parameters(), analytic.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_fused_is_refused_for_other_networks_before_anything_is_written(tmp_path, capsys):
+    from sirenkit.cli import main
+
+    out = tmp_path / "run"
+    assert main(["poisson", "laplacian", "--activation", "relu", "--derivatives", "fused", "--size", "16",
+                 "--steps", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--derivatives fused needs a SIREN" in err[0] and not out.exists()

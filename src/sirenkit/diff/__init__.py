@@ -16,10 +16,25 @@ from torch import Tensor, nn
 
 from .autograd import divergence, gradient, hessian, jacobian, laplacian
 from .forward import AnalyticUnsupported, forward_derivatives, require_forward_mode, supports_forward_mode, unwrap
+from .fused import fused_derivatives, supports_fused
 from .types import Derivatives
 
 Backend = Literal["auto", "analytic", "autograd"]
-BACKENDS: tuple[str, ...] = ("auto", "analytic", "autograd")
+FusedBackend = Literal["auto", "analytic", "autograd", "fused"]
+"""The backends of tasks whose losses need at most the Laplacian sum, which the fused SIREN path also gives."""
+BACKENDS: tuple[str, ...] = ("auto", "analytic", "autograd", "fused")
+
+
+def require_backend(model: nn.Module, backend: str) -> None:
+    """Refuse, with one line, a backend the model cannot use (checked before a run writes anything)."""
+    if backend == "analytic":
+        require_forward_mode(model)
+    elif backend == "fused" and not supports_fused(model):
+        from ..errors import UserError
+
+        raise UserError(f"--derivatives fused needs a SIREN (--activation sine); "
+                        f"this network is {type(unwrap(model)).__name__} with other activations or an encoding: "
+                        "use --derivatives analytic or autograd")
 
 
 def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_graph: bool = True,
@@ -48,19 +63,26 @@ def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_gra
 
 
 def derivatives(
-    model: nn.Module, x: Tensor, order: int = 2, backend: Backend = "auto", create_graph: bool = True,
+    model: nn.Module, x: Tensor, order: int = 2, backend: FusedBackend = "auto", create_graph: bool = True,
     per_axis: bool = False,
 ) -> Derivatives:
     """Value and derivatives of `model` at x (N, d) in [-1, 1]^d.
 
     backend: "analytic" (forward mode, sine/elementwise MLPs; any other model raises `AnalyticUnsupported`, a
-    UserError), "autograd" (any model), "auto".
+    UserError), "autograd" (any model), "auto", "fused" (SIRENs: forward mode with one autograd node per layer that
+    keeps only its input — the least memory; Triton kernels on CUDA; no per-axis second derivatives).
     create_graph applies to autograd only (the analytic path is always differentiable). per_axis=True (with
     order 2) adds `hessian_diagonal` (N, m, d): ∂²/∂x_k² of every output along every axis.
     Example (closed form): for Φ(x) = sin(ω0 x) the gradient is ω0 cos(ω0 x) and the Laplacian −ω0² Φ.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "fused":
+        if per_axis:
+            raise ValueError("the fused path gives the Laplacian sum only; per-axis second derivatives need "
+                             "backend='analytic' or 'autograd'")
+        require_backend(model, backend)
+        return fused_derivatives(model, x, order=order)
     if backend == "analytic" or (backend == "auto" and supports_forward_mode(model)):
         return forward_derivatives(model, x, order=order, per_axis=per_axis)
     return autograd_derivatives(model, x, order=order, create_graph=create_graph, per_axis=per_axis)
@@ -70,15 +92,19 @@ __all__ = [
     "BACKENDS",
     "AnalyticUnsupported",
     "Derivatives",
+    "FusedBackend",
     "autograd_derivatives",
     "derivatives",
     "divergence",
     "forward_derivatives",
+    "fused_derivatives",
     "gradient",
     "hessian",
     "jacobian",
     "laplacian",
+    "require_backend",
     "require_forward_mode",
     "supports_forward_mode",
+    "supports_fused",
     "unwrap",
 ]

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import Backend, derivatives
+from ..diff import FusedBackend, derivatives
 from ..errors import UserError
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
@@ -42,8 +42,9 @@ class PoissonConfig:
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
     batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
-    derivatives: Backend = option(
-        "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, or auto"
+    derivatives: FusedBackend = option(
+        "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, auto, or fused "
+                "(SIRENs: least memory, Triton kernels on CUDA)"
     )
     chunk: int = option(16384, "points per chunk when evaluating the whole image")
 
@@ -133,6 +134,8 @@ class _PoissonTask(Task):
 
         analytic = self.config.derivatives == "analytic" or (
             self.config.derivatives == "auto" and supports_forward_mode(model))
+        if self.config.derivatives == "fused":
+            return False  # its own autograd nodes (and Triton kernels) run eagerly
         if self.device.type == "cuda":
             return self.config.derivatives != "autograd"
         return analytic and self.order == 2

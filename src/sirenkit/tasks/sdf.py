@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import Backend, derivatives, supports_forward_mode
+from ..diff import FusedBackend, derivatives, supports_forward_mode
 from ..errors import UserError, check_all
 from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
 from ..geometry.pointcloud import Normalisation
@@ -53,8 +53,9 @@ class SdfConfig:
     off_surface_falloff: float = option(100.0, "falloff of the off-surface term")
     normal_weight: float = option(1e2, "weight of 1 − cos(∇Φ, n) on the surface")
     eikonal_weight: float = option(5e1, "weight of |‖∇Φ‖ − 1| on all points")
-    derivatives: Backend = option(
-        "auto", "∇Φ by analytic forward mode or autograd; auto: analytic on GPUs, autograd on CPUs (faster there)")
+    derivatives: FusedBackend = option(
+        "auto", "∇Φ by analytic forward mode or autograd; auto: analytic on GPUs, autograd on CPUs (faster there); "
+                "fused: SIRENs, least memory (Triton kernels on CUDA)")
     mesh_resolution: int = option(256, "grid nodes per axis of the final mesh (0: no mesh)")
     eval_samples: int = option(1_000_000, "surface samples per side for Chamfer / F-score")
     fscore_threshold: float = option(0.01, "F-score distance threshold in the ground truth's [−1, 1]³ frame")
