@@ -3,7 +3,9 @@
 Top level exports the pieces most users need: `Siren` and `ModelConfig` (the one model builder, SIREN and
 every baseline), `diff` (value, gradient and Laplacian by autograd or closed-form forward mode), `fit`
 (the Python twin of `sirenkit fit TASK`; `fit("meta", …)` is `sirenkit meta train`), `render`, `mesh`, `eval_mesh`,
-`meta_eval`, `meta_inpaint`, `bench_suite` and `load_run` (use a finished run's network).
+`meta_eval`, `meta_inpaint`, `bench_suite`, `bench_activations`, `load_run` (use a finished run's network), `export_onnx` (a run's
+network as an ONNX file with a JSON sidecar, `sirenkit export`) and `compress` (COIN-style quantised image runs,
+`sirenkit compress`; `sirenkit.compression.load_compressed(path)` gives the dequantised network back).
 """
 
 from __future__ import annotations
@@ -72,6 +74,30 @@ def bench_suite(device: str = "auto", quick: bool = False, json=None, threads=No
     return run_suite(device, quick, json, threads, tuple(workloads or WORKLOADS), memory=memory, target=target)
 
 
+def export_onnx(run, path=None, opset: int = 17):
+    """Write a run's network as ONNX (input `coords` (N, d) float32, output `values` (N, m)) at `path` (default
+    RUN/model.onnx) with `path + ".json"` beside it (`sirenkit export --onnx`); returns the ONNX path."""
+    from .export import export_onnx as _export
+
+    return _export(run, path, opset)
+
+
+def bench_activations(images=None, steps: int = 300, seconds=None, methods=None, **options) -> dict:
+    """Every representation on the same images at one parameter budget (`sirenkit bench activations`); returns
+    {"machine", "settings", "runs", "summary", "markdown"}. Options as the CLI's (size, batch_pixels, lr_sweep, …)."""
+    from .bench.activations import run_activations
+
+    return run_activations(images, steps, seconds, methods, **options)
+
+
+def compress(run, bits: int = 16, out=None) -> dict:
+    """Quantise an image run's weights COIN-style (`sirenkit compress`): float16 (bits=16) or per-tensor uniform
+    8-bit; writes RUN/compressed-{bits}bit.safetensors (or `out`) and returns bits, bpp, PSNR and sizes."""
+    from .compression import compress as _compress
+
+    return _compress(run, bits, out)
+
+
 def load_run(path, device="cpu"):
     """(model, metadata) of a run folder or checkpoint file, loaded from safetensors without pickle."""
     from .runner import load_run as _load
@@ -85,11 +111,14 @@ __all__ = [
     "Siren",
     "UserError",
     "__version__",
+    "bench_activations",
     "bench_suite",
     "build_model",
+    "compress",
     "count_parameters",
     "diff",
     "eval_mesh",
+    "export_onnx",
     "fit",
     "load_run",
     "mesh",

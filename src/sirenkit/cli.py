@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to FILE")
     ev.set_defaults(handler="eval-mesh")
 
-    bench = verbs.add_parser("bench", help="benchmarks (suite: reference vs default step time and memory)")
+    _add_export_verbs(verbs)
+
+    bench = verbs.add_parser("bench", help="benchmarks (suite: reference vs default step time and memory; "
+                                           "activations: every representation at one parameter budget)")
     bench_verbs = bench.add_subparsers(dest="noun", metavar="BENCH", parser_class=_Parser, required=True)
     suite = bench_verbs.add_parser("suite", help="image, Poisson, SDF and Helmholtz: official-style reference "
                                                  "vs sirenkit's default step (time, memory, ratio)")
@@ -103,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     _suite_arguments(suite)
     suite.set_defaults(handler="bench-suite")
+    acts = bench_verbs.add_parser(
+        "activations", help="every representation on the same images at the same parameter budget: PSNR vs steps "
+                            "and seconds", description="Fit every representation (--activation) to the same images "
+                            "with the same seed, pixels, schedule and parameter budget; print a ranked table.")
+    from .bench.activations import add_arguments as _activation_arguments
+
+    _activation_arguments(acts)
+    acts.set_defaults(handler="bench-activations")
     return parser
 
 
@@ -131,6 +142,43 @@ def _add_meta_verbs(group: argparse._SubParsersAction) -> None:
     inp.set_defaults(handler="meta-inpaint")
 
 
+def _add_export_verbs(verbs: argparse._SubParsersAction) -> None:
+    """`export` (a run's network as ONNX) and `compress` (COIN-style quantised image runs)."""
+    from .export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+
+    ex = verbs.add_parser("export", help="write a run's network as an ONNX file (coords in, values out)",
+                          description="Write the network of a finished run as an ONNX graph with input `coords` "
+                                      "(N, in_features) float32, N dynamic, and output `values` "
+                                      "(N, out_features), plus FILE.json beside it: the task, the model spec, the "
+                                      "fitted signal and what the coordinates and outputs mean. The file is "
+                                      "checked in onnxruntime (when installed) against PyTorch on random "
+                                      "coordinates. Needs `pip install 'sirenkit[export]'`. Coordinate networks "
+                                      "only: `meta train` runs are refused.")
+    ex.add_argument("run_dir", metavar="RUN", help="folder of a finished run (or its checkpoint.safetensors)")
+    ex.add_argument("--onnx", default=None, metavar="FILE", help="ONNX file to write (default: RUN/model.onnx)")
+    ex.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                    help=f"ONNX opset version, {MIN_OPSET}–{MAX_OPSET} (default: {DEFAULT_OPSET}, read by "
+                         "onnxruntime ≥ 1.12)")
+    ex.set_defaults(handler="export")
+
+    co = verbs.add_parser("compress", help="store an image run as its quantised network (COIN) and report bpp, PSNR",
+                          description="COIN-style compression (Dupont et al. 2021) of a finished `fit image` run "
+                                      "(image runs only): its network's weights as float16 (--bits 16) or as "
+                                      "uint8 with a float32 scale and offset per tensor (--bits 8). Writes "
+                                      "the .safetensors file and the decoded image beside it (.png), and prints "
+                                      "JSON: bits, parameters, payload_bytes (quantised weights + scales), "
+                                      "file_bytes, bpp (payload bits per pixel, H×W), psnr of the decoded "
+                                      "network and psnr_original of the unquantised one, against the run's "
+                                      "image rebuilt from its config.json.")
+    co.add_argument("run_dir", metavar="RUN", help="folder of a finished `sirenkit fit image` run")
+    co.add_argument("--bits", type=int, choices=(16, 8), default=16,
+                    help="16: float16 weights; 8: per-tensor uniform 8-bit quantisation (default: 16)")
+    co.add_argument("--out", default=None, metavar="FILE",
+                    help="compressed file, .safetensors (default: RUN/compressed-BITSbit.safetensors; the "
+                         "decoded image goes beside it as .png)")
+    co.set_defaults(handler="compress")
+
+
 def _recipe_epilog(task_cls) -> str:
     lines = ["recipes (applied before the config file and explicit flags; the defaults shown above are before them):"]
     for name, note in task_cls.recipe_notes.items():
@@ -152,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.handler == "bench-activations":
+            from .bench.activations import run_from_args as _run_activations
+
+            return _run_activations(args)
         if args.handler == "bench-suite":
             from .bench.suite import run_from_args
 
@@ -192,6 +244,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             path, mse = meta_inpaint(args.run_dir, args.image, args.context, args.out, args.seed, args.device)
             given = "the top half" if args.context.strip().lower() == "half" else f"{args.context} context pixels"
             print(f"{path}: MSE {mse:.5f} from {given}")
+            return 0
+        if args.handler == "export":
+            from .export import export_onnx
+            from .export.onnx_export import sidecar_path
+
+            import json
+
+            path = export_onnx(args.run_dir, args.onnx, args.opset)
+            record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+            check = record.get("check")
+            checked = ("not checked (onnxruntime is not installed: pip install onnxruntime)" if check is None else
+                       f"{check['runtime']}: max |ONNX − PyTorch| {check['max_abs_diff']:.1e} on {check['points']:,} "
+                       "random points")
+            print(f"{path} (+ {sidecar_path(path).name}): {record['task']} network, {record['parameters']:,} "
+                  f"parameters, coords (N, {record['input']['shape'][1]}) → values (N, "
+                  f"{record['output']['shape'][1]}), opset {record['opset']}; {checked}")
+            return 0
+        if args.handler == "compress":
+            import json
+
+            from .compression import compress
+
+            print(json.dumps(compress(args.run_dir, args.bits, args.out), indent=2))
             return 0
         if args.handler == "render":
             from .runner import render_run

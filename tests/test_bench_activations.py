@@ -1,0 +1,64 @@
+"""`sirenkit bench activations`: every representation at the same parameter budget, ranked, with its settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sirenkit.bench.activations import METHOD_LR, psnr_at, run_activations
+from sirenkit.cli import main
+from sirenkit.models import ACTIVATIONS
+
+
+@pytest.fixture(scope="module")
+def small_bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "acts"
+    result = run_activations(steps=60, size=32, batch_pixels=0, hidden_features=48, hidden_layers=2,
+                             max_images=1, device="cpu", out=str(out), quiet=True)
+    return out, result
+
+
+def test_every_method_runs_at_the_same_budget(small_bench):
+    _, result = small_bench
+    runs = result["runs"]
+    assert [r["method"] for r in runs] == list(ACTIVATIONS) and {r["image"] for r in runs} == {"camera"}
+    budget = runs[0]["budget"]
+    for r in runs:
+        assert r["parameters"] <= budget, r["method"]
+        assert r["parameters"] >= 0.5 * budget, r["method"]  # the width is fitted to the budget, not left tiny
+        assert r["steps"] == 60 and r["train"]["lr"] == METHOD_LR[r["method"]]
+        assert r["model"]["activation"] == r["method"] and "hidden_features" in r["model"]
+
+
+def test_siren_ranks_above_relu_and_tanh_on_the_cameraman(small_bench):
+    _, result = small_bench
+    rank = {row["method"]: row["rank"] for row in result["summary"]}
+    psnr = {row["method"]: row["psnr"] for row in result["summary"]}
+    assert rank["sine"] < rank["relu"] and rank["sine"] < rank["tanh"]
+    assert psnr["sine"] > psnr["relu"] + 10.0 and psnr["sine"] > psnr["tanh"] + 10.0
+
+
+def test_outputs_written(small_bench):
+    out, result = small_bench
+    data = json.loads((out / "results.json").read_text())
+    assert data["settings"]["steps"] == 60 and len(data["runs"]) == len(ACTIVATIONS)
+    assert (out / "psnr_vs_time.png").stat().st_size > 0
+    table = (out / "results.md").read_text()
+    assert "| 1 |" in table and "sine" in table and result["markdown"].strip() == table.strip()
+
+
+def test_psnr_at_time():
+    curve = [{"seconds": 0.0, "psnr": 10.0}, {"seconds": 1.0, "psnr": 20.0}, {"seconds": 2.0, "psnr": 25.0}]
+    assert psnr_at(curve, 1.5) == 20.0 and psnr_at(curve, 5.0) == 25.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "sine,nope"], "unknown method(s) nope"),
+    (["--steps", "0"], "--steps must be ≥ 1"),
+    (["--images", "/nonexistent/folder"], "does not exist"),
+])
+def test_bad_options_are_refused(args, message, capsys):
+    assert main(["bench", "activations", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
