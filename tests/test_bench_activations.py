@@ -57,7 +57,9 @@ def test_psnr_at_time():
     (["--methods", "sine,nope"], "unknown method(s) nope"),
     (["--steps", "0"], "--steps must be ≥ 1"),
     (["--images", "/nonexistent/folder"], "does not exist"),
-])
+    (["--lr", "1e-3", "--lr-sweep", "1e-3"], "either --lr or --lr-sweep"),
+    (["--lr-sweep", "a,b"], "--lr-sweep takes comma-separated numbers"),
+], ids=["methods-unknown", "steps-0", "images-missing", "lr-and-sweep", "sweep-not-numbers"])
 def test_bad_options_are_refused(args, message, capsys):
     assert main(["bench", "activations", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
