@@ -41,11 +41,15 @@ def _write_images(root: Path) -> list[Path]:
     return out
 
 
-@pytest.mark.parametrize("activation", ["sine", "relu-pe", "rbf-relu", "tanh"])
-def test_bank_members_equal_separate_networks(activation):
+@pytest.mark.parametrize("mode", ["vmap", "loop"])
+@pytest.mark.parametrize("activation", ["sine", "relu-pe", "rbf-relu", "tanh", "wire", "grid"])
+def test_bank_members_equal_separate_networks(activation, mode):
     torch.manual_seed(0)
     nets = [ModelConfig(activation=activation, hidden_features=16, hidden_layers=2).build(2, 3, 32) for _ in range(3)]
-    bank = ModelBank(nets)
+    if activation == "grid":
+        for net in nets:
+            torch.nn.init.normal_(net.values)
+    bank = ModelBank(nets, mode=mode)
     x = torch.rand(3, 50, 2) * 2 - 1
     expected = torch.stack([net(x[i]) for i, net in enumerate(nets)])
     torch.testing.assert_close(bank(x), expected, rtol=1e-5, atol=1e-6)
@@ -62,10 +66,11 @@ def test_bank_refuses_mixed_architectures():
         ModelBank([sirenkit.Siren(2, 1, 16, 1), sirenkit.Siren(2, 3, 16, 1)])
 
 
-def test_per_member_clipping_equals_clipping_each_alone():
+@pytest.mark.parametrize("mode", ["vmap", "loop"])
+def test_per_member_clipping_equals_clipping_each_alone(mode):
     torch.manual_seed(1)
     nets = [sirenkit.Siren(2, 1, 16, 1) for _ in range(3)]
-    bank = ModelBank(nets)
+    bank = ModelBank(nets, mode=mode)
     x, y = torch.rand(3, 40, 2), torch.rand(3, 40, 1)
     ((bank(x) - y) ** 2).mean(dim=(1, 2)).sum().backward()
     norms = bank.clip_member_gradients_(0.05)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ class ImagesConfig:
     grey: bool = option(False, "convert colour images to grey before fitting")
     max_images: int = option(0, "fit only the first N images in path order (0: all)")
     chunk: int = option(65536, "points per chunk when evaluating whole images")
+    bank_mode: Literal["auto", "vmap", "loop"] = option(
+        "auto", "how the stacked networks run: vmap (batched matmuls), loop (each network's slice in turn), "
+                "auto (loop on a CPU, where it measured faster; vmap on GPUs)")
 
 
 @dataclass
@@ -179,7 +182,7 @@ class ImagesTask(Task):
             for _ in members:
                 torch.set_rng_state(start)  # the same draw as `fit image --seed S` makes
                 nets.append(model_cfg.build(2, shape[2], max(shape[:2])))
-            banks.append(ModelBank(nets))
+            banks.append(ModelBank(nets, mode=self.config.bank_mode))
             specs.append({"count": len(members), "member": model_spec(model_cfg, 2, shape[2], max(shape[:2]))})
         per = count_parameters(banks[0].member(0))
         description = f"{len(self.images)} × {model_cfg.activation} {model_cfg.hidden_features}×" \
