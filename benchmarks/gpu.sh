@@ -9,7 +9,8 @@
 #      (Laplacian and SDF losses at 250k points): step time, peak memory, agreement of the outputs;
 #   3. image: the gpu recipe (512², full batch, lr 1e-3 cosine) over 2000 steps (≥ 40 dB?);
 #   4. sdf: Chamfer against steps on the bunny for 3000 steps of the gpu recipe;
-#   5. pde: step time of the Helmholtz, wave and inverse-Helmholtz losses (analytic eager / compiled / autograd).
+#   5. pde: step time of the Helmholtz, wave and inverse-Helmholtz losses (analytic eager / compiled / autograd);
+#   6. batched: `fit images` (vmap) against 8 separate `fit image` runs, images per second.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-benchmarks/out}"
@@ -22,7 +23,9 @@ timeout 60 python benchmarks/fused.py --device cuda --points 250000 --compile \
   --json "$out/fused_gpu.json" 2>&1 | tee "$out/fused_gpu.log"
 timeout 120 python benchmarks/image_fit.py --device cuda --activations sine --steps 2000 --eval-every 250 \
   --target-db 40 --json "$out/image_fit_gpu.json" --markdown "$out/image_fit_gpu.md" 2>&1 | tee "$out/image_fit_gpu.log"
-timeout 150 python benchmarks/sdf.py --device cuda --parts curve --steps 3000 --eval-every 1000 \
+timeout 110 python benchmarks/sdf.py --device cuda --parts curve --steps 3000 --eval-every 1000 \
   --json "$out/sdf_gpu.json" 2>&1 | tee "$out/sdf_gpu.log"
 timeout 60 python benchmarks/pde.py --device cuda --parts step_time \
   --json "$out/pde_gpu.json" 2>&1 | tee "$out/pde_gpu.log"
+timeout 40 python benchmarks/batched_fit.py --device cuda --images 8 --size 128 --steps 200 --widths 256 \
+  --json "$out/batched_gpu.json" 2>&1 | tee "$out/batched_gpu.log"

@@ -39,7 +39,11 @@ def profile_step(step, device: torch.device, top: int) -> tuple[float, list[tupl
         return float(e.self_device_time_total if use_cuda else e.self_cpu_time_total)
 
     total = sum(self_time(e) for e in events) or 1.0
-    ranked = sorted(((e.key, self_time(e) / total) for e in events), key=lambda kv: -kv[1])[:top]
+    shares: dict[str, float] = {}
+    for e in events:  # inductor's generated graphs are named by hash: one label for all of them
+        key = "compiled kernels" if "CompiledFxGraph" in e.key else e.key
+        shares[key] = shares.get(key, 0.0) + self_time(e) / total
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
     mm = sum(self_time(e) for e in events if e.key in MATMUL) / total
     return total / 1000.0, ranked, mm
 
