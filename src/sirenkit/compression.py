@@ -133,19 +133,11 @@ def decode(tensors: dict[str, Tensor], spec: dict[str, Any], kinds: dict[str, st
 # ---------------------------------------------------------------------------------------------- files
 def read_compressed(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """(dequantised network on the CPU in eval mode, header metadata) of a file written by `compress`."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
     from .io.files import require_file
+    from .train.checkpoint import read_safetensors
 
     path = require_file(path, "compressed file", "a .safetensors file")
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"compressed file {path} is damaged or not a safetensors file ({first})") from None
+    tensors, header = read_safetensors(path, "compressed file")
     if header.get("format") != FORMAT:
         raise UserError(f"{path} was not written by sirenkit compress (format {header.get('format')!r})")
     try:

@@ -34,6 +34,21 @@ def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], meta: dict[str
     write_json(path.with_suffix(".json"), meta)
 
 
+def read_safetensors(path: str | Path, what: str) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Tensors and string metadata of a safetensors file; damage of any kind is a one-line UserError naming
+    the file as `what` ("checkpoint", "compressed file")."""
+    from safetensors import safe_open
+
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{what} {path} is damaged or not a safetensors file ({first})") from None
+    return tensors, header
+
+
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Read a checkpoint; any damage (truncation, tampering, wrong format) is a one-line UserError."""
     path = Path(path)
@@ -41,15 +56,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
         path = path / CHECKPOINT
     if not path.is_file():
         raise UserError(f"no checkpoint at {path} (is this a sirenkit run folder?)")
-    try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"checkpoint {path} is damaged or not a safetensors file ({first})") from None
+    tensors, header = read_safetensors(path, "checkpoint")
     if header.get("format") != FORMAT:
         raise UserError(f"checkpoint {path} was not written by sirenkit (format {header.get('format')!r})")
     try:
