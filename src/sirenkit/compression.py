@@ -167,6 +167,10 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> 
         raise UserError(f"--bits must be 16 or 8, got {bits}")
     _, meta = load_checkpoint(run)
     task = meta.get("task")
+    if task == "images":
+        from .export.network import load_coordinate_network as refuse_bank
+
+        refuse_bank(run, "compress")  # refuses with the path of one image's own run folder
     if task != "image":
         raise UserError(f"compress handles image runs (`sirenkit fit image`) only; {run} is a {task!r} run")
     model, meta = load_coordinate_network(run, "compress")

@@ -178,3 +178,13 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     for (name, a), b in zip(model.state_dict().items(), single.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=name)
     assert sorted(p.name for p in (tmp_path / "ddp" / "images").iterdir()) == ["astronaut", "camera"]
+
+
+def test_export_and_compress_point_to_an_image_folder(folder_runs, capsys):
+    root, *_ = folder_runs
+    for command in ("export", "compress"):
+        assert main([command, str(root / "bank")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"sirenkit {command} {root / 'bank' / 'images' / 'a'}" in err[0]
+    assert main(["compress", str(root / "bank" / "images" / "b"), "--bits", "16"]) == 0
+    assert (root / "bank" / "images" / "b" / "compressed-16bit.png").is_file()

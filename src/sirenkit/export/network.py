@@ -31,6 +31,11 @@ def load_coordinate_network(run: str | Path, command: str) -> tuple[nn.Module, d
     model, meta = load_run(run, "cpu")
     spec = meta.get("model")
     task = meta.get("task", "?")
+    if task == "images":  # a bank of one network per image: each has its own complete run folder
+        names = [im.get("name") for im in (meta.get("signal") or {}).get("images", []) if isinstance(im, dict)]
+        example = names[0] if names else "NAME"
+        raise UserError(f"{run} is a `fit images` run (one network per image); {command} one image's network: "
+                        f"`sirenkit {command} {Path(run) / 'images' / example}`")
     if not isinstance(spec, dict) or spec.get("kind") is not None or "in_features" not in spec:
         kind = spec.get("kind") if isinstance(spec, dict) else None
         what = f"a {kind!r} network" if kind else "a network that is not a coordinate MLP"
