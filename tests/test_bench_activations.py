@@ -64,3 +64,9 @@ def test_bad_options_are_refused(args, message, capsys):
     assert main(["bench", "activations", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_a_diverging_method_is_reported_not_fatal():
+    result = run_activations(methods="sine,relu", steps=10, size=16, lr=1e30, max_images=1, device="cpu", quiet=True)
+    assert all(r.get("diverged") for r in result["runs"])
+    assert "diverged on 1 image(s)" in result["markdown"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
 import platform
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import TrainingDiverged, UserError
 from ..train.callbacks import Callback
 
 METHOD_LR: dict[str, float] = {
@@ -30,8 +31,9 @@ METHOD_LR: dict[str, float] = {
 """Adam learning rate of each method (cosine decay to 0): the best of {3e-4, 1e-3, 3e-3, 1e-2} on the cameraman
 at 256², 300 steps (benchmarks/RESULTS.md, "Representations"); a method missing here uses 1e-3."""
 
-DEFAULT_IMAGES = ("camera", "astronaut", "coffee")
-"""Bundled scikit-image photographs used without `--images` (no download)."""
+DEFAULT_IMAGES = {"cpu": ("camera", "astronaut"), "gpu": ("camera", "astronaut", "coffee", "chelsea", "rocket")}
+"""Bundled scikit-image photographs used without `--images` (no download); two on a CPU so that the default
+run of every method stays within minutes there."""
 
 
 def _log(message: str, quiet: bool) -> None:
@@ -39,7 +41,7 @@ def _log(message: str, quiet: bool) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def image_files(folder: str | None, limit: int = 0) -> list[tuple[str, Path]]:
+def image_files(folder: str | None, limit: int = 0, gpu: bool = False) -> list[tuple[str, Path]]:
     """(name, path) of the benchmark images: every image under `folder`, or the bundled default set."""
     from ..tasks.images import _bundled_files, _folder_files
 
@@ -47,7 +49,7 @@ def image_files(folder: str | None, limit: int = 0) -> list[tuple[str, Path]]:
         files = _folder_files(folder)
     else:
         bundled = dict(_bundled_files())
-        files = [(name, bundled[name]) for name in DEFAULT_IMAGES if name in bundled]
+        files = [(name, bundled[name]) for name in DEFAULT_IMAGES["gpu" if gpu else "cpu"] if name in bundled]
     return files[:limit] if limit else files
 
 
@@ -106,7 +108,14 @@ def fit_one(path: Path, method: str, size: int, batch_pixels: int, steps: int, s
     torch.manual_seed(seed)
     model = model_cfg.build(2, task.out_features, task.samples).to(device)
     collect = _Collect()
-    result = Trainer(train_cfg, device, None, [collect]).fit(task, model)
+    try:
+        result = Trainer(train_cfg, device, None, [collect]).fit(task, model)
+    except TrainingDiverged:  # reported as a result (this rate is too high for this method), not a crash
+        return {"method": method, "parameters": count_parameters(model), "budget": budget,
+                "model": model_spec(model_cfg, 2, task.out_features, task.samples),
+                "train": dataclasses.asdict(train_cfg), "steps": collect.rows[-1]["step"] if collect.rows else 0,
+                "seconds": collect.rows[-1]["seconds"] if collect.rows else 0.0, "psnr": float("nan"),
+                "ssim": float("nan"), "psnr_2x": float("nan"), "curve": collect.rows, "diverged": True}
     final = task.evaluate(model, final=True)
     between = float("nan")
     if size and max(task.native_shape) >= 2 * size:
@@ -148,8 +157,9 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
     if rates and lr is not None:
         raise UserError("give either --lr or --lr-sweep, not both")
     chosen = _methods(methods)
-    files = image_files(images, max_images)
     dev = resolve_device(device)
+    gpu = dev.type in ("cuda", "mps")
+    files = image_files(images, max_images, gpu)
     if threads:
         torch.set_num_threads(threads)
     out_dir = None
@@ -158,7 +168,6 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
         if out_dir.exists() and not out_dir.is_dir():
             raise UserError(f"--out {out_dir} is a file, not a folder")
         out_dir.mkdir(parents=True, exist_ok=True)
-    gpu = dev.type in ("cuda", "mps")
     size = size if size is not None else (512 if gpu else 128)
     batch_pixels = batch_pixels if batch_pixels is not None else (0 if gpu else 4096)
     eval_every = max(1, min(50, steps // 6))
@@ -173,7 +182,7 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
         for method in chosen:
             tried = [fit_one(path, method, size, batch_pixels, steps, seconds, hidden_features, hidden_layers, rate,
                              seed, eval_every, dev) for rate in (rates or [lr])]
-            run = max(tried, key=lambda r: r["psnr"])  # with --lr-sweep: each method at its best rate
+            run = max(tried, key=lambda r: -math.inf if math.isnan(r["psnr"]) else r["psnr"])  # best rate
             if rates:
                 run["sweep"] = [{"lr": r["train"]["lr"], "psnr": r["psnr"], "psnr_2x": r["psnr_2x"]} for r in tried]
             run["image"] = name
@@ -212,8 +221,9 @@ def summarise(runs: list[dict[str, Any]], methods: list[str]) -> list[dict[str, 
                      "psnr_at_common_time": float(np.mean([psnr_at(r["curve"], common) for r in rs])),
                      "common_time_s": round(common, 2), "seconds": float(np.mean([r["seconds"] for r in rs])),
                      "parameters": rs[0]["parameters"], "lr": rs[0]["train"]["lr"],
+                     "diverged": sum(bool(r.get("diverged")) for r in rs),
                      "per_image": {r["image"]: round(r["psnr"], 2) for r in rs}})
-    rows.sort(key=lambda row: -row["psnr"])
+    rows.sort(key=lambda row: math.inf if math.isnan(row["psnr"]) else -row["psnr"])  # diverged runs last
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return rows
@@ -233,7 +243,8 @@ def markdown(result: dict[str, Any]) -> str:
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(images)]
     for row in result["summary"]:
         per = " | ".join(f"{row['per_image'].get(i, float('nan')):.2f}" for i in images)
-        lines.append(f"| {row['rank']} | {row['method']} | {row['parameters']:,} | {row['lr']:g} | {row['psnr']:.2f} "
+        name = row["method"] + (f" (diverged on {row['diverged']} image(s))" if row.get("diverged") else "")
+        lines.append(f"| {row['rank']} | {name} | {row['parameters']:,} | {row['lr']:g} | {row['psnr']:.2f} "
                      f"| {row['ssim']:.3f} | {row['psnr_2x']:.2f} | {row['psnr_at_common_time']:.2f} | {row['seconds']:.1f} "
                      f"| {per} |")
     return "\n".join(lines)
@@ -263,7 +274,8 @@ def figure(runs: list[dict[str, Any]], methods: list[str], path: Path) -> None:
 def add_arguments(p) -> None:
     """Options of `sirenkit bench activations` (and `python benchmarks/activations.py`)."""
     p.add_argument("--images", default=None, metavar="DIR",
-                   help="folder of images (e.g. Kodak); default: cameraman, astronaut, coffee from scikit-image")
+                   help="folder of images (e.g. Kodak); default: scikit-image's cameraman and astronaut (on GPUs also "
+                        "coffee, chelsea, rocket)")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N images (default 0: all)")
     p.add_argument("--steps", type=int, default=300, help="training steps per method and image (default 300)")
     p.add_argument("--seconds", type=float, default=None, help="also stop each fit after this many seconds")
