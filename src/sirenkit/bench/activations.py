@@ -3,9 +3,10 @@
 For each image and each method: the same seed, the same pixels per step, the same schedule and step count (or
 time budget); the network's width (the grid's resolution) is chosen by `ModelConfig.with_parameter_budget` so
 that every method has at most as many parameters as the SIREN of `--hidden-features`×`--hidden-layers`. Each
-method trains at its own learning rate from `METHOD_LR` (measured on the cameraman, see docs/representations.md;
-`--lr` sets one for all). Reported: PSNR against steps and against training seconds (evaluation excluded), a
-table, a PSNR-vs-time figure and, with `--json`, every hyperparameter and curve.
+method trains at its own learning rate from `METHOD_LR` (measured on the cameraman, see benchmarks/RESULTS.md;
+`--lr` sets one for all, `--lr-sweep` picks each method's best of a list). Reported: PSNR against steps and
+against training seconds (evaluation excluded), PSNR at twice the resolution, a table and, with `--out`, a
+PSNR-vs-time figure and results.json with every hyperparameter and curve.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from ..errors import TrainingDiverged, UserError
 from ..train.callbacks import Callback
 
 METHOD_LR: dict[str, float] = {
-    "sine": 1e-3, "relu": 1e-3, "tanh": 1e-3, "softplus": 1e-3, "elu": 1e-3, "selu": 1e-3, "relu-pe": 1e-3,
-    "rbf-relu": 1e-3, "fourier": 1e-3, "finer": 1e-3, "gauss": 1e-3, "wire": 1e-3, "grid": 1e-2,
+    "sine": 1e-3, "relu": 1e-3, "tanh": 1e-3, "softplus": 1e-3, "elu": 1e-2, "selu": 3e-4, "relu-pe": 1e-3,
+    "rbf-relu": 3e-3, "fourier": 3e-3, "finer": 1e-3, "gauss": 1e-3, "wire": 3e-4, "grid": 1e-1,
 }
-"""Adam learning rate of each method (cosine decay to 0): the best of {3e-4, 1e-3, 3e-3, 1e-2} on the cameraman
-at 256², 300 steps (benchmarks/RESULTS.md, "Representations"); a method missing here uses 1e-3."""
+"""Adam learning rate of each method (cosine decay): the best of {3e-4, 1e-3, 3e-3, 1e-2, 1e-1} on the cameraman
+at 128², 4,096 pixels per step, 300 steps, seed 0 (`--lr-sweep`; benchmarks/RESULTS.md, "Representations");
+a method missing here uses 1e-3."""
 
 DEFAULT_IMAGES = {"cpu": ("camera", "astronaut"), "gpu": ("camera", "astronaut", "coffee", "chelsea", "rocket")}
 """Bundled scikit-image photographs used without `--images` (no download); two on a CPU so that the default
