@@ -7,7 +7,6 @@ docs/representations.md describes each one, its initialisation and its defaults.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -32,7 +31,7 @@ from .activations import (
 )
 from .encodings import FourierFeatures, PositionalEncoding, RBFEncoding, nyquist_frequencies
 from .grid import MAX_DIMENSIONS, Grid, largest_resolution
-from .mlp import FieldMLP, Siren, count_parameters
+from .mlp import FieldMLP, Siren, count_parameters, siren_init
 from .wire import Wire
 
 ActivationName = Literal[
@@ -127,7 +126,7 @@ class ModelConfig:
             acts: list[Activation] = [Finer(cfg.first_omega_0)] + [Finer(cfg.hidden_omega_0)
                                                                    for _ in range(cfg.hidden_layers)]
             net = FieldMLP(in_features, out_features, cfg.hidden_features, cfg.hidden_layers, acts)
-            _siren_init(net, cfg.hidden_omega_0)
+            siren_init(net, cfg.hidden_omega_0)
             with torch.no_grad():
                 net.layers[0].bias.uniform_(-cfg.finer_first_bias, cfg.finer_first_bias)
             return net
@@ -199,15 +198,6 @@ class ModelConfig:
 def _check_grid_dimensions(in_features: int) -> None:
     if not 1 <= in_features <= MAX_DIMENSIONS:
         raise UserError(f"--activation grid needs 1-, 2- or 3-D coordinates; this task has {in_features}")
-
-
-def _siren_init(net: FieldMLP, hidden_omega_0: float) -> None:
-    """SIREN's weight init on any FieldMLP: first layer U(±1/n), later ones and the head U(±√(6/n)/ω0)."""
-    with torch.no_grad():
-        for i, linear in enumerate(net.linears()):
-            fan_in = linear.weight.shape[1]
-            bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / hidden_omega_0
-            linear.weight.uniform_(-bound, bound)
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:

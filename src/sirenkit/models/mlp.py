@@ -77,11 +77,17 @@ class Siren(FieldMLP):
         super().__init__(in_features, out_features, hidden_features, hidden_layers, acts)
         self.first_omega_0 = float(first_omega_0)
         self.hidden_omega_0 = float(hidden_omega_0)
-        with torch.no_grad():
-            for i, linear in enumerate(self.linears()):
-                fan_in = linear.weight.shape[1]
-                bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / self.hidden_omega_0
-                linear.weight.uniform_(-bound, bound)
+        siren_init(self, self.hidden_omega_0)
+
+
+def siren_init(net: FieldMLP, hidden_omega_0: float) -> None:
+    """SIREN's weight init on any FieldMLP: first layer U(±1/n), later ones and the head U(±√(6/n)/ω0), n the
+    fan-in; biases keep PyTorch's default."""
+    with torch.no_grad():
+        for i, linear in enumerate(net.linears()):
+            fan_in = linear.weight.shape[1]
+            bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / hidden_omega_0
+            linear.weight.uniform_(-bound, bound)
 
 
 def count_parameters(model: nn.Module) -> int:
