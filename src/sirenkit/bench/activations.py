@@ -258,14 +258,18 @@ def figure(runs: list[dict[str, Any]], methods: list[str], path: Path) -> None:
 
     fig = new_figure(7.0, 4.5)
     ax = fig.add_subplot(1, 1, 1)
-    for method in methods:
+    import matplotlib
+
+    colours = matplotlib.colormaps["tab20"]
+    for i, method in enumerate(methods):
         rs = [r for r in runs if r["method"] == method]
         if not rs:
             continue
         n = min(len(r["curve"]) for r in rs)
         t = np.mean([[row["seconds"] for row in r["curve"][:n]] for r in rs], axis=0)
         p = np.mean([[row["psnr"] for row in r["curve"][:n]] for r in rs], axis=0)
-        ax.plot(t, p, marker=".", label=method, linewidth=2.0 if method == "sine" else 1.2)
+        ax.plot(t, p, marker=".", label=method, color=colours(i % 20), linestyle=("-", "--", ":")[i // 7 % 3],
+                linewidth=2.4 if method == "sine" else 1.2)
     ax.set_xlabel("training seconds (evaluation excluded)")
     ax.set_ylabel("mean PSNR (dB)")
     ax.grid(alpha=0.3)
