@@ -45,12 +45,12 @@ def _log(message: str, quiet: bool) -> None:
 
 def image_files(folder: str | None, limit: int = 0, gpu: bool = False) -> list[tuple[str, Path]]:
     """(name, path) of the benchmark images: every image under `folder`, or the bundled default set."""
-    from ..tasks.images import _bundled_files, _folder_files
+    from ..tasks.images import bundled_image_files, named_image_files
 
     if folder:
-        files = _folder_files(folder)
+        files = named_image_files(folder)
     else:
-        bundled = dict(_bundled_files())
+        bundled = dict(bundled_image_files())
         files = [(name, bundled[name]) for name in DEFAULT_IMAGES["gpu" if gpu else "cpu"] if name in bundled]
     return files[:limit] if limit else files
 
@@ -110,14 +110,18 @@ def fit_one(path: Path, method: str, size: int, batch_pixels: int, steps: int, s
     torch.manual_seed(seed)
     model = model_cfg.build(2, task.out_features, task.samples).to(device)
     collect = _Collect()
+    record: dict[str, Any] = {
+        "method": method, "parameters": count_parameters(model), "budget": budget,
+        "model": model_spec(model_cfg, 2, task.out_features, task.samples), "train": dataclasses.asdict(train_cfg),
+        "curve": collect.rows,
+    }
     try:
         result = Trainer(train_cfg, device, None, [collect]).fit(task, model)
     except TrainingDiverged:  # reported as a result (this rate is too high for this method), not a crash
-        return {"method": method, "parameters": count_parameters(model), "budget": budget,
-                "model": model_spec(model_cfg, 2, task.out_features, task.samples),
-                "train": dataclasses.asdict(train_cfg), "steps": collect.rows[-1]["step"] if collect.rows else 0,
-                "seconds": collect.rows[-1]["seconds"] if collect.rows else 0.0, "psnr": float("nan"),
-                "ssim": float("nan"), "psnr_2x": float("nan"), "curve": collect.rows, "diverged": True}
+        last = collect.rows[-1] if collect.rows else {"step": 0, "seconds": 0.0}
+        nan = float("nan")
+        return {**record, "steps": last["step"], "seconds": last["seconds"], "psnr": nan, "ssim": nan,
+                "psnr_2x": nan, "diverged": True}
     final = task.evaluate(model, final=True)
     between = float("nan")
     if size and max(task.native_shape) >= 2 * size:
@@ -125,12 +129,8 @@ def fit_one(path: Path, method: str, size: int, batch_pixels: int, steps: int, s
         # representation does between the pixels it was fitted to (a grid or a high-σ encoding can fit the
         # pixels and still alias between them).
         between = ImageTask(ImageConfig(path=str(path), size=2 * size), device).evaluate(model)["psnr"]
-    return {
-        "method": method, "parameters": count_parameters(model), "budget": budget,
-        "model": model_spec(model_cfg, 2, task.out_features, task.samples),
-        "train": dataclasses.asdict(train_cfg), "steps": result.steps, "seconds": round(result.seconds, 3),
-        "psnr": final["psnr"], "ssim": final["ssim"], "psnr_2x": between, "curve": collect.rows,
-    }
+    return {**record, "steps": result.steps, "seconds": round(result.seconds, 3), "psnr": final["psnr"],
+            "ssim": final["ssim"], "psnr_2x": between}
 
 
 def psnr_at(curve: list[dict[str, Any]], seconds: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,17 @@ class Image:
     @property
     def channels(self) -> int:
         return int(self.pixels.shape[-1])
+
+
+def image_files_under(root: Path) -> list[Path]:
+    """Every image file under `root`, recursively, sorted by path; hidden files and folders are skipped."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                out.append(Path(dirpath) / name)
+    return sorted(out)
 
 
 def default_image() -> Image:

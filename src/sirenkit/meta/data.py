@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import UserError
-from ..io.images import IMAGE_SUFFIXES, load_image
+from ..io.images import IMAGE_SUFFIXES, image_files_under, load_image
 
 SPLIT_SEED = 0  # the folder split and the offline default's subsampling never depend on --seed
 
@@ -65,13 +65,13 @@ def load_image_set(path: str | None, size: int, test_fraction: float = 0.1) -> I
     if (root / "img_align_celeba").is_dir() and (root / "list_eval_partition.txt").is_file():
         return _celeba(root, size)
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train_files, test_files = _image_files(root / "train"), _image_files(root / "test")
+        train_files, test_files = image_files_under(root / "train"), image_files_under(root / "test")
         if not train_files or not test_files:
             empty = root / ("train" if not train_files else "test")
             raise UserError(f"data folder {empty} holds no images ({_suffixes()})")
         how = f"{root}: train/ and test/ subfolders"
     else:
-        files = _image_files(root)
+        files = image_files_under(root)
         if len(files) < 2:
             found = "no images" if not files else "only one image"
             raise UserError(f"data folder {root} holds {found} ({_suffixes()}); need at least two "
@@ -87,17 +87,6 @@ def load_image_set(path: str | None, size: int, test_fraction: float = 0.1) -> I
 
 def _suffixes() -> str:
     return ", ".join(s.lstrip(".").upper() for s in IMAGE_SUFFIXES)
-
-
-def _image_files(root: Path) -> list[Path]:
-    """Every image file under `root`, recursively, sorted by path; hidden files and folders are skipped."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                out.append(Path(dirpath) / name)
-    return sorted(out)
 
 
 def _celeba(root: Path, size: int) -> ImageSet:

@@ -25,7 +25,7 @@ from ..diff import unwrap
 from ..errors import UserError
 from ..grids import grid_coords
 from ..io.atomic import write_json
-from ..io.images import IMAGE_SUFFIXES, Image, load_image, resize_longer_side, save_image, to_grey
+from ..io.images import IMAGE_SUFFIXES, Image, image_files_under, load_image, resize_longer_side, save_image, to_grey
 from ..models import ModelConfig, build_model, count_parameters, model_spec
 from ..models.bank import ModelBank
 from ..plots import curve_plot, image_grid
@@ -73,7 +73,7 @@ class ImageBanks(nn.Module):
         return [bank(x) for bank, x in zip(self.banks, coords)]
 
 
-def _bundled_files() -> list[tuple[str, Path]]:
+def bundled_image_files() -> list[tuple[str, Path]]:
     from skimage import data
 
     root = Path(data.__file__).parent
@@ -85,16 +85,14 @@ def _bundled_files() -> list[tuple[str, Path]]:
     return out
 
 
-def _folder_files(folder: str) -> list[tuple[str, Path]]:
+def named_image_files(folder: str) -> list[tuple[str, Path]]:
     """(unique name, path) of every image under `folder`, in path order; names come from relative paths."""
-    from ..meta.data import _image_files
-
     root = Path(folder)
     if not root.exists():
         raise UserError(f"image folder {root} does not exist")
     if not root.is_dir():
         raise UserError(f"{root} is a file; `fit images` takes a folder (use `sirenkit fit image` for one image)")
-    files = _image_files(root)
+    files = image_files_under(root)
     if not files:
         raise UserError(f"image folder {root} holds no PNG, JPEG, TIFF, BMP or WebP files")
     out, seen = [], set()
@@ -136,7 +134,7 @@ class ImagesTask(Task):
             raise UserError("--batch-pixels and --max-images must be ≥ 0 and --chunk ≥ 1")
         if config.size < 0:
             raise UserError(f"--size must be ≥ 0, got {config.size}")
-        listed = _folder_files(config.folder) if config.folder else _bundled_files()
+        listed = named_image_files(config.folder) if config.folder else bundled_image_files()
         if config.max_images:
             listed = listed[: config.max_images]
         self.names = [name for name, _ in listed]
