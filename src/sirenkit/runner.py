@@ -30,7 +30,7 @@ from .tasks.base import ExportContext, RenderOptions
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
 from .train.checkpoint import CHECKPOINT, load_checkpoint, load_model_state
 from .train.device import resolve_device
-from .train.trainer import RESUMABLE_TRAIN_FIELDS, Trainer, TrainConfig
+from .train.trainer import RESUMABLE_TRAIN_FIELDS, Trainer, TrainConfig, choose_precision
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -214,6 +214,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     configs, device, recipe = resolve_settings(task_cls, explicit, run)
     task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
     train_cfg.validate()
+    train_cfg.check_device(device)
 
     job, device = _plan_torchrun(task_cls, train_cfg, device)
     task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
@@ -231,6 +232,9 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         from .diff import require_backend
 
         require_backend(model, task_cfg.derivatives)
+    if recipe == "paper" and train_cfg.precision == "auto":
+        train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
+    precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
     writer = job is None or job.is_writer
 
     config_record = {
@@ -251,6 +255,9 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         _log(quiet, f"  torchrun: {job.world_size} processes ({job.backend}), "
                     f"each with 1/{job.world_size} of every batch")
     _log(quiet, f"  model: {description}, {count_parameters(model):,} parameters; output: {out_dir}")
+    if precision != "fp32":
+        _log(quiet, f"  precision: {precision} hidden-layer matmuls (coordinates, first layer, activations and loss "
+                    f"in fp32; --precision fp32 turns it off)")
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes
@@ -281,6 +288,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
         "parameters": count_parameters(model),
         "stopped_early": result.stopped_early,
+        "precision": precision,
         "metric": task_cls.metric,
     })
     artefacts = task.export(model, ExportContext(out_dir, result.curve, metrics))

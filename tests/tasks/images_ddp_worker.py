@@ -12,7 +12,7 @@ import torch
 import sirenkit
 
 OPTIONS = {"size": 16, "max_images": 2, "steps": 20, "lr": 1e-3, "schedule": "cosine", "hidden_features": 16,
-           "hidden_layers": 1, "batch_pixels": 128, "device": "cpu", "quiet": True}
+           "hidden_layers": 1, "batch_pixels": 128, "device": "cpu", "quiet": True, "precision": "fp32"}
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -146,3 +146,33 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     assert f"checkpoint of step {meta['step']} is kept" in proc.stderr or "last checkpoint is kept" in proc.stderr
     assert all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
     assert not (out / "metrics.json").exists()  # a diverged run does not pretend to have finished
+
+
+def test_cuda_graph_step_runs_like_the_plain_compiled_step(monkeypatch):
+    """--cuda-graphs compiles the loss in mode reduce-overhead and marks each step begin. Without CUDA,
+    torch.compile skips the graph capture, so on a CPU this checks the wrapper's numbers, not its speed."""
+    from sirenkit import Siren
+    from sirenkit.tasks.image import ImageConfig, ImageTask
+    from sirenkit.train.trainer import Trainer, TrainConfig
+
+    monkeypatch.setattr(TrainConfig, "check_device", lambda self, device: None)
+    cpu = torch.device("cpu")
+    task = ImageTask(ImageConfig(size=12), cpu)
+    batch = task.batch(0, torch.Generator().manual_seed(0))
+    values = {}
+    for graphs in (False, True):
+        torch.manual_seed(0)
+        model = Siren(2, 1, hidden_features=8, hidden_layers=1)
+        cfg = TrainConfig(compile="on", cuda_graphs=graphs, precision="fp32")
+        loss_fn = Trainer(cfg, cpu)._loss_fn(task, model)
+        values[graphs] = [float(loss_fn(batch)["mse"]) for _ in range(2)]
+    assert values[True] == pytest.approx(values[False], rel=1e-6)
+
+
+def test_cuda_graphs_need_cuda_and_compile():
+    from sirenkit.train.trainer import TrainConfig
+
+    with pytest.raises(UserError, match="use --compile on or auto"):
+        TrainConfig(cuda_graphs=True, compile="off").validate()
+    with pytest.raises(UserError, match="needs a CUDA device"):
+        TrainConfig(cuda_graphs=True).check_device(torch.device("cpu"))

@@ -3,7 +3,8 @@
 Workloads: image fitting, Poisson from gradients and from the Laplacian, SDF, Helmholtz. For each, `reference`
 is an eager fp32 step with autograd's double backward and plain Adam at a constant lr 1e-4 (what the official
 code does), `default` is what sirenkit runs by default on this device (the task's own derivative backend, the
-loss compiled when `compile_by_default` says so, fused Adam on CUDA). Both use the same network and batch.
+loss compiled when `compile_by_default` says so, bf16 hidden-layer matmuls where `--precision auto` picks them,
+fused Adam on CUDA). Both use the same network and batch.
 Reported: median step time (interleaved rounds, device-synchronised), peak memory, their ratio, and for the
 image the training seconds until a PSNR target.
 """
@@ -38,6 +39,7 @@ TARGETS: dict[str, tuple[int, float, float, int]] = {
     "cuda": (512, 40.0, 20.0, 50), "cpu": (128, 30.0, 60.0, 25), "quick": (32, 25.0, 5.0, 10)}
 WORKLOADS = ("image", "poisson-gradient", "poisson-laplacian", "sdf", "helmholtz")
 VARIANTS = ("reference", "default")
+GRAPHS = "graphs"  # CUDA only: the default path with the compiled loss replayed as CUDA graphs (--cuda-graphs)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -123,7 +125,9 @@ def _task_options(name: str, sizes: dict[str, int], quick: bool) -> dict[str, An
 def build_variant(name: str, variant: str, device: torch.device, quick: bool) -> dict[str, Any]:
     """Task, model, batch and one-step function of (workload, variant), seeded so both variants match."""
     from ..models import ModelConfig
+    from ..models.precision import mixed_precision
     from ..tasks import REGISTRY
+    from ..train.trainer import choose_precision
 
     task_cls = REGISTRY[name]
     recipe = task_cls.recipes["gpu" if device.type == "cuda" else "cpu"]
@@ -140,10 +144,15 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool) ->
     model = ModelConfig(**model_options).build(task.in_features, task.out_features, task.samples).to(device)
     batch = task.batch(0, torch.Generator(device=device).manual_seed(0))
 
-    def loss_terms(b):
-        return task.loss_terms(model, b)
+    precision = "fp32" if variant == "reference" else choose_precision("auto", device, task, model)
 
-    compiled = variant == "default" and task.compile_by_default(model)
+    def loss_terms(b):
+        with mixed_precision(device, precision):
+            return task.loss_terms(model, b)
+
+    graphs = variant == GRAPHS
+    fast = variant in ("default", GRAPHS)
+    compiled = graphs or (variant == "default" and task.compile_by_default(model))
     backend = getattr(task, "_backend", None)
     if "derivatives" not in fields:
         path = "no derivatives"
@@ -159,10 +168,19 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool) ->
         from ..diff import supports_forward_mode
 
         path = "analytic" if supports_forward_mode(model) else "autograd"
-    fused = variant == "default" and device.type == "cuda"
+    fused = fast and device.type == "cuda"
     lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
-    step = optimiser_step(model, torch.compile(loss_terms) if compiled else loss_terms, batch, lr=lr, fused=fused)
-    desc = f"{path}{', compiled' if compiled else ', eager'}{', fused Adam' if fused else ''}"
+    loss_fn = torch.compile(loss_terms, mode="reduce-overhead" if graphs else None) if compiled else loss_terms
+    if graphs:
+        inner = loss_fn
+
+        def loss_fn(b):
+            torch.compiler.cudagraph_mark_step_begin()
+            return inner(b)
+
+    step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
+    desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"
+            f"{', fused Adam' if fused else ''}{', bf16 matmuls' if precision == 'bf16' else ''}")
     return {"task": task, "model": model, "batch": batch, "step": step, "points": len(batch.coords),
             "path": desc, "options": {k: v for k, v in options.items() if k in fields}}
 
@@ -261,22 +279,26 @@ def image_time_to_target(device: torch.device, quick: bool) -> dict[str, Any]:
     cfg = TrainConfig(steps=rt["steps"], lr=rt["lr"], schedule=rt["schedule"], seed=0, eval_every=every,
                       log_every=every, checkpoint_every=0, max_seconds=budget, device=str(device))
     hit = None
+    trainer = Trainer(cfg, device, out_dir=None, callbacks=[Stop()])
+    precision = trainer.precision(task, model)
     try:
-        Trainer(cfg, device, out_dir=None, callbacks=[Stop()]).fit(task, model)
+        trainer.fit(task, model)
     except _Reached:
         hit = rows[-1]["seconds"]
     last = rows[-1] if rows else {}
     out["default"] = {"seconds": hit, "steps": last.get("step"), "final_psnr": last.get("metric"),
                       "lr": f"{rt['lr']:g} {rt['schedule']} over {rt['steps']} steps",
-                      "batch_pixels": min(bp, task.n_pixels) or task.n_pixels}
+                      "batch_pixels": min(bp, task.n_pixels) or task.n_pixels, "precision": precision}
     return out
 
 
 # --------------------------------------------------------------------------------------------- the suite
 def run_suite(device: str = "auto", quick: bool = False, json_path: str | None = None, threads: int | None = None,
               workloads: tuple[str, ...] | list[str] = WORKLOADS, memory: bool = True, target: bool = True,
-              rounds: int | None = None, warmup: int | None = None, timed: int | None = None) -> dict[str, Any]:
-    """Run the suite; returns {"machine", "rows", "time_to_target", "markdown"} and writes `json_path`."""
+              rounds: int | None = None, warmup: int | None = None, timed: int | None = None,
+              graphs: bool = True) -> dict[str, Any]:
+    """Run the suite; returns {"machine", "rows", "time_to_target", "markdown"} and writes `json_path`.
+    On CUDA with `graphs`, a third variant replays the default path's compiled loss as CUDA graphs."""
     from ..train.device import resolve_device
 
     unknown = [w for w in workloads if w not in WORKLOADS]
@@ -288,6 +310,7 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
     if threads:
         torch.set_num_threads(threads)
     gpu = dev.type == "cuda"
+    variants = (*VARIANTS, GRAPHS) if gpu and graphs else VARIANTS
     rounds = rounds or (2 if quick or gpu else 3)
     warmup = warmup or (1 if quick else (10 if gpu else 2))
     timed = timed or (3 if quick else (15 if gpu else 5))
@@ -295,7 +318,7 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
     rows = []
     for name in workloads:
         _log(f"[suite] {name}: building both variants")
-        built = {v: build_variant(name, v, dev, quick) for v in VARIANTS}
+        built = {v: build_variant(name, v, dev, quick) for v in variants}
         med = interleaved_step_times({v: b["step"] for v, b in built.items()}, dev, rounds, warmup, timed)
         mem: dict[str, float | None] = {}
         for v, b in built.items():
@@ -306,9 +329,11 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
             else:
                 mem[v] = _child_peak_rss(name, v, quick, warmup + 1, threads)
         row = {"workload": name, "points": built["default"]["points"], "options": built["default"]["options"]}
-        for v in VARIANTS:
+        for v in variants:
             row[v] = {"ms": med[v], "peak_mib": mem[v], "path": built[v]["path"], "points": built[v]["points"]}
         row["ratio"] = med["reference"] / med["default"]
+        if GRAPHS in med:
+            row["ratio_graphs"] = med["reference"] / med[GRAPHS]
         rows.append(row)
         _log(f"  {name}: reference {med['reference']:.1f} ms, default {med['default']:.1f} ms "
              f"({row['ratio']:.2f}×; default = {built['default']['path']})")
@@ -352,6 +377,11 @@ def markdown(result: dict[str, Any]) -> str:
         pts = f"{ref['points']:,}" if ref["points"] == de["points"] else f"{ref['points']:,} / {de['points']:,}"
         lines.append(f"| {r['workload']} | {size} | {pts} | {ref['ms']:.1f} | {de['ms']:.1f} | {r['ratio']:.2f}× | "
                      f"{_fmt(ref['peak_mib'], '.0f')} | {_fmt(de['peak_mib'], '.0f')} | {de['path']} |")
+    if any(GRAPHS in r for r in result["rows"]):
+        lines += ["", "CUDA graphs (the default path, its compiled loss replayed as graphs: `--cuda-graphs`)", "",
+                  "| workload | default ms | graphs ms | reference ÷ graphs | graphs peak MiB |", "|---|---|---|---|---|"]
+        lines += [f"| {r['workload']} | {r['default']['ms']:.2f} | {r[GRAPHS]['ms']:.2f} | {r['ratio_graphs']:.2f}× | "
+                  f"{_fmt(r[GRAPHS]['peak_mib'], '.0f')} |" for r in result["rows"] if GRAPHS in r]
     t = result.get("time_to_target")
     if t:
         lines += ["", f"Image {t['size']}², seconds of training (evaluation excluded) to {t['target_db']:g} dB PSNR, "

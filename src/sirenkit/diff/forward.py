@@ -16,6 +16,7 @@ from ..errors import UserError
 from ..models.activations import Activation
 from ..models.encodings import Encoding
 from ..models.mlp import FieldMLP
+from ..models.precision import full_precision, upcast
 from .types import Derivatives
 
 
@@ -72,13 +73,17 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: b
     assert isinstance(net, FieldMLP)
     n, d = x.shape
     per_axis = per_axis and order == 2
-    h, t, s = net.encoding.streams(x, per_axis=per_axis)
-    if order == 1:
-        s = None
-    elif s is not None and not per_axis:
-        s = s.unsqueeze(0)  # second-derivative streams always carry a leading stream axis: (1 or d, N, F)
-    for linear, act in zip(net.layers, net.activations):
-        u, ut, us = _linear_streams(linear.weight, linear.bias, h, t, s)
+    # Under bf16 autocast (models/precision.py) the encoding and first layer stay fp32 and every layer's streams
+    # are upcast before the activation's derivatives are applied, as in FieldMLP.forward.
+    with full_precision(x.device.type):
+        h, t, s = net.encoding.streams(x, per_axis=per_axis)
+        if order == 1:
+            s = None
+        elif s is not None and not per_axis:
+            s = s.unsqueeze(0)  # second-derivative streams always carry a leading stream axis: (1 or d, N, F)
+        first = _linear_streams(net.layers[0].weight, net.layers[0].bias, h, t, s)
+    for i, (linear, act) in enumerate(zip(net.layers, net.activations)):
+        u, ut, us = first if i == 0 else _linear_streams(linear.weight, linear.bias, h, t, s)
         a, a1, a2 = act.with_derivatives(u)
         h = a
         t = a1 * ut  # (d, N, F)
@@ -114,9 +119,10 @@ def _linear_streams(
     if t.shape[1] == h.shape[0] and h.shape[0] > 1 and (s is None or s.shape[1] == h.shape[0]):
         parts = [h.unsqueeze(0), t] + ([s] if s is not None else [])
         out = torch.matmul(torch.cat(parts, dim=0), weight.t())
+        out = upcast(out)
         u = out[0] if bias is None else out[0] + bias
         return u, out[1 : 1 + d], (out[1 + d :] if s is not None else None)
-    u = nn.functional.linear(h, weight, bias)
-    ut = torch.matmul(t, weight.t())
-    us = torch.matmul(s, weight.t()) if s is not None else None
+    u = upcast(nn.functional.linear(h, weight, bias))
+    ut = upcast(torch.matmul(t, weight.t()))
+    us = upcast(torch.matmul(s, weight.t())) if s is not None else None
     return u, ut, us

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from .activations import Activation, Sine
 from .encodings import Encoding, IdentityEncoding
+from .precision import full_precision, upcast
 
 
 class FieldMLP(nn.Module):
@@ -50,10 +51,14 @@ class FieldMLP(nn.Module):
         return [*self.layers, self.head]
 
     def forward(self, coords: Tensor) -> Tensor:
-        h = self.encoding(coords)
-        for linear, act in zip(self.layers, self.activations):
-            h = act(linear(h))
-        return self.head(h)
+        # Under bf16 autocast (models/precision.py) the encoding and first layer stay fp32, every
+        # pre-activation is upcast before its activation and the output is fp32; without autocast `upcast`
+        # returns its input unchanged.
+        with full_precision(coords.device.type):
+            h = self.activations[0](self.layers[0](self.encoding(coords)))
+        for linear, act in zip(self.layers[1:], self.activations[1:]):
+            h = act(upcast(linear(h)))
+        return upcast(self.head(h))
 
 
 class Siren(FieldMLP):

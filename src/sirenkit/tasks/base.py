@@ -70,6 +70,10 @@ class Task(ABC):
     smoke: ClassVar[tuple[dict[str, Any], float]] = ({}, 0.0)
     """(tiny options, metric threshold): the registry smoke test runs every task so and checks the metric."""
 
+    mixed_precision: ClassVar[bool] = False
+    """Whether `--precision auto` may train this task with bf16 hidden-layer matmuls: only tasks whose loss
+    uses values alone and whose accuracy was measured not to suffer (models/precision.py)."""
+
     supports_distributed: ClassVar[bool] = False
     """Whether `batch` returns only this process's share under torchrun (other tasks refuse torchrun)."""
 

@@ -91,6 +91,11 @@ class ImageTask(Task):
     description = "fit a network to an image (PNG/JPEG/TIFF, grey or RGB); default: the cameraman"
     Config = ImageConfig
     metric = "psnr"
+    @property
+    def mixed_precision(self) -> bool:  # type: ignore[override]
+        """bf16 under --precision auto for the plain fit; the tv/hessian priors are derivative terms (fp32)."""
+        return self.config.prior == "none"
+
     recipes = {
         "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},

@@ -87,6 +87,7 @@ class VideoTask(Task):
     # 26.5 dB at lr 1e-3, 28.3 at 3e-4, 28.5 at 5e-4; 3→512×3→3 after 600 steps 27.6 at 5e-4, 28.8 at 2.5e-4,
     # 27.9 at 1.25e-4. The best lr falls with width (Adam moves each weight by about lr while the initial hidden
     # weights shrink as 1/sqrt(width)), so the 1024-wide GPU recipe uses 1.5e-4.
+    mixed_precision = True  # value-only loss; bf16 accuracy measured in benchmarks/RESULTS.md
     recipes = {
         "paper": {"task": {"size": 0, "sample_frac": 0.0038}, "model": {"hidden_features": 1024},
                   "train": {"steps": 100000, "lr": 1e-4, "schedule": "constant", "eval_every": 2500,

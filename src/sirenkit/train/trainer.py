@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ..config import option
 from ..errors import TrainingDiverged, UserError, check_all
 from ..io.atomic import write_text
+from ..models.precision import mixed_precision, resolve_precision, supports_mixed_precision
 from ..tasks.base import Task
 from .callbacks import Callback
 from .checkpoint import (
@@ -64,6 +65,16 @@ class TrainConfig:
     compile: Literal["auto", "on", "off"] = option(
         "auto", "torch.compile the loss (auto: on CUDA, and on CPU for analytic-derivative losses)"
     )
+    precision: Literal["auto", "fp32", "bf16"] = option(
+        "auto", "fp32, or bf16 matmuls in the hidden layers (autocast; coordinates, first layer, activations and "
+        "loss stay fp32); auto: bf16 for value-fitting tasks (image, images, video, audio) with hidden layers ≥ 256 "
+        "wide on hardware with fast bf16 (CUDA sm80+, CPUs with AMX or AVX512-BF16); fp32 otherwise and for "
+        "--recipe paper"
+    )
+    cuda_graphs: bool = option(
+        False, "replay the compiled loss and its backward as CUDA graphs (torch.compile mode reduce-overhead): "
+        "fewer kernel launches when the batch shape is fixed; CUDA only, not with --compile off"
+    )
     tensorboard: bool = option(False, "also log to <out>/tensorboard")
 
     def validate(self) -> None:
@@ -77,13 +88,21 @@ class TrainConfig:
             (self.checkpoint_every >= 0, "--checkpoint-every must be ≥ 0"),
             (self.log_every >= 1, "--log-every must be ≥ 1"),
             (self.eval_every >= 1, "--eval-every must be ≥ 1"),
+            (not (self.cuda_graphs and self.compile == "off"), "--cuda-graphs replays the compiled step: "
+             "use --compile on or auto with it"),
         ]
         check_all(checks)
+
+    def check_device(self, device: torch.device) -> None:
+        """Refuse settings that the chosen device cannot run (before anything is written)."""
+        if self.cuda_graphs and device.type != "cuda":
+            raise UserError(f"--cuda-graphs needs a CUDA device; this run uses {device}")
 
 
 # Settings that may change when a run is resumed; everything else must match the stored config.
 RESUMABLE_TRAIN_FIELDS = frozenset(
-    {"steps", "max_seconds", "checkpoint_every", "log_every", "eval_every", "tensorboard", "device", "compile"}
+    {"steps", "max_seconds", "checkpoint_every", "log_every", "eval_every", "tensorboard", "device", "compile",
+     "cuda_graphs"}
 )
 
 
@@ -108,12 +127,17 @@ class Trainer:
         writer: bool = True,
     ) -> None:
         config.validate()
+        config.check_device(device)
         self.config = config
         self.device = device
         self.out_dir = out_dir
         self.writer = writer  # False on the other ranks of a torchrun job: they read checkpoints, never write
         self.callbacks = list(callbacks or [])
         self.checkpoint_meta = dict(checkpoint_meta or {})
+
+    def precision(self, task: Task, model: nn.Module) -> str:
+        """`fp32` or `bf16`: what this trainer runs `task` in (see `choose_precision`)."""
+        return choose_precision(self.config.precision, self.device, task, model)
 
     # ----------------------------------------------------------------- state
     def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
@@ -255,11 +279,27 @@ class Trainer:
         return TrainResult(steps=step, seconds=seconds, curve=curve, stopped_early=stopped_early)
 
     def _loss_fn(self, task: Task, model: nn.Module):
-        def loss_terms(batch):
-            return task.loss_terms(model, batch)
+        precision = self.precision(task, model)
 
-        use = self.config.compile == "on" or (self.config.compile == "auto" and task.compile_by_default(model))
-        return torch.compile(loss_terms) if use else loss_terms
+        def loss_terms(batch):
+            with mixed_precision(self.device, precision):
+                return task.loss_terms(model, batch)
+
+        cfg = self.config
+        graphs = cfg.cuda_graphs  # validate() and check_device() made sure: CUDA, compile not off
+        use = cfg.compile == "on" or (cfg.compile == "auto" and (graphs or task.compile_by_default(model)))
+        if not use:
+            return loss_terms
+        compiled = torch.compile(loss_terms, mode="reduce-overhead" if graphs else None)
+        if not graphs:
+            return compiled
+
+        def replayed(batch):
+            # Each step is a new replay: tensors the previous step's graphs returned may be overwritten now.
+            torch.compiler.cudagraph_mark_step_begin()
+            return compiled(batch)
+
+        return replayed
 
     # ----------------------------------------------------------------- rows
     def _row(self, step: int, seconds: float, loss: Tensor | None, terms: dict[str, Tensor], lr=None) -> dict:
@@ -300,6 +340,20 @@ class Trainer:
             f"training diverged: the loss became {value} at step {step}; {kept}. "
             f"Try a lower --lr (now {self.config.lr:g}) or --clip-grad 1"
         )
+
+
+def choose_precision(requested: str, device: torch.device, task: Task, model: nn.Module) -> str:
+    """Resolve `--precision` for `task` and `model`: `auto` becomes bf16 only where the task allows it and the
+    hardware is fast at it; an explicit bf16 the model or the derivative backend cannot honour is refused."""
+    fused = getattr(task.config, "derivatives", None) == "fused"
+    if requested == "bf16":
+        if not supports_mixed_precision(model):
+            raise UserError("--precision bf16 needs a coordinate MLP (it keeps the coordinates and first layer in "
+                            "fp32); this network cannot: use --precision fp32")
+        if fused:
+            raise UserError("--derivatives fused runs in fp32 only: use --precision fp32 or another --derivatives")
+    allowed = task.mixed_precision and not fused
+    return resolve_precision(requested, device, allowed, model)  # type: ignore[arg-type]
 
 
 CURVE_FIELDS = ["step", "seconds", "loss", "metric", "lr", "it_per_s"]

@@ -1,0 +1,106 @@
+"""Mixed precision for coordinate networks: bf16 matmuls in the hidden layers, fp32 everywhere else.
+
+Under `mixed_precision(device, "bf16")` (torch.autocast), `FieldMLP` keeps its coordinate encoding and first
+layer in fp32 (bf16 has 8 significant bits: a coordinate near 1 would move by up to 2⁻⁹, which ω0 = 30 turns
+into a phase error of ~0.1 rad), runs the hidden and head matmuls in bf16, and upcasts every pre-activation
+to fp32 before the activation (sin of a bf16 argument near 4 would be off by up to 2⁻⁶). Outputs are fp32.
+
+Measured on the cameraman (benchmarks/RESULTS.md, "Mixed precision"): the same PSNR as fp32 at 40 dB, a
+ceiling of about 64 dB where fp32 memorises a 64² image to 150 dB. Losses on derivatives are not trained in
+bf16 by default: `--precision auto` asks the task (`Task.mixed_precision`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bf16 matrices faster than fp32: CUDA from Ampere (sm80) on, and CPUs with
+    AMX or AVX512-BF16 (elsewhere bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device) >= (8, 0)
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+        return any(bool(check()) for check in checks if callable(check))
+    return False
+
+
+# Narrowest hidden layer for which `auto` picks bf16. Measured on a 4th-generation Xeon (AMX), 1 thread, one
+# Adam step of a 3-hidden-layer SIREN: bf16 took 0.68–0.88× the speed of fp32 at width 32, 0.78–1.15× at 64,
+# 0.88–1.13× at 128 and 1.33–1.47× at 256 (512 and 8192 points); below 256 the casts cost more than they save.
+MIN_BF16_WIDTH = 256
+
+
+def _networks(model: nn.Module) -> list[nn.Module] | None:
+    """The coordinate MLPs inside `model` (itself, a bank's template, a `banks` list's templates), or None when
+    some part is not a coordinate MLP."""
+    from .bank import ModelBank
+    from .mlp import FieldMLP
+
+    net = getattr(model, "module", model)  # DistributedDataParallel
+    if isinstance(net, ModelBank):
+        net = net._template
+    if isinstance(net, FieldMLP):
+        return [net]
+    banks = getattr(net, "banks", None)
+    if not isinstance(banks, nn.ModuleList) or len(banks) == 0:
+        return None
+    parts = [_networks(b) for b in banks]
+    return None if any(p is None for p in parts) else [n for p in parts for n in p]  # type: ignore[union-attr]
+
+
+def supports_mixed_precision(model: nn.Module) -> bool:
+    """Whether the network keeps its first layer in fp32 under autocast: coordinate MLPs, banks of them, and
+    containers of such banks (a `banks` list, as `fit images` builds)."""
+    return _networks(model) is not None
+
+
+def hidden_width(model: nn.Module) -> int:
+    """The narrowest hidden layer of the coordinate MLPs in `model` (0 when it has none)."""
+    nets = _networks(model) or []
+    return min((n.head.in_features for n in nets), default=0)
+
+
+def resolve_precision(requested: Precision, device: torch.device, task_allows: bool, model: nn.Module) -> str:
+    """`fp32` or `bf16` for this run: `auto` picks bf16 only where the task allows it (measured), the model keeps
+    its coordinates in fp32, its hidden layers are at least `MIN_BF16_WIDTH` wide and the device has fast bf16
+    matmuls."""
+    if requested in ("fp32", "bf16"):
+        return requested
+    fast = task_allows and supports_mixed_precision(model) and hidden_width(model) >= MIN_BF16_WIDTH
+    return "bf16" if fast and fast_bf16(device) else "fp32"
+
+
+def mixed_precision(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context of `precision` on `device` (a no-op context for fp32)."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def upcast(t: Tensor) -> Tensor:
+    """`t` in fp32 when it is a half-precision tensor (autocast output), else `t` itself (fp32, fp64 kept)."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for `device_type` (torch < 2.4 only knows CUDA's and the CPU's flags)."""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch 2.3: no device argument
+        return bool(torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled())
+
+
+def full_precision(device_type: str) -> contextlib.AbstractContextManager:
+    """Suspend autocast inside (for coordinates and the first layer); a no-op context when autocast is off."""
+    if autocast_enabled(device_type):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return contextlib.nullcontext()
