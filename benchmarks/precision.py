@@ -37,6 +37,12 @@ CPU_WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
     "sdf (torus, 1000 steps)": ("sdf", {"shape": "torus", "steps": 1000, "mesh_resolution": 0}),
     "helmholtz k 10 (500 steps)": ("helmholtz", {"k": 10.0, "steps": 500}),
 }
+# The full CPU recipes of the Poisson tasks (run with --only "full recipe"): whether bf16 still matches fp32 at
+# the end of training, where --precision auto would use it.
+CPU_WORKLOADS.update({
+    "poisson gradient (cpu recipe, full)": ("poisson-gradient", {}),
+    "poisson laplacian (cpu recipe, full)": ("poisson-laplacian", {}),
+})
 QUICK_WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
     "image 32²": ("image", {"size": 32, "batch_pixels": 512, "steps": 60, "hidden_features": 32}),
     "poisson gradient 32²": ("poisson-gradient", {"size": 32, "batch_pixels": 512, "steps": 60,

@@ -118,13 +118,15 @@ def _task(name, **options):
     return cls(cls.Config(**options), CPU)
 
 
-def test_tasks_choose_bf16_only_for_value_losses(monkeypatch):
+def test_tasks_choose_bf16_only_where_measured(monkeypatch):
     monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
     mlp = _siren(width=MIN_BF16_WIDTH)
     assert choose_precision("auto", CPU, _task("image", size=16), mlp) == "bf16"
     assert choose_precision("auto", CPU, _task("image", size=16, prior="tv"), mlp) == "fp32"
-    assert choose_precision("auto", CPU, _task("poisson-gradient", size=16), mlp) == "fp32"
-    assert choose_precision("bf16", CPU, _task("poisson-gradient", size=16), mlp) == "bf16"
+    assert choose_precision("auto", CPU, _task("poisson-gradient", size=16), mlp) == "bf16"
+    assert choose_precision("auto", CPU, _task("poisson-gradient", size=16, derivatives="fused"), mlp) == "fp32"
+    assert choose_precision("auto", CPU, _task("sdf", shape="sphere", surface_samples=500), mlp) == "fp32"
+    assert choose_precision("bf16", CPU, _task("sdf", shape="sphere", surface_samples=500), mlp) == "bf16"
     with pytest.raises(UserError, match="fused runs in fp32 only"):
         choose_precision("bf16", CPU, _task("poisson-gradient", size=16, derivatives="fused"), mlp)
     wire = ModelConfig(activation="wire", hidden_features=16).build(2, 1)

@@ -67,8 +67,8 @@ class TrainConfig:
     )
     precision: Literal["auto", "fp32", "bf16"] = option(
         "auto", "fp32, or bf16 matmuls in the hidden layers (autocast; coordinates, first layer, activations and "
-        "loss stay fp32); auto: bf16 for value-fitting tasks (image, images, video, audio) with hidden layers ≥ 256 "
-        "wide on hardware with fast bf16 (CUDA sm80+, CPUs with AMX or AVX512-BF16); fp32 otherwise and for "
+        "loss stay fp32); auto: bf16 where it was measured to lose nothing (image, images, video, audio, poisson "
+        "gradient/laplacian) with hidden layers ≥ 256 wide on hardware with fast bf16 (CUDA sm80+, CPUs with AMX or AVX512-BF16); fp32 otherwise and for "
         "--recipe paper"
     )
     cuda_graphs: bool = option(
