@@ -3,7 +3,8 @@
 
 Two losses on a 256×3 SIREN, one Adam step each (forward, first-order backward, update):
   * laplacian — 2-D, value + gradient + Laplacian (the Poisson-from-Laplacian loss shape), N points;
-  * sdf       — 3-D, value + gradient (the SDF loss shape: |Φ|, normal alignment, eikonal), N points.
+  * sdf       — 3-D, value + gradient (the SDF loss shape: |Φ|, normal alignment, eikonal), N points; here
+                also the closed-form reverse sweep (`--derivatives reverse`, the SDF default, compiled with --compile).
 Per path: median step time (interleaved rounds, device-synchronised), peak memory of one step (CUDA allocator
 peak; on the CPU the bytes autograd keeps for backward), and the relative difference of the fused outputs from
 the forward-mode path's. On CUDA with Triton installed the fused path runs its Triton kernels
@@ -26,10 +27,12 @@ from torch.nn import functional as F
 from sirenkit.diff import autograd_derivatives
 from sirenkit.diff.forward import forward_derivatives
 from sirenkit.diff.fused import fused_derivatives, triton_requested
+from sirenkit.diff.reverse import reverse_derivatives
 from sirenkit.models import Siren
 from sirenkit.train.device import resolve_device
 
-PATHS = {"autograd": autograd_derivatives, "analytic": forward_derivatives, "fused": fused_derivatives}
+PATHS = {"autograd": autograd_derivatives, "analytic": forward_derivatives, "fused": fused_derivatives,
+         "reverse": lambda model, x, order: reverse_derivatives(model, x)}  # first-order (SDF) only
 
 
 def loss_of(kind: str, d) -> torch.Tensor:
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--points", type=int, default=None, help="points per step (default: 8192 CPU, 250000 CUDA)")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--compile", action="store_true", help="also time the forward-mode path under torch.compile")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the forward-mode path (and the SDF's reverse sweep) under torch.compile")
     p.add_argument("--json", default=None, metavar="FILE")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
@@ -99,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     points = args.points or (250_000 if device.type == "cuda" else 8192)
     rows = []
     for kind in ("laplacian", "sdf"):
-        variants = {name: (name, False) for name in PATHS}
+        variants = {name: (name, False) for name in PATHS if name != "reverse" or kind == "sdf"}
         if args.compile:
             variants["analytic, compiled"] = ("analytic", True)
+            if kind == "sdf":
+                variants["reverse, compiled"] = ("reverse", True)  # the SDF's default path
         steps = {}
         for label, (path, compiled) in variants.items():
             steps[label] = setup(kind, path, points, device, compiled)[3]

@@ -3,11 +3,11 @@
 
 For each workload it reports the task metric, the training seconds and the step time of both runs. This is the
 measurement behind `--precision auto`: bf16 is the default only for the tasks where it loses nothing here
-(value losses), and stays off for losses on derivatives. Each run is a real `sirenkit.fit` with the device's
+(image, audio, video, Poisson) and stays off where it does (the SDF) or where it was not measured to the end. Each run is a real `sirenkit.fit` with the device's
 recipe, shortened where the full recipe would take many minutes on a CPU (the steps are in the table).
 
     python benchmarks/precision.py --quick                 # smoke run, tiny sizes, seconds
-    python benchmarks/precision.py --threads 2             # CPU table for RESULTS.md (~25 minutes on 2 cores)
+    python benchmarks/precision.py --threads 2             # CPU table for RESULTS.md (~30 minutes on 2 cores)
     python benchmarks/precision.py --device cuda           # the same on a GPU (gpu.sh)
 """
 

@@ -44,6 +44,7 @@ TASK_QUICK = {
     "video": ["--size", "16"],
     "sdf": ["--batch-points", "64", "--surface-samples", "500", "--mesh-resolution", "0", "--eval-samples", "100"],
     "gradient": ["--size", "16"],
+    "laplacian": ["--size", "16"],
     "blend": ["--size", "16"],
     "helmholtz": ["--batch-points", "16", "--reference-nodes", "41"],
     "fwi": ["--batch-points", "16", "--reference-nodes", "41", "--eval-nodes", "5"],
@@ -269,7 +270,7 @@ class Case:
 
 def fit(task: str, *args: str) -> Callable[[Env], list[str]]:
     """`sirenkit fit TASK ARGS --out OUT` with quick settings; ARGS may use {d} for the bad-file folder."""
-    verb = ["poisson", task] if task in ("gradient", "blend") else list(REGISTRY[task].command)
+    verb = ["poisson", task] if task in ("gradient", "laplacian", "blend") else list(REGISTRY[task].command)
 
     def argv(env: Env) -> list[str]:
         given = [a.replace("{d}", str(env.data)) for a in args]
@@ -447,6 +448,9 @@ CASES = [
          "--cuda-graphs needs a CUDA device; this run uses cpu"),
     Case("cuda-graphs-no-compile", "`--cuda-graphs --compile off`", fit("image", "--cuda-graphs", "--compile", "off"),
          "--cuda-graphs replays the compiled step: use --compile on or auto with it"),
+    Case("laplacian-reverse", "`poisson laplacian --derivatives reverse`",
+         fit("laplacian", "--derivatives", "reverse"),
+         "--derivatives reverse gives gradients only; the laplacian needs analytic, autograd or fused"),
     Case("precision-bf16-fused", "`poisson gradient --precision bf16 --derivatives fused`",
          fit("gradient", "--precision", "bf16", "--derivatives", "fused"), "--derivatives fused runs in fp32 only"),
     # ---- commands

@@ -66,12 +66,13 @@ def meta_inpaint(run_dir, image, context: str = "100", out=None, seed: int = 0, 
 
 
 def bench_suite(device: str = "auto", quick: bool = False, json=None, threads=None, workloads=None,
-                memory: bool = True, target: bool = True) -> dict:
-    """Run the benchmark suite (`sirenkit bench suite`): reference vs default per workload; returns the results
-    ({"machine", "rows", "time_to_target", "markdown"})."""
+                memory: bool = True, target: bool = True, graphs: bool = False) -> dict:
+    """Run the benchmark suite (`sirenkit bench suite`): reference vs default per workload (on CUDA with `graphs`,
+    also the default path replayed as CUDA graphs); returns {"machine", "rows", "time_to_target", "markdown"}."""
     from .bench.suite import WORKLOADS, run_suite
 
-    return run_suite(device, quick, json, threads, tuple(workloads or WORKLOADS), memory=memory, target=target)
+    return run_suite(device, quick, json, threads, tuple(workloads or WORKLOADS), memory=memory, target=target,
+                     graphs=graphs)
 
 
 def export_onnx(run, path=None, opset: int = 17):

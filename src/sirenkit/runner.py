@@ -228,7 +228,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         description = _describe_model(spec)
     else:
         model, spec, description = built.module.to(device), built.spec, built.description
-    if getattr(task_cfg, "derivatives", None) in ("analytic", "fused"):  # refused before anything is written
+    if getattr(task_cfg, "derivatives", None) in ("analytic", "fused", "reverse"):  # refused before anything is written
         from .diff import require_backend
 
         require_backend(model, task_cfg.derivatives)

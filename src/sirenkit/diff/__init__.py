@@ -1,9 +1,10 @@
 """The derivative engine: value, gradient and Laplacian of a network in one call.
 
 `derivatives(model, x, backend=...)` is the entry point: `"analytic"` propagates closed-form forward-mode
-streams (sine and other elementwise-activation MLPs; first-order backward only), `"autograd"` uses reverse
-mode with a double backward (any model; what the official code does), `"auto"` picks analytic when the
-model supports it. The tensor-level autograd helpers (`gradient`, `divergence`, `laplacian`, `jacobian`,
+streams (sine and other elementwise-activation MLPs; first-order backward only), `"reverse"` writes out the
+backward sweep for the gradient alone (the same networks; half forward mode's products for 3-D inputs),
+`"autograd"` uses reverse mode with a double backward (any model; what the official code does), `"auto"` picks
+analytic when the model supports it. The tensor-level autograd helpers (`gradient`, `divergence`, `laplacian`, `jacobian`,
 `hessian`) work for any model's outputs.
 """
 
@@ -17,17 +18,20 @@ from torch import Tensor, nn
 from .autograd import divergence, gradient, hessian, jacobian, laplacian
 from .forward import AnalyticUnsupported, forward_derivatives, require_forward_mode, supports_forward_mode, unwrap
 from .fused import fused_derivatives, supports_fused
+from .reverse import reverse_derivatives
 from .types import Derivatives
 
 Backend = Literal["auto", "analytic", "autograd"]
 FusedBackend = Literal["auto", "analytic", "autograd", "fused"]
 """The backends of tasks whose losses need at most the Laplacian sum, which the fused SIREN path also gives."""
-BACKENDS: tuple[str, ...] = ("auto", "analytic", "autograd", "fused")
+GradientBackend = Literal["auto", "analytic", "autograd", "fused", "reverse"]
+"""The backends of tasks whose losses need only the gradient, which the closed-form reverse sweep also gives."""
+BACKENDS: tuple[str, ...] = ("auto", "analytic", "autograd", "fused", "reverse")
 
 
 def require_backend(model: nn.Module, backend: str) -> None:
     """Refuse, with one line, a backend the model cannot use (checked before a run writes anything)."""
-    if backend == "analytic":
+    if backend in ("analytic", "reverse"):
         require_forward_mode(model)
     elif backend == "fused" and not supports_fused(model):
         from ..errors import UserError
@@ -63,14 +67,15 @@ def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_gra
 
 
 def derivatives(
-    model: nn.Module, x: Tensor, order: int = 2, backend: FusedBackend = "auto", create_graph: bool = True,
+    model: nn.Module, x: Tensor, order: int = 2, backend: GradientBackend = "auto", create_graph: bool = True,
     per_axis: bool = False,
 ) -> Derivatives:
     """Value and derivatives of `model` at x (N, d) in [-1, 1]^d.
 
     backend: "analytic" (forward mode, sine/elementwise MLPs; any other model raises `AnalyticUnsupported`, a
     UserError), "autograd" (any model), "auto", "fused" (SIRENs: forward mode with one autograd node per layer that
-    keeps only its input — the least memory; Triton kernels on CUDA; no per-axis second derivatives).
+    keeps only its input — the least memory; Triton kernels on CUDA; no per-axis second derivatives), "reverse"
+    (order 1 only: value and gradient by the closed-form backward sweep, same networks as analytic).
     create_graph applies to autograd only (the analytic path is always differentiable). per_axis=True (with
     order 2) adds `hessian_diagonal` (N, m, d): ∂²/∂x_k² of every output along every axis.
     Example (closed form): for Φ(x) = sin(ω0 x) the gradient is ω0 cos(ω0 x) and the Laplacian −ω0² Φ.
@@ -83,6 +88,10 @@ def derivatives(
                              "backend='analytic' or 'autograd'")
         require_backend(model, backend)
         return fused_derivatives(model, x, order=order)
+    if backend == "reverse":
+        if order != 1 or per_axis:
+            raise ValueError("backend='reverse' gives the gradient only: use order=1 (and no per_axis)")
+        return reverse_derivatives(model, x)
     if backend == "analytic" or (backend == "auto" and supports_forward_mode(model)):
         return forward_derivatives(model, x, order=order, per_axis=per_axis)
     return autograd_derivatives(model, x, order=order, create_graph=create_graph, per_axis=per_axis)
@@ -93,6 +102,7 @@ __all__ = [
     "AnalyticUnsupported",
     "Derivatives",
     "FusedBackend",
+    "GradientBackend",
     "autograd_derivatives",
     "derivatives",
     "divergence",
@@ -104,6 +114,7 @@ __all__ = [
     "laplacian",
     "require_backend",
     "require_forward_mode",
+    "reverse_derivatives",
     "supports_forward_mode",
     "supports_fused",
     "unwrap",

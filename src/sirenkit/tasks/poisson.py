@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import FusedBackend, derivatives
+from ..diff import GradientBackend, derivatives
 from ..errors import UserError
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
@@ -42,9 +42,10 @@ class PoissonConfig:
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
     batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
-    derivatives: FusedBackend = option(
-        "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, auto, or fused "
-                "(SIRENs: least memory, Triton kernels on CUDA)"
+    derivatives: GradientBackend = option(
+        "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, auto, fused "
+                "(SIRENs: least memory, Triton kernels on CUDA), or reverse (gradient only: the closed-form "
+                "backward sweep, compiled)"
     )
     chunk: int = option(16384, "points per chunk when evaluating the whole image")
 
@@ -102,6 +103,9 @@ class _PoissonTask(Task):
             raise UserError("--batch-pixels must be ≥ 0 (0 uses every pixel)")
         if config.chunk < 1:
             raise UserError("--chunk must be ≥ 1")
+        if config.derivatives == "reverse" and self.order != 1:
+            raise UserError(f"--derivatives reverse gives gradients only; the {self.target_name} needs analytic, "
+                            "autograd or fused")
         source = load_image(config.path) if config.path else default_image()
         image = resize_longer_side(source, config.size)
         self.image = to_grey(image) if config.grey else image
@@ -130,19 +134,30 @@ class _PoissonTask(Task):
     def _fitted(self, d) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        """Compile the analytic derivative streams on CUDA, and on a CPU for the Laplacian: there a compiled
-        8192-point Laplacian step took 398 ms against 713 ms eager (autograd reference: 872 ms; 1 thread).
-        The autograd path stays eager, as its double backward does not compile."""
+    def _backend(self, model: nn.Module) -> str:
+        """The derivative backend in use: `auto` is the closed-form reverse sweep for the gradient and forward
+        mode for the Laplacian where the network allows (autograd otherwise)."""
         from ..diff import supports_forward_mode
 
-        analytic = self.config.derivatives == "analytic" or (
-            self.config.derivatives == "auto" and supports_forward_mode(model))
-        if self.config.derivatives == "fused":
-            return False  # its own autograd nodes (and Triton kernels) run eagerly
+        if self.config.derivatives != "auto":
+            return self.config.derivatives
+        if not supports_forward_mode(model):
+            return "autograd"
+        return "reverse" if self.order == 1 else "analytic"
+
+    def compile_by_default(self, model: nn.Module) -> bool:
+        """Compile the closed-form paths: reverse everywhere, forward mode on CUDA and, on a CPU, for the
+        Laplacian (a compiled 8192-point Laplacian step took 398 ms against 713 ms eager; autograd reference:
+        872 ms; 1 thread). The fused path runs its own nodes eagerly; autograd's double backward does not
+        compile."""
+        backend = self._backend(model)
+        if backend == "fused":
+            return False
+        if backend == "reverse":
+            return True
         if self.device.type == "cuda":
-            return self.config.derivatives != "autograd"
-        return analytic and self.order == 2
+            return backend != "autograd"
+        return backend == "analytic" and self.order == 2
 
     def describe(self) -> str:
         h, w = self.shape
@@ -158,7 +173,7 @@ class _PoissonTask(Task):
         return Batch(self.coords[idx], self.target[idx])
 
     def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        d = derivatives(model, batch.coords, order=self.order, backend=self.config.derivatives)
+        d = derivatives(model, batch.coords, order=self.order, backend=self._backend(model))
         err = self._fitted(d) - batch.target
         return {f"{self.target_name}_mse": (err * err).flatten(1).sum(-1).mean()}
 
@@ -168,7 +183,7 @@ class _PoissonTask(Task):
 
     def fitted_derivative(self, model: nn.Module) -> Tensor:
         def one_chunk(x: Tensor) -> Tensor:
-            return self._fitted(derivatives(model, x, order=self.order, backend=self.config.derivatives,
+            return self._fitted(derivatives(model, x, order=self.order, backend=self._backend(model),
                                             create_graph=False)).detach()
 
         return map_chunks(one_chunk, self.coords, self.config.chunk)
@@ -243,14 +258,11 @@ class PoissonGradientTask(_PoissonTask):
     description = "reconstruct an image from its gradient (Sobel) alone; default: the cameraman"
     order = 1
     target_name = "gradient"
-    # On a CPU a first-order step is cheaper by autograd than by the forward streams (8192 points, 1 thread:
-    # 258 ms autograd, 428 ms analytic, 322 ms analytic compiled), so the cpu recipe uses autograd.
-    # 1500 steps: 30.2 dB (1000 steps: 27.8 dB), about 220 s of training on 2 cores.
+    # `--derivatives auto` is the compiled reverse sweep: 73 ms a step against autograd's 156 ms (both with bf16
+    # matmuls) and the reference's 222 ms (8192 points, 1 thread). 1500 steps: about 30 dB.
     recipes = {"paper": _PAPER_RECIPE, "gpu": _GPU_RECIPE,
-               "cpu": {"task": {**_CPU_RECIPE["task"], "derivatives": "autograd"},
-                       "train": {**_CPU_RECIPE["train"], "steps": 1500}}}
-    recipe_notes = {**_NOTES, "cpu": "256², 8192 random pixels per step, lr 1e-4 with cosine decay, 1500 steps, "
-                                     "autograd derivatives (faster than forward mode on a CPU)"}
+               "cpu": {"task": _CPU_RECIPE["task"], "train": {**_CPU_RECIPE["train"], "steps": 1500}}}
+    recipe_notes = {**_NOTES, "cpu": "256², 8192 random pixels per step, lr 1e-4 with cosine decay, 1500 steps"}
     smoke = ({"size": 40, "steps": 200, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 25.0)
 
     def _target(self, signed: np.ndarray) -> np.ndarray:

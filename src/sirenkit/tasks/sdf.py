@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import FusedBackend, derivatives, supports_forward_mode
+from ..diff import GradientBackend, derivatives, supports_forward_mode
 from ..errors import UserError, check_all
 from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
 from ..geometry.pointcloud import Normalisation
@@ -53,9 +53,10 @@ class SdfConfig:
     off_surface_falloff: float = option(100.0, "falloff of the off-surface term")
     normal_weight: float = option(1e2, "weight of 1 − cos(∇Φ, n) on the surface")
     eikonal_weight: float = option(5e1, "weight of |‖∇Φ‖ − 1| on all points")
-    derivatives: FusedBackend = option(
-        "auto", "∇Φ by analytic forward mode or autograd; auto: analytic on GPUs, autograd on CPUs (faster there); "
-                "fused: SIRENs, least memory (Triton kernels on CUDA)")
+    derivatives: GradientBackend = option(
+        "auto", "∇Φ by reverse (the closed-form backward sweep, compiled), analytic forward mode, autograd (double "
+                "backward, the official method) or fused (SIRENs, least memory; Triton kernels on CUDA); auto: "
+                "reverse for MLPs with elementwise activations, autograd otherwise")
     mesh_resolution: int = option(256, "grid nodes per axis of the final mesh (0: no mesh)")
     eval_samples: int = option(1_000_000, "surface samples per side for Chamfer / F-score")
     fscore_threshold: float = option(0.01, "F-score distance threshold in the ground truth's [−1, 1]³ frame")
@@ -142,10 +143,14 @@ class SdfTask(Task):
     def _backend(self, model: nn.Module) -> str:
         if self.config.derivatives != "auto":
             return self.config.derivatives
-        return "analytic" if self.device.type != "cpu" and supports_forward_mode(model) else "autograd"
+        return "reverse" if supports_forward_mode(model) else "autograd"
 
     def compile_by_default(self, model: nn.Module) -> bool:
-        return self.device.type == "cuda" and self._backend(model) == "analytic"
+        """Compile the closed-form paths (reverse everywhere, forward mode on CUDA); autograd's double backward
+        does not compile. A compiled reverse step took 384 ms against autograd's 520 ms (8,192 + 8,192 points,
+        SIREN 256×3, 1 CPU thread; benchmarks/RESULTS.md)."""
+        backend = self._backend(model)
+        return backend == "reverse" or (self.device.type == "cuda" and backend == "analytic")
 
     def describe(self) -> str:
         s = self.surface
