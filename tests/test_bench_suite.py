@@ -37,3 +37,24 @@ def test_cli_suite_measures_child_peak_rss(tmp_path, capsys) -> None:
     row = json.loads(out.read_text())["rows"][0]
     for v in VARIANTS:
         assert row[v]["peak_mib"] is not None and row[v]["peak_mib"] > 50
+
+
+def test_cuda_graphs_variant_builds_and_is_tabled() -> None:
+    """The CUDA-only `graphs` variant: its step runs (on a CPU torch.compile skips the capture) and the
+    markdown gets its own table."""
+    import torch
+
+    from sirenkit.bench.suite import GRAPHS, build_variant, markdown
+
+    torch._dynamo.reset()
+    built = build_variant("image", GRAPHS, torch.device("cpu"), quick=True)
+    built["step"]()
+    built["step"]()
+    assert "CUDA graphs" in built["path"] and "compiled" in built["path"]
+    machine = {"device": "cuda", "gpu": "a GPU", "cpu": "a CPU", "torch_threads": 1, "torch": "x", "rounds": 1,
+               "timed": 1, "warmup": 1, "quick": True, "seconds": 1.0}
+    variant = {"ms": 5.0, "peak_mib": 100.0, "path": "p", "points": 10}
+    row = {"workload": "image", "points": 10, "options": {"size": 32}, "reference": {**variant, "ms": 10.0},
+           "default": variant, GRAPHS: {**variant, "ms": 2.5}, "ratio": 2.0, "ratio_graphs": 4.0}
+    text = markdown({"machine": machine, "rows": [row], "time_to_target": None})
+    assert "| image | 5.00 | 2.50 | 4.00× | 100 |" in text

@@ -165,7 +165,7 @@ def test_cuda_graph_step_runs_like_the_plain_compiled_step(monkeypatch):
         model = Siren(2, 1, hidden_features=8, hidden_layers=1)
         cfg = TrainConfig(compile="on", cuda_graphs=graphs, precision="fp32")
         loss_fn = Trainer(cfg, cpu)._loss_fn(task, model)
-        values[graphs] = [float(loss_fn(batch)["mse"]) for _ in range(2)]
+        values[graphs] = [float(loss_fn(batch)["mse"].detach()) for _ in range(2)]
     assert values[True] == pytest.approx(values[False], rel=1e-6)
 
 
@@ -176,3 +176,24 @@ def test_cuda_graphs_need_cuda_and_compile():
         TrainConfig(cuda_graphs=True, compile="off").validate()
     with pytest.raises(UserError, match="needs a CUDA device"):
         TrainConfig(cuda_graphs=True).check_device(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("compile_mode", ["auto", "on"])
+def test_a_failing_compiler_falls_back_to_eager_or_says_so(tmp_path, compile_mode):
+    """Without a working C++ compiler inductor cannot build CPU kernels. `--compile auto` then trains eagerly
+    with one warning; `--compile on` stops with one line and exit code 2."""
+    env = {**os.environ, "CXX": str(tmp_path / "no-such-c++"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache"),
+           "TORCHINDUCTOR_FX_GRAPH_CACHE": "0"}
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sirenkit", "poisson", "laplacian", "--size", "16", "--steps", "3",
+         "--hidden-features", "8", "--device", "cpu", "--quiet", "--compile", compile_mode, "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env)
+    err = [line for line in proc.stderr.splitlines() if line.strip()]
+    if compile_mode == "auto":
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert len(err) == 1 and err[0].startswith("sirenkit: warning: torch.compile failed"), err
+        assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+    else:
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert len(err) == 1 and "torch.compile failed" in err[0] and "use --compile off" in err[0], err

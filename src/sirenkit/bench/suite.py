@@ -380,8 +380,9 @@ def markdown(result: dict[str, Any]) -> str:
     if any(GRAPHS in r for r in result["rows"]):
         lines += ["", "CUDA graphs (the default path, its compiled loss replayed as graphs: `--cuda-graphs`)", "",
                   "| workload | default ms | graphs ms | reference ÷ graphs | graphs peak MiB |", "|---|---|---|---|---|"]
-        lines += [f"| {r['workload']} | {r['default']['ms']:.2f} | {r[GRAPHS]['ms']:.2f} | {r['ratio_graphs']:.2f}× | "
-                  f"{_fmt(r[GRAPHS]['peak_mib'], '.0f')} |" for r in result["rows"] if GRAPHS in r]
+        lines += [f"| {r['workload']} | {r['default']['ms']:.2f} | {r[GRAPHS]['ms']:.2f} | "
+                  f"{r['ratio_graphs']:.2f}× | {_fmt(r[GRAPHS]['peak_mib'], '.0f')} |"
+                  for r in result["rows"] if GRAPHS in r]
     t = result.get("time_to_target")
     if t:
         lines += ["", f"Image {t['size']}², seconds of training (evaluation excluded) to {t['target_db']:g} dB PSNR, "

@@ -4,8 +4,8 @@
 streams (sine and other elementwise-activation MLPs; first-order backward only), `"reverse"` writes out the
 backward sweep for the gradient alone (the same networks; half forward mode's products for 3-D inputs),
 `"autograd"` uses reverse mode with a double backward (any model; what the official code does), `"auto"` picks
-analytic when the model supports it. The tensor-level autograd helpers (`gradient`, `divergence`, `laplacian`, `jacobian`,
-`hessian`) work for any model's outputs.
+analytic when the model supports it. The tensor-level autograd helpers (`gradient`, `divergence`, `laplacian`,
+`jacobian`, `hessian`) work for any model's outputs.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +68,9 @@ class TrainConfig:
     )
     precision: Literal["auto", "fp32", "bf16"] = option(
         "auto", "fp32, or bf16 matmuls in the hidden layers (autocast; coordinates, first layer, activations and "
-        "loss stay fp32); auto: bf16 where it was measured to lose nothing (image, images, video, audio, poisson "
-        "gradient/laplacian) with hidden layers ≥ 256 wide on hardware with fast bf16 (CUDA sm80+, CPUs with AMX or AVX512-BF16); fp32 otherwise and for "
-        "--recipe paper"
+        "loss stay fp32); auto: bf16 where it was measured to lose nothing (image, images, video, audio, "
+        "poisson gradient/laplacian) with hidden layers ≥ 256 wide on hardware with fast bf16 (CUDA sm80+, "
+        "CPUs with AMX or AVX512-BF16); fp32 otherwise and for --recipe paper"
     )
     cuda_graphs: bool = option(
         False, "replay the compiled loss and its backward as CUDA graphs (torch.compile mode reduce-overhead): "
@@ -291,15 +292,15 @@ class Trainer:
         if not use:
             return loss_terms
         compiled = torch.compile(loss_terms, mode="reduce-overhead" if graphs else None)
-        if not graphs:
-            return compiled
+        if graphs:
+            inner = compiled
 
-        def replayed(batch):
-            # Each step is a new replay: tensors the previous step's graphs returned may be overwritten now.
-            torch.compiler.cudagraph_mark_step_begin()
-            return compiled(batch)
+            def compiled(batch):  # noqa: F811 - the same function with a step marker
+                # Each step is a new replay: tensors the previous step's graphs returned may be overwritten now.
+                torch.compiler.cudagraph_mark_step_begin()
+                return inner(batch)
 
-        return replayed
+        return eager_fallback(compiled, loss_terms if cfg.compile == "auto" else None)
 
     # ----------------------------------------------------------------- rows
     def _row(self, step: int, seconds: float, loss: Tensor | None, terms: dict[str, Tensor], lr=None) -> dict:
@@ -340,6 +341,45 @@ class Trainer:
             f"training diverged: the loss became {value} at step {step}; {kept}. "
             f"Try a lower --lr (now {self.config.lr:g}) or --clip-grad 1"
         )
+
+
+def compile_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions by which torch.compile says it could not build a graph's code (no C++ compiler, a
+    backend failure), as opposed to an error in the loss itself."""
+    import torch._dynamo.exc as dynamo_exc
+
+    names = [(dynamo_exc, "BackendCompilerFailed")]
+    try:
+        import torch._inductor.exc as inductor_exc
+
+        names += [(inductor_exc, "InductorError"), (inductor_exc, "CppCompileError")]
+    except ImportError:  # pragma: no cover - older torch
+        pass
+    return tuple(getattr(module, name) for module, name in names if hasattr(module, name))
+
+
+def eager_fallback(compiled, eager):
+    """`compiled`, or `eager` from the first time compiling fails: a machine without a C++ compiler, or a
+    torch.compile bug, then trains eagerly with one warning instead of stopping (`--compile auto`). Without an
+    `eager` function (`--compile on`) the failure is a one-line UserError."""
+    errors = compile_errors()
+    state = {"failed": False}
+
+    def call(batch):
+        if state["failed"]:
+            return eager(batch)
+        try:
+            return compiled(batch)
+        except errors as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            if eager is None:
+                raise UserError(f"torch.compile failed ({first}): use --compile off or auto") from None
+            state["failed"] = True
+            print(f"sirenkit: warning: torch.compile failed ({first}); training continues without it "
+                  "(--compile off skips the attempt)", file=sys.stderr, flush=True)
+            return eager(batch)
+
+    return call
 
 
 def choose_precision(requested: str, device: torch.device, task: Task, model: nn.Module) -> str:
