@@ -154,3 +154,13 @@ def test_paper_recipe_trains_in_fp32(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "config.json").read_text())["train"]["precision"] == "fp32"
     assert json.loads((out / "metrics.json").read_text())["precision"] == "fp32"
+
+
+def test_image_loss_compiles_on_a_cpu_exactly_when_it_runs_in_bf16(monkeypatch):
+    task = _task("image", size=16)
+    wide, narrow = _siren(width=MIN_BF16_WIDTH), _siren(width=64)
+    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
+    assert task.compile_by_default(wide) and not task.compile_by_default(narrow)
+    assert not _task("image", size=16, prior="tv").compile_by_default(wide)
+    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: False)
+    assert not task.compile_by_default(wide)

@@ -64,7 +64,8 @@ class TrainConfig:
     log_every: int = option(50, "record the loss every N steps (the only host synchronisation on a GPU)")
     eval_every: int = option(250, "evaluate the task metric on the whole signal every N steps")
     compile: Literal["auto", "on", "off"] = option(
-        "auto", "torch.compile the loss (auto: on CUDA, and on CPU for analytic-derivative losses)"
+        "auto", "torch.compile the loss (auto: on CUDA; on a CPU for closed-form derivative losses and bf16 "
+        "image fits; a failed compilation falls back to eager)"
     )
     precision: Literal["auto", "fp32", "bf16"] = option(
         "auto", "fp32, or bf16 matmuls in the hidden layers (autocast; coordinates, first layer, activations and "
