@@ -96,17 +96,6 @@ class ImageTask(Task):
         """bf16 under --precision auto for the plain fit; the tv/hessian priors are derivative terms (fp32)."""
         return self.config.prior == "none"
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        """On CUDA, and on a CPU where `--precision auto` picks bf16: there compiling fuses the casts, and a step
-        took 31.5 ms against 76.2 ms eager (reference 108.8 ms; 8,192 pixels, SIREN 256×3, 1 thread). In fp32 a
-        compiled step gained only 1.22×, too little to repay a cold compilation (≈ 13 s) in a default run."""
-        from ..models.precision import resolve_precision
-
-        if self.device.type == "cuda":
-            return True
-        return self.device.type == "cpu" and resolve_precision("auto", self.device, self.mixed_precision,
-                                                               model) == "bf16"
-
     recipes = {
         "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},

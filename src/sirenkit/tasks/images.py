@@ -116,6 +116,10 @@ class ImagesTask(Task):
     metric = "psnr"
     supports_distributed = True
     mixed_precision = True  # value-only loss; bf16 accuracy measured in benchmarks/RESULTS.md
+
+    def compile_by_default(self, model: nn.Module) -> bool:
+        """On CUDA only: compiling the loop over a CPU bank's members has not been measured."""
+        return self.device.type == "cuda"
     recipes = {
         "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
