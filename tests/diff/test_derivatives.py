@@ -18,6 +18,16 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
 
 
+def parameter_gradients(net: nn.Module, x: torch.Tensor, loss_of, backends, **options) -> list[torch.Tensor]:
+    """For each backend: d(loss_of(derivatives(net, x, backend, **options)))/d(params), flattened into one vector."""
+    grads = []
+    for backend in backends:
+        net.zero_grad()
+        loss_of(diff.derivatives(net, x, backend=backend, **options)).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    return grads
+
+
 def random_siren(d: int, m: int, seed: int = 0) -> Siren:
     torch.manual_seed(seed)
     return Siren(d, m, hidden_features=48, hidden_layers=3).double()
@@ -50,12 +60,11 @@ def test_per_axis_second_derivatives_match_autograd(d, m):
     assert rel_err(fwd.laplacian, diff.forward_derivatives(net, x).laplacian) <= REL_TOL
     # A loss on the per-axis terms (weighted differently, as a PML does) trains the same on both paths.
     weights = torch.linspace(0.5, 2.0, d, dtype=torch.float64)
-    grads = []
-    for backend in ("analytic", "autograd"):
-        net.zero_grad()
-        out = diff.derivatives(net, x, backend=backend, per_axis=True)
-        (((out.hessian_diagonal * weights).sum(-1) ** 2).mean() + (out.value**2).mean()).backward()
-        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+
+    def loss_of(out):
+        return ((out.hessian_diagonal * weights).sum(-1) ** 2).mean() + (out.value**2).mean()
+
+    grads = parameter_gradients(net, x, loss_of, ("analytic", "autograd"), per_axis=True)
     assert rel_err(grads[0], grads[1]) <= REL_TOL
 
 
@@ -65,13 +74,10 @@ def test_parameter_gradients_of_derivative_losses_agree(d, m):
     """A loss on value, gradient and Laplacian: d(loss)/d(params) is the same on both paths."""
     net = random_siren(d, m, seed=d + 7 * m)
     x = torch.rand(32, d, dtype=torch.float64) * 2 - 1
-    grads = []
-    for backend in ("analytic", "autograd"):
-        net.zero_grad()
-        out = diff.derivatives(net, x, backend=backend)
-        loss = (out.value**2).mean() + (out.gradient**2).mean() + 1e-3 * (out.laplacian**2).mean()
-        loss.backward()
-        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    def loss_of(out):
+        return (out.value**2).mean() + (out.gradient**2).mean() + 1e-3 * (out.laplacian**2).mean()
+
+    grads = parameter_gradients(net, x, loss_of, ("analytic", "autograd"))
     assert rel_err(grads[0], grads[1]) <= REL_TOL
 
 
