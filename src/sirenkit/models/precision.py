@@ -1,10 +1,14 @@
 """Mixed precision for coordinate networks: bf16 matmuls in the hidden layers, fp32 everywhere else.
 
-Under `mixed_precision(device, "bf16")` (torch.autocast), `FieldMLP` keeps its coordinate encoding and first
-layer in fp32 (bf16 has 8 significant bits: a coordinate near 1 would move by up to 2⁻⁹, which ω0 = 30 and
-the initial first-layer weights of up to 1/2 turn into a phase error of up to 0.03 rad, a quarter of the phase
-step between neighbouring pixels at 256²), runs the hidden and head matmuls in bf16, and upcasts every pre-activation
-to fp32 before the activation (sin of a bf16 argument near 4 would be off by up to 2⁻⁶). Outputs are fp32.
+Under `mixed_precision(device, "bf16")` (torch.autocast), `FieldMLP` does three things:
+* It keeps its coordinate encoding and first layer in fp32. bf16 has 8 significant bits: a coordinate near 1
+  would move by up to 2⁻⁹. With ω0 = 30 and initial first-layer weights of up to 1/2, that is a phase error of
+  up to 0.03 rad, a quarter of the phase step between neighbouring pixels at 256².
+* It runs the hidden and head matmuls in bf16.
+* It upcasts every pre-activation to fp32 before the activation: sin of a bf16 argument near 4 would be off by
+  up to 2⁻⁶.
+
+Outputs are fp32.
 
 Measured (benchmarks/RESULTS.md, "Mixed precision"): the same PSNR as fp32 on the cameraman at 41.9 dB in 1.75×
 less time on an AMX CPU, but a ceiling of about 62 dB where fp32 memorises a 64² image to 143 dB. `--precision
