@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import Backend, derivatives
+from ..diff import GradientBackend, derivatives, supports_forward_mode
 from ..errors import UserError
 from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
@@ -52,7 +52,9 @@ class BlendConfig:
     gradient_weight: float = option(1.0, "clone: weight of the gradient term against the value term")
     size: int = option(256, "resize BASE so its longer side has this many pixels (0: native); INSERT follows")
     grey: bool = option(False, "work in grey (colour images are blended per channel otherwise)")
-    derivatives: Backend = option("auto", "derivative engine: analytic, autograd, or auto")
+    derivatives: GradientBackend = option(
+        "auto", "derivative engine: reverse (the closed-form backward sweep, compiled), analytic forward mode, "
+                "autograd or fused; auto: reverse where the network allows, autograd otherwise")
     chunk: int = option(16384, "points per chunk when evaluating the whole image")
 
 
@@ -161,11 +163,22 @@ class BlendTask(Task):
     def batch(self, step: int, generator: torch.Generator) -> Batch:
         return Batch(self.coords, self.grad_target)
 
+    def _backend(self, model: nn.Module) -> str:
+        if self.config.derivatives != "auto":
+            return self.config.derivatives
+        return "reverse" if supports_forward_mode(model) else "autograd"
+
+    def compile_by_default(self, model: nn.Module) -> bool:
+        """The reverse sweep compiles on every device (autograd's double backward does not; the fused path runs
+        its own nodes); forward mode on CUDA."""
+        backend = self._backend(model)
+        return backend == "reverse" or (self.device.type == "cuda" and backend == "analytic")
+
     def _pixel_gradient(self, d) -> Tensor:
         return d.gradient / self.pixel
 
     def loss_terms(self, model: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        d = derivatives(model, batch.coords, order=1, backend=self.config.derivatives)
+        d = derivatives(model, batch.coords, order=1, backend=self._backend(model))
         grad_err = ((self._pixel_gradient(d) - batch.target) ** 2).flatten(1).sum(-1)
         if self.config.mode == "mix":
             return {"gradient": grad_err.mean()}
@@ -188,7 +201,7 @@ class BlendTask(Task):
         return np.clip(out, 0.0, 1.0)
 
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
-        d = derivatives(model, self.coords, order=1, backend=self.config.derivatives, create_graph=False)
+        d = derivatives(model, self.coords, order=1, backend=self._backend(model), create_graph=False)
         fitted = self._pixel_gradient(d).detach()
         region = self.inside_t  # in clone mode only the masked region is supervised by gradients
         out = {"psnr_gradient": derivative_psnr(fitted[region], self.grad_target[region])}
