@@ -41,6 +41,14 @@ def require_backend(model: nn.Module, backend: str) -> None:
                         "use --derivatives analytic or autograd")
 
 
+def gradient_backend(backend: str, model: nn.Module) -> str:
+    """The backend a loss on values and gradients uses: `auto` is the closed-form reverse sweep where the network
+    allows it (compiles whole, half forward mode's products for 3-D inputs) and autograd otherwise."""
+    if backend != "auto":
+        return backend
+    return "reverse" if supports_forward_mode(model) else "autograd"
+
+
 def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_graph: bool = True,
                          per_axis: bool = False) -> Derivatives:
     """Value, gradient (N, m, d) and Laplacian (N, m) by reverse-mode autograd (double backward for order 2);
@@ -107,6 +115,7 @@ __all__ = [
     "derivatives",
     "divergence",
     "forward_derivatives",
+    "gradient_backend",
     "fused_derivatives",
     "gradient",
     "hessian",

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import GradientBackend, derivatives, supports_forward_mode
+from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError
 from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
@@ -164,9 +164,7 @@ class BlendTask(Task):
         return Batch(self.coords, self.grad_target)
 
     def _backend(self, model: nn.Module) -> str:
-        if self.config.derivatives != "auto":
-            return self.config.derivatives
-        return "reverse" if supports_forward_mode(model) else "autograd"
+        return gradient_backend(self.config.derivatives, model)
 
     def compile_by_default(self, model: nn.Module) -> bool:
         """The reverse sweep compiles on every device (autograd's double backward does not; the fused path runs

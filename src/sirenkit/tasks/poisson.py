@@ -137,13 +137,13 @@ class _PoissonTask(Task):
     def _backend(self, model: nn.Module) -> str:
         """The derivative backend in use: `auto` is the closed-form reverse sweep for the gradient and forward
         mode for the Laplacian where the network allows (autograd otherwise)."""
-        from ..diff import supports_forward_mode
+        from ..diff import gradient_backend, supports_forward_mode
 
+        if self.order == 1:
+            return gradient_backend(self.config.derivatives, model)
         if self.config.derivatives != "auto":
             return self.config.derivatives
-        if not supports_forward_mode(model):
-            return "autograd"
-        return "reverse" if self.order == 1 else "analytic"
+        return "analytic" if supports_forward_mode(model) else "autograd"
 
     def compile_by_default(self, model: nn.Module) -> bool:
         """Compile the closed-form paths: reverse everywhere, forward mode on CUDA and, on a CPU, for the

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import option
-from ..diff import GradientBackend, derivatives, supports_forward_mode
+from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError, check_all
 from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
 from ..geometry.pointcloud import Normalisation
@@ -141,9 +141,7 @@ class SdfTask(Task):
         self.mesh: MeshResult | None = None
 
     def _backend(self, model: nn.Module) -> str:
-        if self.config.derivatives != "auto":
-            return self.config.derivatives
-        return "reverse" if supports_forward_mode(model) else "autograd"
+        return gradient_backend(self.config.derivatives, model)
 
     def compile_by_default(self, model: nn.Module) -> bool:
         """Compile the closed-form paths (reverse everywhere, forward mode on CUDA); autograd's double backward
