@@ -28,6 +28,13 @@ def parameter_gradients(net: nn.Module, x: torch.Tensor, loss_of, backends, **op
     return grads
 
 
+def baseline_network(activation: str, d: int, m: int, seed: int) -> nn.Module:
+    """A small float64 network of `activation` (width 32, 2 hidden layers) with d inputs and m outputs."""
+    torch.manual_seed(seed)
+    config = ModelConfig(activation=activation, hidden_features=32, hidden_layers=2, rbf_centers=32)
+    return config.build(d, m, 64).double()
+
+
 def random_siren(d: int, m: int, seed: int = 0) -> Siren:
     torch.manual_seed(seed)
     return Siren(d, m, hidden_features=48, hidden_layers=3).double()
@@ -83,9 +90,7 @@ def test_parameter_gradients_of_derivative_losses_agree(d, m):
 
 @pytest.mark.parametrize("activation", [a for a in ACTIVATIONS if a not in ("sine", "wire", "grid")])
 def test_analytic_path_covers_baselines(activation):
-    torch.manual_seed(3)
-    net = ModelConfig(activation=activation, hidden_features=32, hidden_layers=2, rbf_centers=32).build(2, 2, 64)
-    net = net.double()
+    net = baseline_network(activation, 2, 2, seed=3)
     x = torch.rand(40, 2, dtype=torch.float64) * 2 - 1
     for a, b in zip(diff.forward_derivatives(net, x)[:3], diff.autograd_derivatives(net, x)[:3]):
         assert rel_err(a, b) <= 1e-9

@@ -10,7 +10,7 @@ from sirenkit import ModelConfig, Siren, diff
 from sirenkit.models import ACTIVATIONS
 from sirenkit.models.precision import mixed_precision
 
-from .test_derivatives import REL_TOL, parameter_gradients, random_siren, rel_err
+from .test_derivatives import REL_TOL, baseline_network, parameter_gradients, random_siren, rel_err
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
@@ -41,9 +41,7 @@ def test_parameter_gradients_of_a_gradient_loss_agree(d, m):
 @pytest.mark.parametrize("activation", [a for a in ACTIVATIONS if a not in ("sine", "wire", "grid")])
 def test_reverse_covers_every_analytic_network(activation):
     """Encodings with per-point tangents (positional, RBF, Fourier features) go through the einsum branch."""
-    torch.manual_seed(4)
-    net = ModelConfig(activation=activation, hidden_features=32, hidden_layers=2, rbf_centers=32).build(3, 2, 64)
-    net = net.double()
+    net = baseline_network(activation, 3, 2, seed=4)
     x = torch.rand(40, 3, dtype=torch.float64) * 2 - 1
     rev = diff.derivatives(net, x, order=1, backend="reverse")
     ref = diff.autograd_derivatives(net, x, order=1)

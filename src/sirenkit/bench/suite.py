@@ -127,7 +127,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool) ->
     from ..models import ModelConfig
     from ..models.precision import mixed_precision
     from ..tasks import REGISTRY
-    from ..train.trainer import choose_precision
+    from ..train.trainer import choose_precision, compile_loss
 
     task_cls = REGISTRY[name]
     recipe = task_cls.recipes["gpu" if device.type == "cuda" else "cpu"]
@@ -170,14 +170,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool) ->
         path = "analytic" if supports_forward_mode(model) else "autograd"
     fused = fast and device.type == "cuda"
     lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
-    loss_fn = torch.compile(loss_terms, mode="reduce-overhead" if graphs else None) if compiled else loss_terms
-    if graphs:
-        inner = loss_fn
-
-        def loss_fn(b):
-            torch.compiler.cudagraph_mark_step_begin()
-            return inner(b)
-
+    loss_fn = compile_loss(loss_terms, cuda_graphs=graphs) if compiled else loss_terms
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"
             f"{', fused Adam' if fused else ''}{', bf16 matmuls' if precision == 'bf16' else ''}")

@@ -29,7 +29,6 @@ def reverse_derivatives(model: nn.Module, x: Tensor) -> Derivatives:
     net = unwrap(model)
     require_forward_mode(net)
     assert isinstance(net, FieldMLP)
-    n, d = x.shape
     with full_precision(x.device.type):
         h, tangents, _ = net.encoding.streams(x, per_axis=False)  # tangents: (d, 1 or N, F0) = ∂enc/∂x_k
         first = upcast(nn.functional.linear(h, net.layers[0].weight, net.layers[0].bias))

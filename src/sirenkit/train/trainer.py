@@ -292,15 +292,7 @@ class Trainer:
         use = cfg.compile == "on" or (cfg.compile == "auto" and (graphs or task.compile_by_default(model)))
         if not use:
             return loss_terms
-        compiled = torch.compile(loss_terms, mode="reduce-overhead" if graphs else None)
-        if graphs:
-            inner = compiled
-
-            def compiled(batch):  # noqa: F811 - the same function with a step marker
-                # Each step is a new replay: tensors the previous step's graphs returned may be overwritten now.
-                torch.compiler.cudagraph_mark_step_begin()
-                return inner(batch)
-
+        compiled = compile_loss(loss_terms, cuda_graphs=graphs)
         return eager_fallback(compiled, loss_terms if cfg.compile == "auto" else None)
 
     # ----------------------------------------------------------------- rows
@@ -342,6 +334,21 @@ class Trainer:
             f"training diverged: the loss became {value} at step {step}; {kept}. "
             f"Try a lower --lr (now {self.config.lr:g}) or --clip-grad 1"
         )
+
+
+def compile_loss(loss_terms, cuda_graphs: bool = False):
+    """`torch.compile` of a one-batch loss function; with `cuda_graphs`, in mode reduce-overhead (the loss and
+    its backward replayed as CUDA graphs), each call marked as a new step."""
+    compiled = torch.compile(loss_terms, mode="reduce-overhead" if cuda_graphs else None)
+    if not cuda_graphs:
+        return compiled
+
+    def replayed(batch):
+        # Each step is a new replay: tensors the previous step's graphs returned may be overwritten now.
+        torch.compiler.cudagraph_mark_step_begin()
+        return compiled(batch)
+
+    return replayed
 
 
 def compile_errors() -> tuple[type[BaseException], ...]:
