@@ -453,6 +453,9 @@ CASES = [
          "--derivatives reverse gives gradients only; the laplacian needs analytic, autograd or fused"),
     Case("precision-bf16-fused", "`poisson gradient --precision bf16 --derivatives fused`",
          fit("gradient", "--precision", "bf16", "--derivatives", "fused"), "--derivatives fused runs in fp32 only"),
+    Case("precision-bf16-backward-wire", "`fit sdf --precision bf16-backward --activation wire`",
+         fit("sdf", "--precision", "bf16-backward", "--activation", "wire"),
+         "--precision bf16-backward needs a coordinate MLP"),
     # ---- commands
     Case("task-unknown", "`sirenkit fit hologram`", lambda e: ["fit", "hologram"],
          "argument TASK: invalid choice: 'hologram'"),

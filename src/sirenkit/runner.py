@@ -255,9 +255,12 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         _log(quiet, f"  torchrun: {job.world_size} processes ({job.backend}), "
                     f"each with 1/{job.world_size} of every batch")
     _log(quiet, f"  model: {description}, {count_parameters(model):,} parameters; output: {out_dir}")
-    if precision != "fp32":
-        _log(quiet, f"  precision: {precision} hidden-layer matmuls (coordinates, first layer, activations and loss "
-                    f"in fp32; --precision fp32 turns it off)")
+    if precision == "bf16":
+        _log(quiet, "  precision: bf16 hidden-layer matmuls (coordinates, first layer, activations and loss in fp32; "
+                    "--precision fp32 turns it off)")
+    elif precision == "bf16-backward":
+        _log(quiet, "  precision: bf16 matmuls in the backward pass only (forward pass, derivatives and loss in fp32; "
+                    "--precision fp32 turns it off)")
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes

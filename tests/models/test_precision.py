@@ -125,7 +125,7 @@ def test_tasks_choose_bf16_only_where_measured(monkeypatch):
     assert choose_precision("auto", CPU, _task("image", size=16, prior="tv"), mlp) == "fp32"
     assert choose_precision("auto", CPU, _task("poisson-gradient", size=16), mlp) == "bf16"
     assert choose_precision("auto", CPU, _task("poisson-gradient", size=16, derivatives="fused"), mlp) == "fp32"
-    assert choose_precision("auto", CPU, _task("sdf", shape="sphere", surface_samples=500), mlp) == "fp32"
+    assert choose_precision("auto", CPU, _task("sdf", shape="sphere", surface_samples=500), mlp) == "bf16-backward"
     assert choose_precision("bf16", CPU, _task("sdf", shape="sphere", surface_samples=500), mlp) == "bf16"
     with pytest.raises(UserError, match="fused runs in fp32 only"):
         choose_precision("bf16", CPU, _task("poisson-gradient", size=16, derivatives="fused"), mlp)

@@ -197,3 +197,55 @@ def test_a_failing_compiler_falls_back_to_eager_or_says_so(tmp_path, compile_mod
     else:
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert len(err) == 1 and "torch.compile failed" in err[0] and "use --compile off" in err[0], err
+
+
+def _count_backward_sines(fn, *args) -> int:
+    """Compile `fn` with inductor's partitioner (min-cut rematerialisation) and count the sin and cos nodes
+    that end up in the backward graph."""
+    from torch._dynamo.backends.common import aot_autograd
+    from torch._functorch.aot_autograd import make_boxed_func
+    from torch._functorch.partitioners import min_cut_rematerialization_partition
+
+    found = {"backward": 0}
+
+    def forward_compiler(gm, example_inputs):
+        return make_boxed_func(gm.forward)
+
+    def backward_compiler(gm, example_inputs):
+        targets = (torch.ops.aten.sin.default, torch.ops.aten.cos.default)
+        found["backward"] += sum(node.target in targets for node in gm.graph.nodes)
+        return make_boxed_func(gm.forward)
+
+    backend = aot_autograd(fw_compiler=forward_compiler, bw_compiler=backward_compiler,
+                           partition_fn=min_cut_rematerialization_partition)
+    torch._dynamo.reset()
+    out = torch.compile(fn, backend=backend)(*args)
+    sum(out.values()).backward()
+    return found["backward"]
+
+
+def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
+    """On a CPU the compiled loss keeps the forward pass's sines and cosines instead of recomputing them in the
+    backward pass; the gradients stay those of the plain loss."""
+    from sirenkit import Siren
+    from sirenkit.diff import derivatives
+    from sirenkit.train.trainer import compile_loss, keeping_sines
+
+    torch.manual_seed(0)
+    model = Siren(3, 1, hidden_features=32, hidden_layers=2)
+    x = torch.rand(256, 3) * 2 - 1
+
+    def loss_terms(batch):
+        d = derivatives(model, batch, order=1, backend="reverse")
+        return {"value": d.value.abs().mean(), "eikonal": (d.gradient.norm(dim=-1) - 1).abs().mean()}
+
+    def grads(fn):
+        model.zero_grad(set_to_none=True)
+        sum(fn(x).values()).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    exact = grads(loss_terms)
+    assert torch.allclose(grads(keeping_sines(loss_terms)), exact, rtol=1e-5, atol=1e-7)  # eager too
+    assert torch.allclose(grads(compile_loss(loss_terms, keep_sines=True)), exact, rtol=1e-4, atol=1e-6)
+    assert _count_backward_sines(loss_terms, x) > 0  # torch.compile's default: recompute them
+    assert _count_backward_sines(keeping_sines(loss_terms), x) == 0

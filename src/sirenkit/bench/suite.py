@@ -2,9 +2,9 @@
 
 Workloads: image fitting, Poisson from gradients and from the Laplacian, SDF, Helmholtz. For each, `reference`
 is an eager fp32 step with autograd's double backward and plain Adam at a constant lr 1e-4 (what the official
-code does), `default` is what sirenkit runs by default on this device (the task's own derivative backend, the
-loss compiled when `compile_by_default` says so, bf16 hidden-layer matmuls where `--precision auto` picks them,
-fused Adam on CUDA). Both use the same network and batch.
+code does), `default` is what sirenkit runs by default on this device: the task's own derivative backend, the
+loss compiled when `compile_by_default` says so, bf16 hidden-layer matmuls or a bf16 backward pass where
+`--precision auto` picks them, fused Adam on CUDA. Both use the same network and batch.
 Reported: median step time (interleaved rounds, device-synchronised), peak memory, their ratio, and for the
 image the training seconds until a PSNR target.
 """
@@ -39,6 +39,7 @@ TARGETS: dict[str, tuple[int, float, float, int]] = {
     "cuda": (512, 40.0, 20.0, 50), "cpu": (128, 30.0, 60.0, 25), "quick": (32, 25.0, 5.0, 10)}
 WORKLOADS = ("image", "poisson-gradient", "poisson-laplacian", "sdf", "helmholtz")
 VARIANTS = ("reference", "default")
+_PRECISION_LABELS = {"bf16": ", bf16 matmuls", "bf16-backward": ", bf16 backward"}
 GRAPHS = "graphs"  # CUDA only: the default path with the compiled loss replayed as CUDA graphs (--cuda-graphs)
 
 
@@ -170,10 +171,11 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool) ->
         path = "analytic" if supports_forward_mode(model) else "autograd"
     fused = fast and device.type == "cuda"
     lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
-    loss_fn = compile_loss(loss_terms, cuda_graphs=graphs) if compiled else loss_terms
+    keep_sines = device.type == "cpu"  # as the Trainer does
+    loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"
-            f"{', fused Adam' if fused else ''}{', bf16 matmuls' if precision == 'bf16' else ''}")
+            f"{', fused Adam' if fused else ''}{_PRECISION_LABELS.get(precision, '')}")
     return {"task": task, "model": model, "batch": batch, "step": step, "points": len(batch.coords),
             "path": desc, "options": {k: v for k, v in options.items() if k in fields}}
 

@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..models.activations import Activation
 from ..models.encodings import Encoding
 from ..models.mlp import FieldMLP
-from ..models.precision import full_precision, upcast
+from ..models.precision import dense, full_precision, upcast
 from .types import Derivatives
 
 
@@ -118,11 +118,10 @@ def _linear_streams(
     d = t.shape[0]
     if t.shape[1] == h.shape[0] and h.shape[0] > 1 and (s is None or s.shape[1] == h.shape[0]):
         parts = [h.unsqueeze(0), t] + ([s] if s is not None else [])
-        out = torch.matmul(torch.cat(parts, dim=0), weight.t())
-        out = upcast(out)
+        out = upcast(dense(torch.cat(parts, dim=0), weight))
         u = out[0] if bias is None else out[0] + bias
         return u, out[1 : 1 + d], (out[1 + d :] if s is not None else None)
-    u = upcast(nn.functional.linear(h, weight, bias))
-    ut = upcast(torch.matmul(t, weight.t()))
-    us = upcast(torch.matmul(s, weight.t())) if s is not None else None
+    u = upcast(dense(h, weight, bias))
+    ut = upcast(dense(t, weight))
+    us = upcast(dense(s, weight)) if s is not None else None
     return u, ut, us

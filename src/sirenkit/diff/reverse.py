@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..models.mlp import FieldMLP
-from ..models.precision import full_precision, upcast
+from ..models.precision import dense, full_precision, upcast
 from .forward import require_forward_mode, unwrap
 from .types import Derivatives
 
@@ -34,13 +34,13 @@ def reverse_derivatives(model: nn.Module, x: Tensor) -> Derivatives:
         first = upcast(nn.functional.linear(h, net.layers[0].weight, net.layers[0].bias))
     slopes = []
     for i, (linear, act) in enumerate(zip(net.layers, net.activations)):
-        u = first if i == 0 else upcast(nn.functional.linear(h, linear.weight, linear.bias))
+        u = first if i == 0 else upcast(dense(h, linear.weight, linear.bias))
         h, slope, _ = act.with_derivatives(u)
         slopes.append(slope)
-    value = upcast(nn.functional.linear(h, net.head.weight, net.head.bias))
+    value = upcast(dense(h, net.head.weight, net.head.bias))
     g = net.head.weight.unsqueeze(1)  # (m, 1, F): ∂Φ_j/∂h of the last hidden layer
     for linear, slope in zip(net.layers[:0:-1], slopes[:0:-1]):
-        g = upcast(torch.matmul(g * slope, linear.weight))  # (m, N, F_in)
+        g = upcast(dense(g * slope, linear.weight.t()))  # (m, N, F_in)
     with full_precision(x.device.type):  # the first layer and the encoding, as in the forward pass
         g = torch.matmul(g * slopes[0], net.layers[0].weight)  # (m, N, F0)
         # Chain through the encoding: ∂Φ_j/∂x_k = Σ_f g[j, n, f] ∂enc_f/∂x_k.

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from .activations import Activation, Sine
 from .encodings import Encoding, IdentityEncoding
-from .precision import full_precision, upcast
+from .precision import dense_layer, full_precision, upcast
 
 
 class FieldMLP(nn.Module):
@@ -53,12 +53,13 @@ class FieldMLP(nn.Module):
     def forward(self, coords: Tensor) -> Tensor:
         # Under bf16 autocast (models/precision.py) the encoding and first layer stay fp32, every
         # pre-activation is upcast before its activation and the output is fp32; without autocast `upcast`
-        # returns its input unchanged.
+        # returns its input unchanged. `dense_layer` is the layer's own call unless `--precision bf16-backward`
+        # asks for a bf16 backward pass (the first layer, with 2 or 3 inputs, gains nothing from it).
         with full_precision(coords.device.type):
             h = self.activations[0](self.layers[0](self.encoding(coords)))
         for linear, act in zip(self.layers[1:], self.activations[1:]):
-            h = act(upcast(linear(h)))
-        return upcast(self.head(h))
+            h = act(upcast(dense_layer(linear, h)))
+        return upcast(dense_layer(self.head, h))
 
 
 class Siren(FieldMLP):

@@ -1,4 +1,5 @@
-"""Mixed precision for coordinate networks: bf16 matmuls in the hidden layers, fp32 everywhere else.
+"""Mixed precision for coordinate networks: bf16 matmuls in the hidden layers (`bf16`) or in the backward pass
+only (`bf16-backward`), fp32 everywhere else.
 
 Under `mixed_precision(device, "bf16")` (torch.autocast), `FieldMLP` does three things:
 * It keeps its coordinate encoding and first layer in fp32. bf16 has 8 significant bits: a coordinate near 1
@@ -14,6 +15,12 @@ Measured (benchmarks/RESULTS.md, "Mixed precision"): the same PSNR as fp32 on th
 less time on an AMX CPU, but a ceiling of about 62 dB where fp32 memorises a 64² image to 143 dB. `--precision
 auto` asks the task (`Task.mixed_precision`, set where the final metric was measured not to suffer) and the
 width (`MIN_BF16_WIDTH`).
+
+`bf16-backward` (`backward_in_bf16`) leaves the forward pass, the derivative fields and the loss in fp32 and
+runs only the products of the parameters' backward pass (∂L/∂h and ∂L/∂W of every hidden and head layer) in
+bf16 with fp32 accumulation. Those products only steer Adam; the field that the loss measures is untouched, so
+derivative losses that lose accuracy in `bf16` keep it. They are two thirds of a first-order step's products.
+Where a backward pass is itself recorded (autograd derivatives with create_graph), it stays fp32.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "bf16-backward"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "bf16-backward")
 
 
 def fast_bf16(device: torch.device) -> bool:
@@ -75,21 +83,86 @@ def hidden_width(model: nn.Module) -> int:
     return min((n.head.in_features for n in nets), default=0)
 
 
-def resolve_precision(requested: Precision, device: torch.device, task_allows: bool, model: nn.Module) -> str:
-    """`fp32` or `bf16` for this run: `auto` picks bf16 only where the task allows it (measured), the model keeps
-    its coordinates in fp32, its hidden layers are at least `MIN_BF16_WIDTH` wide and the device has fast bf16
-    matmuls."""
-    if requested in ("fp32", "bf16"):
+def resolve_precision(requested: Precision, device: torch.device, task_allows: bool, model: nn.Module,
+                      backward_allows: bool = False) -> str:
+    """`fp32`, `bf16` or `bf16-backward` for this run. `auto` picks bf16 where the task allows it (measured),
+    else bf16-backward where the task allows that, and either only when the model is a coordinate MLP with hidden
+    layers at least `MIN_BF16_WIDTH` wide on a device with fast bf16 matmuls."""
+    if requested != "auto":
         return requested
-    fast = task_allows and supports_mixed_precision(model) and hidden_width(model) >= MIN_BF16_WIDTH
-    return "bf16" if fast and fast_bf16(device) else "fp32"
+    fast = supports_mixed_precision(model) and hidden_width(model) >= MIN_BF16_WIDTH and fast_bf16(device)
+    if fast and task_allows:
+        return "bf16"
+    return "bf16-backward" if fast and backward_allows else "fp32"
 
 
 def mixed_precision(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context of `precision` on `device` (a no-op context for fp32)."""
-    if precision != "bf16":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    """The context of `precision` on `device`: autocast for bf16, `backward_in_bf16` for bf16-backward, a no-op
+    context for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if precision == "bf16-backward":
+        return backward_in_bf16()
+    return contextlib.nullcontext()
+
+
+_BACKWARD_BF16 = False  # set by `backward_in_bf16`; read by `dense` (torch.compile guards on its value)
+
+
+@contextlib.contextmanager
+def backward_in_bf16():
+    """Inside, `dense` layers record a backward pass whose products run in bf16 (see the module docstring)."""
+    global _BACKWARD_BF16
+    before, _BACKWARD_BF16 = _BACKWARD_BF16, True
+    try:
+        yield
+    finally:
+        _BACKWARD_BF16 = before
+
+
+def dense(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x Wᵀ + b, with the backward pass in bf16 inside `backward_in_bf16` (fp32 inputs only)."""
+    if _BACKWARD_BF16 and x.dtype == torch.float32 and torch.is_grad_enabled():
+        return _Bf16BackwardLinear.apply(x, weight, bias)
+    return nn.functional.linear(x, weight, bias)
+
+
+def dense_layer(layer: nn.Linear, x: Tensor) -> Tensor:
+    """`layer(x)` (hooks and all), or `dense` with its parameters inside `backward_in_bf16`."""
+    if _BACKWARD_BF16:
+        return dense(x, layer.weight, layer.bias)
+    return layer(x)
+
+
+class _Bf16BackwardLinear(torch.autograd.Function):
+    """`linear` whose backward products take bf16 operands (fp32 accumulation and results); a backward pass that
+    is being recorded for higher derivatives runs in the input's precision instead."""
+
+    generate_vmap_rule = True  # ModelBank evaluates its members under torch.func.vmap
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+        return nn.functional.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        x, weight, bias = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        low = grad.dtype if torch.is_grad_enabled() else torch.bfloat16
+        g = grad.to(low)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        grad_x = torch.matmul(g, weight.to(low)).to(x.dtype) if need_x else None
+        grad_w = None
+        if need_w:
+            rows = g.reshape(-1, g.shape[-1])
+            grad_w = torch.matmul(rows.t(), x.reshape(-1, x.shape[-1]).to(low)).to(weight.dtype)
+        grad_b = grad.reshape(-1, grad.shape[-1]).sum(0) if ctx.has_bias and need_b else None
+        return grad_x, grad_w, grad_b
 
 
 def upcast(t: Tensor) -> Tensor:
@@ -105,8 +178,16 @@ def autocast_enabled(device_type: str) -> bool:
         return bool(torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled())
 
 
-def full_precision(device_type: str) -> contextlib.AbstractContextManager:
-    """Suspend autocast inside (for coordinates and the first layer); a no-op context when autocast is off."""
-    if autocast_enabled(device_type):
-        return torch.autocast(device_type=device_type, enabled=False)
-    return contextlib.nullcontext()
+@contextlib.contextmanager
+def full_precision(device_type: str):
+    """Suspend autocast and `backward_in_bf16` inside (for coordinates and the first layer)."""
+    global _BACKWARD_BF16
+    before, _BACKWARD_BF16 = _BACKWARD_BF16, False
+    try:
+        if autocast_enabled(device_type):
+            with torch.autocast(device_type=device_type, enabled=False):
+                yield
+        else:
+            yield
+    finally:
+        _BACKWARD_BF16 = before

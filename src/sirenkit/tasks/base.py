@@ -74,6 +74,10 @@ class Task(ABC):
     """Whether `--precision auto` may train this task with bf16 hidden-layer matmuls: only tasks whose final
     metric was measured not to suffer (benchmarks/precision.py; the SDF, for one, lost 39 % in surface distance)."""
 
+    bf16_backward: ClassVar[bool] = False
+    """Whether `--precision auto` may run this task's backward pass in bf16 where it may not use `bf16` (forward
+    pass, derivatives and loss in fp32): only where the final metric was measured not to suffer."""
+
     supports_distributed: ClassVar[bool] = False
     """Whether `batch` returns only this process's share under torchrun (other tasks refuse torchrun)."""
 
@@ -124,15 +128,15 @@ class Task(ABC):
 
     def compile_by_default(self, model: nn.Module) -> bool:
         """Whether `--compile auto` compiles this task's loss: on CUDA, and on a CPU where `--precision auto` picks
-        bf16, since compiling fuses the casts. There a step took 32 ms against 76 ms eager (image), 14 against
+        bf16 or bf16-backward, since compiling fuses the casts. There a step took 32 ms against 76 ms eager (image), 14 against
         28 (audio) and 27 against 51 (video), at each cpu recipe's batch on 1 thread, for 5–13 s of compilation.
         Tasks may change this."""
         from ..models.precision import resolve_precision
 
         if self.device.type == "cuda":
             return True
-        return self.device.type == "cpu" and resolve_precision("auto", self.device, self.mixed_precision,
-                                                               model) == "bf16"
+        return self.device.type == "cpu" and resolve_precision(
+            "auto", self.device, self.mixed_precision, model, backward_allows=self.bf16_backward) != "fp32"
 
     def random_indices(self, count: int, population: int, generator: torch.Generator) -> Tensor:
         """`count` indices drawn uniformly (with replacement) from range(population), on the task's device."""

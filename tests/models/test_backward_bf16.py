@@ -1,0 +1,163 @@
+"""`--precision bf16-backward`: fp32 forward pass, derivatives and loss; bf16 products in the parameters' backward."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import sirenkit
+from sirenkit.diff import derivatives
+from sirenkit.errors import UserError
+from sirenkit.models import ModelConfig
+from sirenkit.models.bank import ModelBank
+from sirenkit.models.precision import MIN_BF16_WIDTH, dense, mixed_precision, resolve_precision
+from sirenkit.tasks import REGISTRY
+from sirenkit.train.trainer import choose_precision
+
+from ..conftest import run_cli
+
+CPU = torch.device("cpu")
+
+
+def _siren(d: int = 3, width: int = 64, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return sirenkit.Siren(d, 1, hidden_features=width, hidden_layers=3, first_omega_0=15.0)
+
+
+def _loss(model: nn.Module, x: Tensor, backend: str) -> Tensor:
+    d = derivatives(model, x, order=1 if backend == "reverse" else 2, backend=backend)
+    terms = d.value.square().mean() + (d.gradient.norm(dim=-1) - 1).abs().mean()
+    return terms + (d.laplacian.square().mean() * 1e-4 if d.laplacian is not None else 0)
+
+
+
+def _grads(model: nn.Module, fn) -> tuple[Tensor, Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss = fn()
+    loss.backward()
+    return loss.detach(), torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def _rel(a: Tensor, b: Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.mark.parametrize("backend", ["reverse", "analytic", "autograd"])
+def test_loss_is_exact_and_parameter_gradients_are_bf16_close(backend):
+    """The forward pass is the fp32 one bit for bit; only the parameters' gradients move, by about 2⁻⁸."""
+    model = _siren()
+    x = torch.rand(512, 3) * 2 - 1
+    loss32, grad32 = _grads(model, lambda: _loss(model, x, backend))
+    with mixed_precision(CPU, "bf16-backward"):
+        loss16, grad16 = _grads(model, lambda: _loss(model, x, backend))
+    assert torch.equal(loss16, loss32)
+    assert 1e-4 < _rel(grad16, grad32) < 2e-2, _rel(grad16, grad32)
+
+
+def test_derivative_fields_are_the_fp32_ones():
+    """A backward pass recorded for derivatives (autograd, create_graph) stays fp32: ∇Φ and ΔΦ are unchanged."""
+    model = _siren()
+    x = torch.rand(256, 3) * 2 - 1
+    exact = derivatives(model, x, order=2, backend="autograd")
+    with mixed_precision(CPU, "bf16-backward"):
+        for backend in ("autograd", "analytic", "reverse"):
+            d = derivatives(model, x, order=1 if backend == "reverse" else 2, backend=backend)
+            assert torch.allclose(d.gradient, exact.gradient, rtol=1e-4, atol=1e-5), backend
+            if backend == "autograd":
+                assert torch.equal(d.gradient, exact.gradient) and torch.equal(d.laplacian, exact.laplacian)
+
+
+def test_plain_forward_and_float64_and_no_grad():
+    model = _siren(d=2)
+    x = torch.rand(300, 2)
+    y32, g32 = _grads(model, lambda: model(x).square().mean())
+    with mixed_precision(CPU, "bf16-backward"):
+        y16, g16 = _grads(model, lambda: model(x).square().mean())
+        with torch.no_grad():
+            assert torch.equal(model(x), sirenkit.Siren.forward(model, x))
+    assert torch.equal(y16, y32) and 1e-4 < _rel(g16, g32) < 2e-2
+    model64 = _siren(d=2).double()
+    x64 = x.double()
+    _, exact = _grads(model64, lambda: model64(x64).square().mean())
+    with mixed_precision(CPU, "bf16-backward"):
+        _, same = _grads(model64, lambda: model64(x64).square().mean())
+    assert torch.equal(same, exact)  # float64 is left alone
+
+
+def test_dense_matches_linear_in_every_gradient():
+    torch.manual_seed(0)
+    x = torch.randn(2, 100, 32, requires_grad=True)
+    w = torch.randn(16, 32, requires_grad=True)
+    b = torch.randn(16, requires_grad=True)
+    gy = torch.randn(2, 100, 16)
+    exact = torch.autograd.grad(nn.functional.linear(x, w, b), (x, w, b), gy)
+    with mixed_precision(CPU, "bf16-backward"):
+        low = torch.autograd.grad(dense(x, w, b), (x, w, b), gy)
+    for a, e in zip(low[:2], exact[:2]):
+        assert 1e-5 < _rel(a, e) < 1e-2
+    assert torch.allclose(low[2], exact[2])  # the bias gradient is a sum, kept in fp32
+
+
+def test_compiled_loss_matches_eager():
+    model = _siren()
+    x = torch.rand(512, 3) * 2 - 1
+
+    def loss():
+        with mixed_precision(CPU, "bf16-backward"):
+            return _loss(model, x, "reverse")
+
+    eager_loss, eager = _grads(model, loss)
+    compiled_loss, compiled = _grads(model, torch.compile(loss, fullgraph=True))
+    _, exact = _grads(model, lambda: _loss(model, x, "reverse"))
+    assert torch.allclose(compiled_loss, eager_loss, rtol=1e-5)
+    assert _rel(compiled, eager) < 5e-3 and 1e-4 < _rel(compiled, exact) < 2e-2
+
+
+@pytest.mark.parametrize("mode", ["loop", "vmap"])
+def test_model_bank_trains_in_bf16_backward(mode):
+    bank = ModelBank([_siren(d=2, seed=0), _siren(d=2, seed=1)], mode=mode)
+    x = torch.rand(2, 128, 2)
+    _, exact = _grads(bank, lambda: bank(x).square().mean())
+    with mixed_precision(CPU, "bf16-backward"):
+        _, low = _grads(bank, lambda: bank(x).square().mean())
+    assert 1e-4 < _rel(low, exact) < 2e-2
+
+
+def test_resolution_rules(monkeypatch):
+    wide, narrow = _siren(width=MIN_BF16_WIDTH), _siren(width=64)
+    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
+    assert resolve_precision("auto", CPU, False, wide, backward_allows=True) == "bf16-backward"
+    assert resolve_precision("auto", CPU, True, wide, backward_allows=True) == "bf16"  # bf16 wins where allowed
+    assert resolve_precision("auto", CPU, False, narrow, backward_allows=True) == "fp32"
+    assert resolve_precision("bf16-backward", CPU, False, narrow) == "bf16-backward"
+    sdf = REGISTRY["sdf"](REGISTRY["sdf"].Config(shape="sphere", surface_samples=500), CPU)
+    assert choose_precision("auto", CPU, sdf, wide) == "bf16-backward"
+    assert sdf.compile_by_default(wide)
+    wire = ModelConfig(activation="wire", hidden_features=16).build(3, 1)
+    with pytest.raises(UserError, match="bf16-backward needs a coordinate MLP"):
+        choose_precision("bf16-backward", CPU, sdf, wire)
+    fused = REGISTRY["sdf"](REGISTRY["sdf"].Config(shape="sphere", surface_samples=500, derivatives="fused"), CPU)
+    with pytest.raises(UserError, match="fused runs in fp32 only"):
+        choose_precision("bf16-backward", CPU, fused, wide)
+    assert choose_precision("auto", CPU, fused, wide) == "fp32"
+    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: False)
+    assert choose_precision("auto", CPU, sdf, wide) == "fp32"
+
+
+def test_sdf_fit_in_bf16_backward_matches_fp32(tmp_path):
+    result = {}
+    for precision in ("fp32", "bf16-backward"):
+        out = tmp_path / precision
+        proc = run_cli("fit", "sdf", "--shape", "sphere", "--steps", "150", "--batch-points", "512",
+                       "--surface-samples", "4000", "--hidden-features", "64", "--mesh-resolution", "0",
+                       "--eval-samples", "2000", "--precision", precision, "--device", "cpu", "--quiet",
+                       "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["precision"] == precision
+        result[precision] = metrics["surface_distance"]
+    assert result["fp32"] < 0.01, result
+    assert result["bf16-backward"] < 1.5 * result["fp32"], result
