@@ -123,8 +123,11 @@ def _task_options(name: str, sizes: dict[str, int], quick: bool) -> dict[str, An
     raise ValueError(f"unknown workload {name!r}")
 
 
-def build_variant(name: str, variant: str, device: torch.device, quick: bool) -> dict[str, Any]:
-    """Task, model, batch and one-step function of (workload, variant), seeded so both variants match."""
+def build_variant(name: str, variant: str, device: torch.device, quick: bool,
+                  keep_sines: bool | None = None) -> dict[str, Any]:
+    """Task, model, batch and one-step function of (workload, variant), seeded so both variants match.
+    `keep_sines` (compiled variants): whether the backward pass reuses the forward pass's sines; None: as the
+    Trainer does (on CPUs)."""
     from ..models import ModelConfig
     from ..models.precision import mixed_precision
     from ..tasks import REGISTRY
@@ -171,7 +174,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool) ->
         path = "analytic" if supports_forward_mode(model) else "autograd"
     fused = fast and device.type == "cuda"
     lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
-    keep_sines = device.type == "cpu"  # as the Trainer does
+    keep_sines = device.type == "cpu" if keep_sines is None else keep_sines
     loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"

@@ -128,9 +128,9 @@ class Task(ABC):
 
     def compile_by_default(self, model: nn.Module) -> bool:
         """Whether `--compile auto` compiles this task's loss: on CUDA, and on a CPU where `--precision auto` picks
-        bf16 or bf16-backward, since compiling fuses the casts. There a step took 32 ms against 76 ms eager (image), 14 against
-        28 (audio) and 27 against 51 (video), at each cpu recipe's batch on 1 thread, for 5–13 s of compilation.
-        Tasks may change this."""
+        bf16 or bf16-backward, since compiling fuses the casts. There a step took 32 ms against 76 ms eager
+        (image), 14 against 28 (audio) and 27 against 51 (video), at each cpu recipe's batch on 1 thread, for
+        5–13 s of compilation. Tasks may change this."""
         from ..models.precision import resolve_precision
 
         if self.device.type == "cuda":

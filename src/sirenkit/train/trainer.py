@@ -369,8 +369,9 @@ def keeping_sines(loss_terms):
     """`loss_terms` run as a selective-checkpoint region whose sin and cos results must be saved for the
     backward pass. By default torch.compile keeps the pre-activation and recomputes sin and cos in the
     backward pass, which trades memory traffic for arithmetic: a good deal on a GPU, a bad one on a CPU, where
-    a sine costs tens of cycles. Measured on 1 CPU thread (SDF step, 8,192 + 8,192 points, SIREN 256×3): 229 ms
-    a step kept against 276 ms recomputed. Torch without selective checkpointing gets `loss_terms` itself."""
+    a sine costs tens of cycles. Measured on 1 CPU thread (SDF step, 8,192 + 8,192 points, SIREN 256×3): 211 ms
+    a step kept against 244 ms recomputed (benchmarks/kept_sines.py). Torch without selective checkpointing gets
+    `loss_terms` itself."""
     try:
         from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
     except ImportError:  # pragma: no cover - torch < 2.4
