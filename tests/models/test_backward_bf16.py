@@ -136,6 +136,10 @@ def test_resolution_rules(monkeypatch):
     sdf = REGISTRY["sdf"](REGISTRY["sdf"].Config(shape="sphere", surface_samples=500), CPU)
     assert choose_precision("auto", CPU, sdf, wide) == "bf16-backward"
     assert sdf.compile_by_default(wide)
+    blend = REGISTRY["poisson-blend"](REGISTRY["poisson-blend"].Config(size=16), CPU)
+    assert choose_precision("auto", CPU, blend, wide) == "bf16-backward"
+    helmholtz = REGISTRY["helmholtz"](REGISTRY["helmholtz"].Config(), CPU)
+    assert choose_precision("auto", CPU, helmholtz, wide) == "fp32"  # not measured
     wire = ModelConfig(activation="wire", hidden_features=16).build(3, 1)
     with pytest.raises(UserError, match="bf16-backward needs a coordinate MLP"):
         choose_precision("bf16-backward", CPU, sdf, wire)

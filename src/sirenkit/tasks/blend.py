@@ -92,6 +92,9 @@ class BlendTask(Task):
     description = "gradient-domain editing: mix two images' gradients or seamlessly clone a region"
     Config = BlendConfig
     metric = "psnr_gradient"
+    # bf16 only in the backward pass under --precision auto (its 70 dB fit is above bf16's forward-pass ceiling):
+    # the default mix run reached 70.02 dB in 103 s of training against 69.85 dB in 154 s in fp32.
+    bf16_backward = True
     recipes = {
         "paper": {"task": {"size": 256}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 256}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},

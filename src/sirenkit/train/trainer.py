@@ -73,9 +73,9 @@ class TrainConfig:
         "auto", "fp32; bf16: bf16 matmuls in the hidden layers (autocast; coordinates, first layer, activations "
         "and loss stay fp32); bf16-backward: fp32 forward pass, derivatives and loss, bf16 matmuls only in the "
         "parameters' backward pass; auto: bf16 where it was measured to lose nothing (image, images, video, "
-        "audio, poisson gradient/laplacian), bf16-backward where that was (sdf), with hidden layers ≥ 256 wide "
-        "on hardware with fast bf16 (CUDA sm80+, CPUs with AMX or AVX512-BF16); fp32 otherwise and for "
-        "--recipe paper"
+        "audio, poisson gradient/laplacian), bf16-backward where that was (sdf, poisson blend), with hidden "
+        "layers ≥ 256 wide on hardware with fast bf16 (CUDA sm80+, CPUs with AMX or AVX512-BF16); fp32 otherwise "
+        "and for --recipe paper"
     )
     cuda_graphs: bool = option(
         False, "replay the compiled loss and its backward as CUDA graphs (torch.compile mode reduce-overhead): "
