@@ -229,15 +229,18 @@ def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
     backward pass; the gradients stay those of the plain loss."""
     from sirenkit import Siren
     from sirenkit.diff import derivatives
+    from sirenkit.tasks.sdf import SdfConfig, sdf_loss
     from sirenkit.train.trainer import compile_loss, keeping_sines
 
     torch.manual_seed(0)
     model = Siren(3, 1, hidden_features=32, hidden_layers=2)
     x = torch.rand(256, 3) * 2 - 1
 
-    def loss_terms(batch):
+    normals = torch.nn.functional.normalize(torch.randn(128, 3), dim=-1)
+
+    def loss_terms(batch):  # the SDF's loss: cosine_similarity has in-place ops inside
         d = derivatives(model, batch, order=1, backend="reverse")
-        return {"value": d.value.abs().mean(), "eikonal": (d.gradient.norm(dim=-1) - 1).abs().mean()}
+        return sdf_loss(d.value[:, 0], d.gradient[:, 0, :], normals, SdfConfig())
 
     def grads(fn):
         model.zero_grad(set_to_none=True)
@@ -245,7 +248,9 @@ def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
         return torch.cat([p.grad.flatten() for p in model.parameters()])
 
     exact = grads(loss_terms)
-    assert torch.allclose(grads(keeping_sines(loss_terms)), exact, rtol=1e-5, atol=1e-7)  # eager too
-    assert torch.allclose(grads(compile_loss(loss_terms, keep_sines=True)), exact, rtol=1e-4, atol=1e-6)
+    # Run eagerly (as when torch.compile gives up on the frame) the region is the plain loss.
+    assert torch.equal(grads(keeping_sines(loss_terms)), exact)
+    compiled = grads(compile_loss(loss_terms, keep_sines=True))
+    assert ((compiled - exact).norm() / exact.norm()).item() < 1e-5  # compiled rounding differs, no more
     assert _count_backward_sines(loss_terms, x) > 0  # torch.compile's default: recompute them
     assert _count_backward_sines(keeping_sines(loss_terms), x) == 0

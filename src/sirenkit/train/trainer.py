@@ -370,11 +370,13 @@ def keeping_sines(loss_terms):
     backward pass. By default torch.compile keeps the pre-activation and recomputes sin and cos in the
     backward pass, which trades memory traffic for arithmetic: a good deal on a GPU, a bad one on a CPU, where
     a sine costs tens of cycles. Measured on 1 CPU thread (SDF step, 8,192 + 8,192 points, SIREN 256×3): 211 ms
-    a step kept against 244 ms recomputed (benchmarks/kept_sines.py). Torch without selective checkpointing gets
-    `loss_terms` itself."""
+    a step kept against 244 ms recomputed (benchmarks/kept_sines.py). Outside torch.compile the region is
+    `loss_terms` itself, as it is on torch without selective checkpointing."""
     try:
         from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
     except ImportError:  # pragma: no cover - torch < 2.4
+        return loss_terms
+    if not hasattr(torch.compiler, "is_compiling"):  # pragma: no cover - torch < 2.3
         return loss_terms
     keep = {torch.ops.aten.sin.default, torch.ops.aten.cos.default}
 
@@ -385,6 +387,11 @@ def keeping_sines(loss_terms):
     logging.getLogger("torch._higher_order_ops.wrap").addFilter(_QUIET_NOTE)
 
     def region(batch):
+        if not torch.compiler.is_compiling():
+            # torch.compile ran this frame eagerly (it gave up on it, e.g. at its recompile limit): there a
+            # checkpoint would only recompute the forward pass, and trip over in-place ops inside torch's own
+            # functions (cosine_similarity), so the plain loss runs instead.
+            return loss_terms(batch)
         return checkpoint(loss_terms, batch, use_reentrant=False, context_fn=context)
 
     return region
