@@ -692,6 +692,10 @@ CASES = [
          "--resolution must be ≥ 8, got 4"),
     Case("mesh-chunk-0", "`mesh RUN --chunk 0`", lambda e: ["mesh", str(e.sdf_run), "--chunk", "0"],
          "--chunk must be ≥ 1, got 0"),
+    Case("mesh-min-component-1", "`mesh RUN --min-component 1`",
+         lambda e: ["mesh", str(e.sdf_run), "--min-component", "1"], "--min-component must be in [0, 1), got 1.0"),
+    Case("sdf-mesh-min-component-neg", "`fit sdf --mesh-min-component -0.1`",
+         fit("sdf", "--mesh-min-component", "-0.1"), "--mesh-min-component must be in [0, 1)"),
     Case("mesh-out-suffix", "`mesh RUN --out FOLDER/mesh.txt`",
          lambda e: ["mesh", str(e.sdf_run), "--out", str(e.tmp / "mesh.txt")], "use a .ply or .obj file name"),
     # --level 100: were the folder checked only after extraction, the line would say "no zero level set"

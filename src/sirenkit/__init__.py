@@ -35,11 +35,12 @@ def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto
     return render_run(run_dir, size, out, chunk, device, frames)
 
 
-def mesh(run_dir, resolution: int = 512, out=None, chunk: int = 65536, device: str = "auto", level: float = 0.0):
+def mesh(run_dir, resolution: int = 512, out=None, chunk: int = 65536, device: str = "auto", level: float = 0.0,
+         min_component: float = 0.0):
     """Mesh a finished sdf run (`sirenkit mesh`); returns (mesh path, MeshResult with its cost)."""
     from .tasks.sdf import mesh_run
 
-    return mesh_run(run_dir, resolution, out, chunk, device, level)
+    return mesh_run(run_dir, resolution, out, chunk, device, level, min_component)
 
 
 def eval_mesh(pred, gt, samples: int = 1_000_000, threshold: float = 0.01, seed: int = 0) -> dict:

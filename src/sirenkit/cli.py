@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     mesh.add_argument("--resolution", type=int, default=512, help="grid nodes per axis (default: 512)")
     mesh.add_argument("--out", default=None, help="mesh file, .ply or .obj (default: RUN_DIR/mesh-RES.ply)")
     mesh.add_argument("--level", type=float, default=0.0, help="iso-level to extract (default: 0)")
+    mesh.add_argument("--min-component", type=float, default=0.0,
+                      help="drop connected parts with fewer than this fraction of the largest part's faces "
+                           "(detached specks; default 0: keep all; e.g. 0.01)")
     mesh.add_argument("--chunk", type=int, default=65536, help="points per network call (bounds memory)")
     mesh.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     mesh.set_defaults(handler="mesh")
@@ -211,8 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.handler == "mesh":
             from .tasks.sdf import mesh_run
 
-            path, result = mesh_run(args.run_dir, args.resolution, args.out, args.chunk, args.device, args.level)
-            print(f"{path}: {len(result.vertices):,} vertices, {len(result.faces):,} faces, "
+            path, result = mesh_run(args.run_dir, args.resolution, args.out, args.chunk, args.device, args.level,
+                                    args.min_component)
+            removed = f", {result.dropped_components} small parts dropped" if args.min_component > 0 else ""
+            print(f"{path}: {len(result.vertices):,} vertices, {len(result.faces):,} faces{removed}, "
                   f"{result.evaluated:,} network evaluations, {result.seconds:.1f} s, "
                   f"peak resident memory {result.peak_rss_mb:,.0f} MB")
             return 0

@@ -22,7 +22,13 @@ from torch import Tensor, nn
 from ..config import option
 from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError, check_all
-from ..geometry.meshing import MeshResult, extract_mesh, field_from_model, peak_rss_mb
+from ..geometry.meshing import (
+    MeshResult,
+    drop_small_components,
+    extract_mesh,
+    field_from_model,
+    peak_rss_mb,
+)
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
 from ..io.files import require_output_file
@@ -58,6 +64,9 @@ class SdfConfig:
                 "backward, the official method) or fused (SIRENs, least memory; Triton kernels on CUDA); auto: "
                 "reverse for MLPs with elementwise activations, autograd otherwise")
     mesh_resolution: int = option(256, "grid nodes per axis of the final mesh (0: no mesh)")
+    mesh_min_component: float = option(
+        0.0, "drop connected parts of the final mesh with fewer than this fraction of the largest part's faces "
+        "(detached specks; 0: keep all, as the paper's meshes; e.g. 0.01)")
     eval_samples: int = option(1_000_000, "surface samples per side for Chamfer / F-score")
     fscore_threshold: float = option(0.01, "F-score distance threshold in the ground truth's [−1, 1]³ frame")
     chunk: int = option(65536, "points per network call when meshing and evaluating")
@@ -111,6 +120,7 @@ class SdfTask(Task):
             (config.surface_samples >= 1, "--surface-samples must be ≥ 1"),
             (0.0 <= config.margin < 1.0, "--margin must be in [0, 1)"),
             (config.mesh_resolution == 0 or config.mesh_resolution >= 8, "--mesh-resolution must be 0 or ≥ 8"),
+            (0.0 <= config.mesh_min_component < 1.0, "--mesh-min-component must be in [0, 1)"),
             (config.eval_samples >= 1, "--eval-samples must be ≥ 1"),
             (config.fscore_threshold > 0, "--fscore-threshold must be > 0"),
             (config.chunk >= 1, "--chunk must be ≥ 1"),
@@ -192,10 +202,13 @@ class SdfTask(Task):
             out["sdf_error"] = self._sdf_error(model)
         if self.config.mesh_resolution:
             field = field_from_model(model, self.device, self.config.chunk)
-            self.mesh = extract_mesh(field, self.config.mesh_resolution)
+            self.mesh = drop_small_components(extract_mesh(field, self.config.mesh_resolution),
+                                              self.config.mesh_min_component)
             out.update({"mesh_resolution": self.config.mesh_resolution, "mesh_vertices": len(self.mesh.vertices),
                         "mesh_faces": len(self.mesh.faces), "mesh_evaluations": self.mesh.evaluated,
                         "mesh_seconds": round(self.mesh.seconds, 2)})
+            if self.config.mesh_min_component > 0:
+                out["mesh_components_dropped"] = self.mesh.dropped_components
             gt = self.gt_mesh if self.gt_mesh is not None else (self.shape.mesh() if self.shape else None)
             if gt is not None and not self.mesh.empty:
                 import trimesh
@@ -253,8 +266,9 @@ def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path) -> lis
 
 
 def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None = None, chunk: int = 65536,
-             device: str = "auto", level: float = 0.0) -> tuple[Path, MeshResult]:
-    """Mesh the zero level set of a finished SDF run (`sirenkit mesh`); returns the mesh path and its stats."""
+             device: str = "auto", level: float = 0.0, min_component: float = 0.0) -> tuple[Path, MeshResult]:
+    """Mesh the zero level set of a finished SDF run (`sirenkit mesh`); returns the mesh path and its stats.
+    `min_component` > 0 drops small detached parts (`drop_small_components`)."""
     from ..runner import load_run
     from ..train.device import resolve_device
 
@@ -262,6 +276,8 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
         raise UserError(f"--resolution must be ≥ 8, got {resolution}")
     if chunk < 1:
         raise UserError(f"--chunk must be ≥ 1, got {chunk}")
+    if not 0.0 <= min_component < 1.0:
+        raise UserError(f"--min-component must be in [0, 1), got {min_component}")
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise UserError(f"run {run_dir} does not exist")
@@ -277,6 +293,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)
     if mesh.empty:
         raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
+    mesh = drop_small_components(mesh, min_component)
     write_mesh_outputs(mesh, norm, path)
     mesh.peak_rss_mb = peak_rss_mb()  # writing included
     return path, mesh
