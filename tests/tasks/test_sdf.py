@@ -136,3 +136,15 @@ def test_mesh_and_eval_mesh_refuse_bad_input(tmp_path):
     assert proc.returncode == 2 and "does not exist" in proc.stderr
     proc = run_cli("fit", "sdf", str(tmp_path / "missing.xyz"), "--out", str(tmp_path / "run"))
     assert proc.returncode == 2 and not (tmp_path / "run").exists()
+
+
+def test_fit_sdf_can_drop_small_mesh_parts(tmp_path):
+    result = sirenkit.fit("sdf", shape="sphere", batch_points=256, surface_samples=2000, steps=20, lr=1e-4,
+                          hidden_features=32, mesh_resolution=24, mesh_min_component=0.01, eval_samples=5000,
+                          compile="off", out=str(tmp_path / "run"), device="cpu", quiet=True)
+    m = result.metrics
+    assert isinstance(m["mesh_components_dropped"], int) and m["mesh_components_dropped"] >= 0
+    mesh = trimesh.load(tmp_path / "run" / "mesh.ply")
+    assert len(mesh.faces) == m["mesh_faces"] > 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"]["mesh_min_component"] == 0.01
