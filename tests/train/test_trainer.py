@@ -254,3 +254,32 @@ def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
     assert ((compiled - exact).norm() / exact.norm()).item() < 1e-5  # compiled rounding differs, no more
     assert _count_backward_sines(loss_terms, x) > 0  # torch.compile's default: recompute them
     assert _count_backward_sines(keeping_sines(loss_terms), x) == 0
+
+
+def test_kept_sines_fall_back_to_the_plain_compiled_loss_at_a_graph_break():
+    """A loss torch.compile cannot trace whole would run the checkpoint region eagerly, where SAC refuses the
+    in-place ops inside cosine_similarity; `kept_or_plain` compiles the plain loss instead."""
+    from sirenkit import Siren
+    from sirenkit.diff import derivatives
+    from sirenkit.tasks.sdf import SdfConfig, sdf_loss
+    from sirenkit.train.trainer import compile_loss
+
+    torch.manual_seed(0)
+    model = Siren(3, 1, hidden_features=16, hidden_layers=1)
+    x = torch.rand(64, 3) * 2 - 1
+    normals = torch.nn.functional.normalize(torch.randn(32, 3), dim=-1)
+
+    def loss_terms(batch):
+        d = derivatives(model, batch, order=1, backend="reverse")
+        torch._dynamo.graph_break()
+        return sdf_loss(d.value[:, 0], d.gradient[:, 0, :], normals, SdfConfig())
+
+    def grads(fn):
+        model.zero_grad(set_to_none=True)
+        sum(fn(x).values()).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    exact = grads(loss_terms)
+    fn = compile_loss(loss_terms, keep_sines=True)
+    for _ in range(2):
+        assert ((grads(fn) - exact).norm() / exact.norm()).item() < 1e-5

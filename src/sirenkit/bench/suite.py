@@ -129,7 +129,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     `keep_sines` (compiled variants): whether the backward pass reuses the forward pass's sines; None: as the
     Trainer does (on CPUs)."""
     from ..models import ModelConfig
-    from ..models.precision import mixed_precision
+    from ..models.precision import autocast_context, outside_compiled
     from ..tasks import REGISTRY
     from ..train.trainer import choose_precision, compile_loss
 
@@ -151,7 +151,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     precision = "fp32" if variant == "reference" else choose_precision("auto", device, task, model)
 
     def loss_terms(b):
-        with mixed_precision(device, precision):
+        with autocast_context(device, precision):  # bf16-backward's flag is set around the call, as the Trainer does
             return task.loss_terms(model, b)
 
     graphs = variant == GRAPHS
@@ -176,6 +176,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
     keep_sines = device.type == "cpu" if keep_sines is None else keep_sines
     loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
+    loss_fn = outside_compiled(loss_fn, precision)
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"
             f"{', fused Adam' if fused else ''}{_PRECISION_LABELS.get(precision, '')}")

@@ -81,7 +81,7 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: b
             s = None
         elif s is not None and not per_axis:
             s = s.unsqueeze(0)  # second-derivative streams always carry a leading stream axis: (1 or d, N, F)
-        first = _linear_streams(net.layers[0].weight, net.layers[0].bias, h, t, s)
+        first = _linear_streams(net.layers[0].weight, net.layers[0].bias, h, t, s, plain=True)
     for i, (linear, act) in enumerate(zip(net.layers, net.activations)):
         u, ut, us = first if i == 0 else _linear_streams(linear.weight, linear.bias, h, t, s)
         a, a1, a2 = act.with_derivatives(u)
@@ -107,21 +107,23 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: b
 
 
 def _linear_streams(
-    weight: Tensor, bias: Tensor | None, h: Tensor, t: Tensor, s: Tensor | None
+    weight: Tensor, bias: Tensor | None, h: Tensor, t: Tensor, s: Tensor | None, plain: bool = False
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Apply W (and b to the value only) to the value, tangent and second-derivative streams.
+    """Apply W (and b to the value only) to the value, tangent and second-derivative streams (`plain`: as an
+    ordinary linear map even under `--precision bf16-backward`, as for the first layer).
 
     s holds q second-derivative streams (q, N, F): 1 (the Laplacian sum) or d (per axis). When the tangents
     are per-point, all streams go through one matmul on the stacked (1 + d + q, N, F) tensor; when they are
     the same for every point (first layer, shape (d, 1, F)) they stay small.
     """
+    linear = nn.functional.linear if plain else dense
     d = t.shape[0]
     if t.shape[1] == h.shape[0] and h.shape[0] > 1 and (s is None or s.shape[1] == h.shape[0]):
         parts = [h.unsqueeze(0), t] + ([s] if s is not None else [])
-        out = upcast(dense(torch.cat(parts, dim=0), weight))
+        out = upcast(linear(torch.cat(parts, dim=0), weight))
         u = out[0] if bias is None else out[0] + bias
         return u, out[1 : 1 + d], (out[1 + d :] if s is not None else None)
-    u = upcast(dense(h, weight, bias))
-    ut = upcast(dense(t, weight))
-    us = upcast(dense(s, weight)) if s is not None else None
+    u = upcast(linear(h, weight, bias))
+    ut = upcast(linear(t, weight))
+    us = upcast(linear(s, weight)) if s is not None else None
     return u, ut, us

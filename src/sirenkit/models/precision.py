@@ -32,7 +32,6 @@ import torch
 from torch import Tensor, nn
 
 Precision = Literal["auto", "fp32", "bf16", "bf16-backward"]
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "bf16-backward")
 
 
 def fast_bf16(device: torch.device) -> bool:
@@ -98,12 +97,31 @@ def resolve_precision(requested: Precision, device: torch.device, task_allows: b
 
 def mixed_precision(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The context of `precision` on `device`: autocast for bf16, `backward_in_bf16` for bf16-backward, a no-op
-    context for fp32."""
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    context for fp32. Inside a function that torch.compile traces, use `autocast_context` there and enter
+    `backward_in_bf16` around the compiled call (`outside_compiled`): older torch cannot trace it."""
     if precision == "bf16-backward":
         return backward_in_bf16()
+    return autocast_context(device, precision)
+
+
+def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """Autocast for bf16, else a no-op context (the part of `mixed_precision` that goes inside compiled code)."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def outside_compiled(fn, precision: str):
+    """`fn` (possibly compiled) called inside `backward_in_bf16` for bf16-backward; `fn` itself otherwise. The flag
+    is a module global that torch.compile guards on, so it may be set around a compiled call."""
+    if precision != "bf16-backward":
+        return fn
+
+    def call(*args, **kwargs):
+        with backward_in_bf16():
+            return fn(*args, **kwargs)
+
+    return call
 
 
 _BACKWARD_BF16 = False  # set by `backward_in_bf16`; read by `dense` (torch.compile guards on its value)
@@ -178,16 +196,8 @@ def autocast_enabled(device_type: str) -> bool:
         return bool(torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled())
 
 
-@contextlib.contextmanager
-def full_precision(device_type: str):
-    """Suspend autocast and `backward_in_bf16` inside (for coordinates and the first layer)."""
-    global _BACKWARD_BF16
-    before, _BACKWARD_BF16 = _BACKWARD_BF16, False
-    try:
-        if autocast_enabled(device_type):
-            with torch.autocast(device_type=device_type, enabled=False):
-                yield
-        else:
-            yield
-    finally:
-        _BACKWARD_BF16 = before
+def full_precision(device_type: str) -> contextlib.AbstractContextManager:
+    """Suspend autocast inside (for coordinates and the first layer); a no-op context when autocast is off."""
+    if autocast_enabled(device_type):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return contextlib.nullcontext()

@@ -76,7 +76,8 @@ class Task(ABC):
 
     bf16_backward: ClassVar[bool] = False
     """Whether `--precision auto` may run this task's backward pass in bf16 where it may not use `bf16` (forward
-    pass, derivatives and loss in fp32): only where the final metric was measured not to suffer."""
+    pass, derivatives and loss in fp32): only where the final metric was measured to change by a few per cent at
+    most (SDF, blend)."""
 
     supports_distributed: ClassVar[bool] = False
     """Whether `batch` returns only this process's share under torchrun (other tasks refuse torchrun)."""

@@ -24,7 +24,12 @@ from torch import Tensor, nn
 from ..config import option
 from ..errors import TrainingDiverged, UserError, check_all
 from ..io.atomic import write_text
-from ..models.precision import mixed_precision, resolve_precision, supports_mixed_precision
+from ..models.precision import (
+    autocast_context,
+    outside_compiled,
+    resolve_precision,
+    supports_mixed_precision,
+)
 from ..tasks.base import Task
 from .callbacks import Callback
 from .checkpoint import (
@@ -288,16 +293,16 @@ class Trainer:
         precision = self.precision(task, model)
 
         def loss_terms(batch):
-            with mixed_precision(self.device, precision):
+            with autocast_context(self.device, precision):  # bf16-backward's flag is set outside: see below
                 return task.loss_terms(model, batch)
 
         cfg = self.config
         graphs = cfg.cuda_graphs  # validate() and check_device() made sure: CUDA, compile not off
         use = cfg.compile == "on" or (cfg.compile == "auto" and (graphs or task.compile_by_default(model)))
         if not use:
-            return loss_terms
+            return outside_compiled(loss_terms, precision)
         compiled = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=self.device.type == "cpu")
-        return eager_fallback(compiled, loss_terms if cfg.compile == "auto" else None)
+        return outside_compiled(eager_fallback(compiled, loss_terms if cfg.compile == "auto" else None), precision)
 
     # ----------------------------------------------------------------- rows
     def _row(self, step: int, seconds: float, loss: Tensor | None, terms: dict[str, Tensor], lr=None) -> dict:
@@ -344,8 +349,8 @@ def compile_loss(loss_terms, cuda_graphs: bool = False, keep_sines: bool = False
     """`torch.compile` of a one-batch loss function; with `cuda_graphs`, in mode reduce-overhead (the loss and
     its backward replayed as CUDA graphs), each call marked as a new step; with `keep_sines` (for CPUs), the
     backward pass reuses the forward pass's sines and cosines (`keeping_sines`)."""
-    compiled = torch.compile(keeping_sines(loss_terms) if keep_sines else loss_terms,
-                             mode="reduce-overhead" if cuda_graphs else None)
+    mode = "reduce-overhead" if cuda_graphs else None
+    compiled = kept_or_plain(loss_terms, mode) if keep_sines else torch.compile(loss_terms, mode=mode)
     if not cuda_graphs:
         return compiled
 
@@ -357,9 +362,31 @@ def compile_loss(loss_terms, cuda_graphs: bool = False, keep_sines: bool = False
     return replayed
 
 
+def kept_or_plain(loss_terms, mode: str | None = None):
+    """`keeping_sines(loss_terms)` compiled as one graph (fullgraph); if torch.compile cannot trace it whole (a
+    graph break, an older torch), the plain compiled loss from then on. A graph break would otherwise run the
+    checkpoint region eagerly: only a recomputed forward pass there, and SAC refuses in-place ops."""
+    from torch._dynamo.exc import Unsupported
+
+    kept = torch.compile(keeping_sines(loss_terms), mode=mode, fullgraph=True)
+    state: dict[str, Any] = {"fn": kept}
+
+    def call(batch):
+        if state["fn"] is kept:
+            try:
+                return kept(batch)
+            except Unsupported:
+                state["fn"] = torch.compile(loss_terms, mode=mode)
+        return state["fn"](batch)
+
+    return call
+
+
 class _QuietSelectiveCheckpointNote(logging.Filter):
-    """Drops torch's note that a `context_fn` was passed to checkpoint under torch.compile: `keeping_sines`
-    does so on purpose, and its region has no in-place ops."""
+    """Drops torch's note that a `context_fn` was passed to checkpoint under torch.compile (it asks to keep
+    in-place ops out of the region). `kept_or_plain` traces the region as one functionalised graph, where the
+    in-place ops inside torch's own functions (cosine_similarity) are rewritten; the gradients match the plain
+    loss's (tests/train/test_trainer.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "context_fn is passed to torch.utils.checkpoint" not in record.getMessage()
