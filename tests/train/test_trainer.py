@@ -199,6 +199,13 @@ def test_a_failing_compiler_falls_back_to_eager_or_says_so(tmp_path, compile_mod
         assert len(err) == 1 and "torch.compile failed" in err[0] and "use --compile off" in err[0], err
 
 
+def _parameter_gradients(model, loss_terms, x):
+    """All parameter gradients of the summed loss terms at x, flattened."""
+    model.zero_grad(set_to_none=True)
+    sum(loss_terms(x).values()).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
 def _count_backward_sines(fn, *args) -> int:
     """Compile `fn` with inductor's partitioner (min-cut rematerialisation) and count the sin and cos nodes
     that end up in the backward graph."""
@@ -243,9 +250,7 @@ def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
         return sdf_loss(d.value[:, 0], d.gradient[:, 0, :], normals, SdfConfig())
 
     def grads(fn):
-        model.zero_grad(set_to_none=True)
-        sum(fn(x).values()).backward()
-        return torch.cat([p.grad.flatten() for p in model.parameters()])
+        return _parameter_gradients(model, fn, x)
 
     exact = grads(loss_terms)
     # Run eagerly (as when torch.compile gives up on the frame) the region is the plain loss.
@@ -275,9 +280,7 @@ def test_kept_sines_fall_back_to_the_plain_compiled_loss_at_a_graph_break():
         return sdf_loss(d.value[:, 0], d.gradient[:, 0, :], normals, SdfConfig())
 
     def grads(fn):
-        model.zero_grad(set_to_none=True)
-        sum(fn(x).values()).backward()
-        return torch.cat([p.grad.flatten() for p in model.parameters()])
+        return _parameter_gradients(model, fn, x)
 
     exact = grads(loss_terms)
     fn = compile_loss(loss_terms, keep_sines=True)
