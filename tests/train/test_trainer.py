@@ -213,13 +213,14 @@ def _count_backward_sines(fn, *args) -> int:
     from torch._functorch.aot_autograd import make_boxed_func
     from torch._functorch.partitioners import min_cut_rematerialization_partition
 
-    found = {"backward": 0}
+    found = {"backward": 0, "graphs": 0}
 
     def forward_compiler(gm, example_inputs):
         return make_boxed_func(gm.forward)
 
     def backward_compiler(gm, example_inputs):
         targets = (torch.ops.aten.sin.default, torch.ops.aten.cos.default)
+        found["graphs"] += 1
         found["backward"] += sum(node.target in targets for node in gm.graph.nodes)
         return make_boxed_func(gm.forward)
 
@@ -228,6 +229,7 @@ def _count_backward_sines(fn, *args) -> int:
     torch._dynamo.reset()
     out = torch.compile(fn, backend=backend)(*args)
     sum(out.values()).backward()
+    assert found["graphs"] == 1  # compiled as one graph, not run eagerly
     return found["backward"]
 
 
@@ -286,3 +288,25 @@ def test_kept_sines_fall_back_to_the_plain_compiled_loss_at_a_graph_break():
     fn = compile_loss(loss_terms, keep_sines=True)
     for _ in range(2):
         assert ((grads(fn) - exact).norm() / exact.norm()).item() < 1e-5
+
+
+def test_kept_sines_fall_back_at_the_recompile_limit():
+    """A process that trains many different losses reaches torch.compile's recompile limit for the shared
+    region; with fullgraph that is an error, so the plain compiled loss takes over."""
+    from sirenkit import Siren
+    from sirenkit.train.trainer import compile_loss
+
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for width in (8, 12, 16):  # new shapes: a recompilation each
+            torch.manual_seed(0)
+            model = Siren(2, 1, hidden_features=width, hidden_layers=1)
+            x = torch.rand(32, 2)
+
+            def loss_terms(batch):
+                return {"mse": model(batch).square().mean()}
+
+            exact = _parameter_gradients(model, loss_terms, x)
+            got = _parameter_gradients(model, compile_loss(loss_terms, keep_sines=True), x)
+            assert torch.allclose(got, exact, rtol=1e-5, atol=1e-7)
+    torch._dynamo.reset()

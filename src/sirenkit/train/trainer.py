@@ -364,10 +364,12 @@ def compile_loss(loss_terms, cuda_graphs: bool = False, keep_sines: bool = False
 
 def kept_or_plain(loss_terms, mode: str | None = None):
     """`keeping_sines(loss_terms)` compiled as one graph (fullgraph); if torch.compile cannot trace it whole (a
-    graph break, an older torch), the plain compiled loss from then on. A graph break would otherwise run the
+    graph break, an older torch) or will not compile it again (its recompile limit, reached in a process that
+    trains many different losses), the plain compiled loss from then on. A graph break would otherwise run the
     checkpoint region eagerly: only a recomputed forward pass there, and SAC refuses in-place ops."""
-    from torch._dynamo.exc import Unsupported
+    import torch._dynamo.exc as dynamo_exc
 
+    refusals = (dynamo_exc.Unsupported, getattr(dynamo_exc, "FailOnRecompileLimitHit", dynamo_exc.Unsupported))
     kept = torch.compile(keeping_sines(loss_terms), mode=mode, fullgraph=True)
     state: dict[str, Any] = {"fn": kept}
 
@@ -375,7 +377,7 @@ def kept_or_plain(loss_terms, mode: str | None = None):
         if state["fn"] is kept:
             try:
                 return kept(batch)
-            except Unsupported:
+            except refusals:
                 state["fn"] = torch.compile(loss_terms, mode=mode)
         return state["fn"](batch)
 
