@@ -25,6 +25,7 @@ from .io.atomic import write_json
 from .io.files import require_output_file
 from .train import distributed
 from .models import ModelConfig, build_model, count_parameters, model_spec
+from .models.precision import fast_bf16
 from .tasks import Task, get_task
 from .tasks.base import ExportContext, RenderOptions
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
@@ -236,6 +237,9 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
     precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
     writer = job is None or job.is_writer
+    if precision != "fp32" and not fast_bf16(device) and writer:
+        print(f"sirenkit: warning: --precision {precision}: {device} has no fast bf16 matrix products (emulated: "
+              "likely slower than fp32)", file=sys.stderr, flush=True)
 
     config_record = {
         "sirenkit": __version__,

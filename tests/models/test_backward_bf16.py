@@ -165,3 +165,14 @@ def test_sdf_fit_in_bf16_backward_matches_fp32(tmp_path):
         result[precision] = metrics["surface_distance"]
     assert result["fp32"] < 0.01, result
     assert result["bf16-backward"] < 1.5 * result["fp32"], result
+
+
+def test_explicit_bf16_without_fast_bf16_warns(tmp_path, monkeypatch, capsys):
+    """bf16 asked for on hardware that emulates it: the run goes ahead, with one warning line."""
+    monkeypatch.setattr("sirenkit.runner.fast_bf16", lambda device: False)
+    for precision, warned in (("bf16-backward", True), ("bf16", True), ("fp32", False)):
+        result = sirenkit.fit("image", size=16, steps=2, hidden_features=8, precision=precision, device="cpu",
+                              quiet=True, out=str(tmp_path / precision))
+        assert result.metrics["precision"] == precision
+        err = capsys.readouterr().err
+        assert ("no fast bf16 matrix products" in err) == warned, err
