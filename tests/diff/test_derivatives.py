@@ -18,6 +18,19 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
 
 
+def assert_compiled_matches_eager(net: nn.Module, loss_fn, x: torch.Tensor) -> None:
+    """`loss_fn` compiled whole (fullgraph) gives the eager loss and parameter gradients (float64 tolerances)."""
+    eager = loss_fn(x)
+    eager.backward()
+    eager_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    compiled = torch.compile(loss_fn, fullgraph=True)(x)
+    compiled.backward()
+    assert abs(compiled.item() - eager.item()) <= REL_TOL * abs(eager.item())
+    for g, p in zip(eager_grads, net.parameters()):
+        assert rel_err(p.grad, g) <= 1e-9
+
+
 def parameter_gradients(net: nn.Module, x: torch.Tensor, loss_of, backends, **options) -> list[torch.Tensor]:
     """For each backend: d(loss_of(derivatives(net, x, backend, **options)))/d(params), flattened into one vector."""
     grads = []
@@ -196,16 +209,7 @@ def test_analytic_path_under_torch_compile():
         out = diff.forward_derivatives(net, inp)
         return (out.value**2).mean() + (out.gradient**2).mean() + 1e-3 * (out.laplacian**2).mean()
 
-    compiled = torch.compile(loss_fn, fullgraph=True)
-    eager_loss = loss_fn(x)
-    eager_loss.backward()
-    eager_grads = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    compiled_loss = compiled(x)
-    compiled_loss.backward()
-    assert abs(compiled_loss.item() - eager_loss.item()) <= REL_TOL * abs(eager_loss.item())
-    for g_eager, p in zip(eager_grads, net.parameters()):
-        assert rel_err(p.grad, g_eager) <= 1e-9
+    assert_compiled_matches_eager(net, loss_fn, x)
 
 
 def test_float32_agreement_is_at_float32_precision():

@@ -10,7 +10,14 @@ from sirenkit import ModelConfig, Siren, diff
 from sirenkit.models import ACTIVATIONS
 from sirenkit.models.precision import mixed_precision
 
-from .test_derivatives import REL_TOL, baseline_network, parameter_gradients, random_siren, rel_err
+from .test_derivatives import (
+    REL_TOL,
+    assert_compiled_matches_eager,
+    baseline_network,
+    parameter_gradients,
+    random_siren,
+    rel_err,
+)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
@@ -67,15 +74,7 @@ def test_reverse_compiles_whole_and_agrees():
         out = diff.derivatives(net, inp, order=1, backend="reverse")
         return (out.value**2).mean() + ((out.gradient.norm(dim=-1) - 1) ** 2).mean()
 
-    eager = loss_fn(x)
-    eager.backward()
-    eager_grads = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    compiled = torch.compile(loss_fn, fullgraph=True)(x)
-    compiled.backward()
-    assert abs(compiled.item() - eager.item()) <= REL_TOL * abs(eager.item())
-    for g, p in zip(eager_grads, net.parameters()):
-        assert rel_err(p.grad, g) <= 1e-9
+    assert_compiled_matches_eager(net, loss_fn, x)
 
 
 def test_reverse_under_bf16_autocast_stays_close():
