@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
+from common import shared_data
 from sirenkit.pde.fwi import Cylinder, fit_cylinder, load_measurements, misfit, simulate
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fwi_cylinder_5.mat"
+DEFAULT = shared_data() / "fwi_cylinder_5.mat"
 
 
 def main() -> None:

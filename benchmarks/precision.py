@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import cpu_name
+from common import cpu_name, shared_data
 
 import sirenkit
 from sirenkit.tasks import REGISTRY
@@ -54,7 +54,7 @@ QUICK_WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = shared_data()
 
 
 def data_options(task: str) -> dict[str, Any]:

@@ -34,14 +34,14 @@ os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
 
 import torch
 
-from common import cpu_name
+from common import cpu_name, shared_data
 from sirenkit.geometry.meshing import peak_rss_mb
 from sirenkit.models import ModelConfig
 from sirenkit.runner import run_task
 from sirenkit.tasks.sdf import SdfConfig, SdfTask
 from sirenkit.train.device import resolve_device, synchronize
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
 
 
 class ChamferCurveTask(SdfTask):
@@ -212,7 +212,7 @@ def main() -> None:
         print(json.dumps(_one_variant(args, device, args.one_variant)))
         return
     if not DATA.is_dir():
-        raise SystemExit(f"shared data folder {DATA} is absent: this benchmark needs the bunny")
+        raise SystemExit(f"data folder {DATA} is absent: this benchmark needs the bunny (set SIRENKIT_DATA)")
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="sirenkit-sdf-bench-")
     parts = args.parts.split(",")
     start = time.time()
