@@ -13,7 +13,7 @@ from sirenkit.diff import derivatives
 from sirenkit.errors import UserError
 from sirenkit.models import ModelConfig
 from sirenkit.models.bank import ModelBank
-from sirenkit.models.precision import MIN_BF16_WIDTH, dense, mixed_precision, resolve_precision
+from sirenkit.models.precision import MIN_BF16_WIDTH, dense, mixed_precision, outside_compiled, resolve_precision
 from sirenkit.tasks import REGISTRY
 from sirenkit.train.trainer import choose_precision
 
@@ -106,11 +106,18 @@ def test_compiled_loss_matches_eager():
     x = torch.rand(512, 3) * 2 - 1
 
     def loss():
-        with mixed_precision(CPU, "bf16-backward"):
-            return _loss(model, x, "reverse")
+        return _loss(model, x, "reverse")
 
-    eager_loss, eager = _grads(model, loss)
-    compiled_loss, compiled = _grads(model, torch.compile(loss, fullgraph=True))
+    # As the trainer does: the flag is set around the compiled call (torch < 2.7 cannot trace the context inside).
+    eager_loss, eager = _grads(model, outside_compiled(loss, "bf16-backward"))
+    try:
+        compiled_loss, compiled = _grads(model, outside_compiled(torch.compile(loss, fullgraph=True),
+                                                                 "bf16-backward"))
+    except torch._dynamo.exc.Unsupported as exc:
+        if "setup_context" not in str(exc):
+            raise
+        pytest.skip(f"torch {torch.__version__} cannot compile an autograd.Function with setup_context whole "
+                    "(the trainer then compiles the plain loss, with graph breaks)")
     _, exact = _grads(model, lambda: _loss(model, x, "reverse"))
     assert torch.allclose(compiled_loss, eager_loss, rtol=1e-5)
     assert _rel(compiled, eager) < 5e-3 and 1e-4 < _rel(compiled, exact) < 2e-2

@@ -189,7 +189,8 @@ def test_a_failing_compiler_falls_back_to_eager_or_says_so(tmp_path, compile_mod
         [sys.executable, "-m", "sirenkit", "poisson", "laplacian", "--size", "16", "--steps", "3",
          "--hidden-features", "8", "--device", "cpu", "--quiet", "--compile", compile_mode, "--out", str(out)],
         capture_output=True, text=True, timeout=300, env=env)
-    err = [line for line in proc.stderr.splitlines() if line.strip()]
+    # torch's CUDA builds on a machine without CUDA print one line of their own when inductor loads (seen on 2.3)
+    err = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("No CUDA runtime")]
     if compile_mode == "auto":
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert len(err) == 1 and err[0].startswith("sirenkit: warning: torch.compile failed"), err
@@ -246,10 +247,11 @@ def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
     x = torch.rand(256, 3) * 2 - 1
 
     normals = torch.nn.functional.normalize(torch.randn(128, 3), dim=-1)
+    config = SdfConfig()  # built outside: torch < 2.5 cannot trace a dataclass's construction
 
     def loss_terms(batch):  # the SDF's loss: cosine_similarity has in-place ops inside
         d = derivatives(model, batch, order=1, backend="reverse")
-        return sdf_loss(d.value[:, 0], d.gradient[:, 0, :], normals, SdfConfig())
+        return sdf_loss(d.value[:, 0], d.gradient[:, 0, :], normals, config)
 
     def grads(fn):
         return _parameter_gradients(model, fn, x)
@@ -260,6 +262,8 @@ def test_keeping_sines_saves_them_for_the_backward_pass_and_changes_no_number():
     compiled = grads(compile_loss(loss_terms, keep_sines=True))
     assert ((compiled - exact).norm() / exact.norm()).item() < 1e-5  # compiled rounding differs, no more
     assert _count_backward_sines(loss_terms, x) > 0  # torch.compile's default: recompute them
+    if not hasattr(torch.utils.checkpoint, "create_selective_checkpoint_contexts"):
+        pytest.skip(f"torch {torch.__version__} has no selective checkpointing: sines are recomputed there")
     assert _count_backward_sines(keeping_sines(loss_terms), x) == 0
 
 
@@ -297,7 +301,8 @@ def test_kept_sines_fall_back_at_the_recompile_limit():
     from sirenkit.train.trainer import compile_loss
 
     torch._dynamo.reset()
-    with torch._dynamo.config.patch(recompile_limit=1):
+    limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"  # < 2.6
+    with torch._dynamo.config.patch(**{limit: 1}):
         for width in (8, 12, 16):  # new shapes: a recompilation each
             torch.manual_seed(0)
             model = Siren(2, 1, hidden_features=width, hidden_layers=1)

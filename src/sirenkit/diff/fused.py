@@ -85,8 +85,13 @@ def triton_requested(t: Tensor) -> bool:
 
 @lru_cache(maxsize=1)
 def _kernels():
-    """The compiled Triton kernels, or None when Triton is not installed."""
+    """The compiled Triton kernels, or None when Triton is not installed or older than 3.0 (the kernels are
+    written and tested for 3.x; torch 2.3 pins Triton 2.3, whose interpreter rejects them)."""
     try:
+        import triton
+
+        if int(triton.__version__.split(".")[0]) < 3:
+            return None
         from . import triton_kernels
     except ImportError:
         return None

@@ -28,8 +28,20 @@ from .network import load_coordinate_network, run_folder
 DEFAULT_OPSET = 17
 """Opset 17 (ONNX 1.12, 2022): read by every onnxruntime since 1.12 and by most other runtimes."""
 # The `export` extra asks for onnx ≥ 1.15 and onnxruntime ≥ 1.17, the first releases that know opset 20.
-MIN_OPSET, MAX_OPSET = 9, 20
-"""The opsets torch's TorchScript exporter writes (it supports 7–20; below 9 torch cannot fold constants)."""
+
+
+def _exporter_max_opset() -> int:
+    """The highest opset the installed torch's TorchScript exporter writes: 20 on current torch, 17 on torch 2.3
+    (which only warns above 17 and still writes 17's operators). Capped at 20, the last one it will ever write."""
+    try:
+        from torch.onnx import _constants
+    except ImportError:
+        return 20
+    return min(20, int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)))
+
+
+MIN_OPSET, MAX_OPSET = 9, _exporter_max_opset()
+"""The opsets torch's TorchScript exporter writes (below 9 torch cannot fold constants)."""
 SIDECAR_FORMAT = "sirenkit-onnx-1"
 INSTALL = "pip install 'sirenkit[export]' (or: pip install onnx onnxruntime)"
 CHECK_POINTS = 4096

@@ -188,12 +188,16 @@ def upcast(t: Tensor) -> Tensor:
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
+# torch.is_autocast_enabled takes a device type from 2.4 on; 2.3 has one flag for CUDA and one for the CPU. Decided
+# once here rather than by catching the TypeError, which torch.compile turns into an internal error when tracing.
+_AUTOCAST_BY_DEVICE = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
 def autocast_enabled(device_type: str) -> bool:
-    """Whether autocast is on for `device_type` (torch < 2.4 only knows CUDA's and the CPU's flags)."""
-    try:
+    """Whether autocast is on for `device_type`."""
+    if _AUTOCAST_BY_DEVICE:
         return bool(torch.is_autocast_enabled(device_type))
-    except TypeError:  # torch 2.3: no device argument
-        return bool(torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled())
+    return bool(torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled())
 
 
 def full_precision(device_type: str) -> contextlib.AbstractContextManager:
