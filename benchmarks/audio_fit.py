@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as _dt
 import json
 import os
 import shutil
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import cpu_name as _cpu_name
+from common import machine_info, report_header, shared_data, write_json
 
 import sirenkit
 from sirenkit.io.audio import load_audio, save_audio
@@ -46,7 +45,7 @@ from sirenkit.tasks.audio import AudioTask
 from sirenkit.train.device import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
-BACH = ROOT.parent / "shared" / "data" / "bach.wav"
+BACH = shared_data() / "bach.wav"
 PAPER_MSE = {"sine": "1.1e-5 (ω0 3000)", "relu": "2.5e-2"}  # paper, Bach, ~9k full-clip steps
 COUNTING = ("one, two, three, four, five, six, seven, eight, nine, ten. eleven, twelve, thirteen, fourteen, "
             "fifteen, sixteen, seventeen, eighteen, nineteen, twenty.")
@@ -54,19 +53,6 @@ COUNTING = ("one, two, three, four, five, six, seven, eight, nine, ten. eleven, 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def _machine(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                            "torch": torch.__version__, "device": str(device),
-                            "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    try:
-        info["loadavg_start"] = os.getloadavg()
-    except OSError:
-        pass
-    return info
 
 
 def _read_curve(path: Path) -> list[dict[str, float]]:
@@ -230,23 +216,18 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     device = resolve_device(args.device)
-    results: dict[str, Any] = {"machine": _machine(device), "argv": sys.argv[1:]}
+    results: dict[str, Any] = {"machine": machine_info(device), "argv": sys.argv[1:]}
     wall0 = time.perf_counter()
     runners = {"bach": part_bach, "speech": part_speech}
     for part in args.parts:
         if part not in runners:
             raise SystemExit(f"unknown part {part!r}; choose from {', '.join(runners)}")
         results[part] = runners[part](args, device)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+        write_json(args.json, results)
     results["wall_seconds"] = time.perf_counter() - wall0
-    m = results["machine"]
-    header = (f"<!-- {m['date']} · {m.get('gpu') or m['cpu']} · {m['cpu_count']} cores, {m['torch_threads']} torch "
-              f"threads · torch {m['torch']} · {m['device']} · {results['wall_seconds']:.0f} s wall -->\n")
-    text = header + markdown(results)
+    text = report_header(results) + markdown(results)
     print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    write_json(args.json, results)
     if args.markdown:
         Path(args.markdown).write_text(text, encoding="utf-8")
     return 0

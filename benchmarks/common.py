@@ -4,12 +4,49 @@ They live in `sirenkit.bench.suite` (the installed `sirenkit bench suite` uses t
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import os
+import platform
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from sirenkit.bench.suite import cpu_name, interleaved_step_times, optimiser_step, step_time_table
 
-__all__ = ["cpu_name", "interleaved_step_times", "optimiser_step", "shared_data", "step_time_table"]
+__all__ = ["cpu_name", "interleaved_step_times", "machine_info", "optimiser_step", "report_header", "shared_data",
+           "step_time_table", "write_json"]
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    """What a result depends on: processor, cores and torch threads, versions, device, date and load."""
+    info: dict[str, Any] = {
+        "cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    try:
+        info["loadavg_start"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def report_header(results: dict[str, Any], script: str | None = None) -> str:
+    """An HTML comment naming the machine, the wall time and (with `script`) the command, above a markdown report."""
+    m = results["machine"]
+    command = f" · python benchmarks/{script} {' '.join(results.get('argv', []))}" if script else ""
+    return (f"<!-- {m['date']} · {m.get('gpu') or m['cpu']} · {m['cpu_count']} cores, {m['torch_threads']} torch "
+            f"threads · torch {m['torch']} · {m['device']} · {results['wall_seconds']:.0f} s wall{command} -->\n")
+
+
+def write_json(path: str | None, results: dict[str, Any]) -> None:
+    """Write `results` to `path` (when given); called after every part so a cut-short run keeps what it has."""
+    if path:
+        Path(path).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
 
 
 def shared_data() -> Path:

@@ -31,11 +31,8 @@ Prints markdown tables; `--json` also stores every number and curve.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -43,7 +40,7 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-from common import cpu_name as _cpu_name
+from common import machine_info, report_header, write_json
 from torch import nn
 
 from sirenkit.errors import TrainingDiverged
@@ -67,25 +64,6 @@ SCHEDULES = {
 def _recipe(device: torch.device) -> dict[str, dict[str, Any]]:
     """The recipe the runner picks by default on this device (`recipe auto`)."""
     return ImageTask.recipes["gpu" if device.type in ("cuda", "mps") else "cpu"]
-
-
-def _machine(device: torch.device) -> dict[str, Any]:
-    info = {
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    try:
-        info["loadavg_start"] = os.getloadavg()
-    except OSError:
-        pass
-    return info
 
 
 def _log(msg: str) -> None:
@@ -474,15 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     fill_defaults(args, device)
-    results: dict[str, Any] = {"machine": _machine(device), "argv": sys.argv[1:],
+    results: dict[str, Any] = {"machine": machine_info(device), "argv": sys.argv[1:],
                                "settings": {k: v for k, v in vars(args).items() if k not in ("json", "markdown")}}
     wall0 = time.perf_counter()
 
     def save() -> None:
-        if args.json:
-            results["wall_seconds"] = time.perf_counter() - wall0
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(results, f, indent=1, default=str)
+        results["wall_seconds"] = time.perf_counter() - wall0
+        write_json(args.json, results)
 
     runners = {"step_time": part_step_time, "time_to_target": part_time_to_target, "sweep": part_sweep}
     for part in args.parts:
@@ -499,10 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     results["wall_seconds"] = time.perf_counter() - wall0
     save()
-    m = results["machine"]
-    header = (f"<!-- {m['date']} · {m.get('gpu') or m['cpu']} · {m['cpu_count']} cores, {m['torch_threads']} torch "
-              f"threads · torch {m['torch']} · {m['device']} · {results['wall_seconds']:.0f} s wall -->\n")
-    text = header + markdown(results)
+    text = report_header(results) + markdown(results)
     print(text)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:

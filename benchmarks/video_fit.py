@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as _dt
-import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import cpu_name as _cpu_name
+from common import machine_info, report_header, shared_data, write_json
 
 from sirenkit.config import from_dict
 from sirenkit.models import ModelConfig, count_parameters
@@ -42,7 +39,7 @@ from sirenkit.tasks.video import VideoConfig, VideoTask
 from sirenkit.train.device import resolve_device
 from sirenkit.train.trainer import Trainer, TrainConfig
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bikes.mp4"
+DEFAULT_VIDEO = shared_data() / "bikes.mp4"
 PAPER = "cat video, 3→1024×3→3, 100k steps: SIREN 29.9 ± 1.1 dB, ReLU 25.1 dB (bikes: no number in the paper)"
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -51,17 +48,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lr1e-3": {"lr": 1e-3, "schedule": "cosine"},
     "relu": {"activation": "relu"},
 }
-
-
-def _machine(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "device": str(device),
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def _log(msg: str) -> None:
@@ -191,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    results: dict[str, Any] = {"machine": _machine(device), "argv": sys.argv[1:], "seed": args.seed,
+    results: dict[str, Any] = {"machine": machine_info(device), "argv": sys.argv[1:], "seed": args.seed,
                                "video": str(args.video) if args.video else None, "eval_frames": args.eval_frames,
                                "runs": []}
     wall = time.perf_counter()
@@ -201,17 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"[{preset}] {r['final']['psnr_mean']:.2f} ± {r['final']['psnr_std']:.2f} dB after {r['steps']} "
              f"steps, {r['train_seconds']:.0f} s training, {r['wall_seconds']:.0f} s wall")
         results["runs"].append(r)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+        write_json(args.json, results)
     results["wall_seconds"] = time.perf_counter() - wall
-    m = results["machine"]
-    header = (f"<!-- {m['date']} · {m.get('gpu') or m['cpu']} · {m['cpu_count']} cores, {m['torch_threads']} torch "
-              f"threads · torch {m['torch']} · {m['device']} · {results['wall_seconds']:.0f} s wall · "
-              f"python benchmarks/video_fit.py {' '.join(results['argv'])} -->\n")
-    text = header + markdown(results)
+    text = report_header(results, "video_fit.py") + markdown(results)
     print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    write_json(args.json, results)
     if args.markdown:
         Path(args.markdown).write_text(text, encoding="utf-8")
     return 0

@@ -131,7 +131,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     from ..models import ModelConfig
     from ..models.precision import autocast_context, outside_compiled
     from ..tasks import REGISTRY
-    from ..train.trainer import choose_precision, compile_loss
+    from ..train.trainer import choose_precision, compile_loss, keeps_sines
 
     task_cls = REGISTRY[name]
     recipe = task_cls.recipes["gpu" if device.type == "cuda" else "cpu"]
@@ -174,7 +174,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
         path = "analytic" if supports_forward_mode(model) else "autograd"
     fused = fast and device.type == "cuda"
     lr = 1e-4 if variant == "reference" else recipe.get("train", {}).get("lr", 1e-4)
-    keep_sines = device.type == "cpu" if keep_sines is None else keep_sines
+    keep_sines = keeps_sines(device) if keep_sines is None else keep_sines
     loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
     loss_fn = outside_compiled(loss_fn, precision)
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)

@@ -19,7 +19,7 @@ from ..config import option
 from ..diff import derivatives, hessian
 from ..errors import UserError
 from ..grids import grid_coords, map_chunks, predict
-from ..io.images import Image, default_image, load_image, resize_longer_side, save_image, to_grey
+from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
 from .base import Batch, ExportContext, RenderOptions, Task

@@ -301,7 +301,7 @@ class Trainer:
         use = cfg.compile == "on" or (cfg.compile == "auto" and (graphs or task.compile_by_default(model)))
         if not use:
             return outside_compiled(loss_terms, precision)
-        compiled = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=self.device.type == "cpu")
+        compiled = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keeps_sines(self.device))
         return outside_compiled(eager_fallback(compiled, loss_terms if cfg.compile == "auto" else None), precision)
 
     # ----------------------------------------------------------------- rows
@@ -343,6 +343,12 @@ class Trainer:
             f"training diverged: the loss became {value} at step {step}; {kept}. "
             f"Try a lower --lr (now {self.config.lr:g}) or --clip-grad 1"
         )
+
+
+def keeps_sines(device: torch.device) -> bool:
+    """Whether a compiled loss on `device` keeps the forward pass's sines for the backward pass: on CPUs, where
+    recomputing a sine costs more than storing it (`keeping_sines`); GPUs keep torch.compile's recomputation."""
+    return device.type == "cpu"
 
 
 def compile_loss(loss_terms, cuda_graphs: bool = False, keep_sines: bool = False):
