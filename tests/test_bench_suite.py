@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 import sirenkit
 from sirenkit.bench.suite import VARIANTS, WORKLOADS
 from sirenkit.cli import main
@@ -25,7 +27,24 @@ def test_quick_suite_has_every_workload_and_variant(tmp_path) -> None:
     assert set(VARIANTS) <= set(ttt) and ttt["target_db"] > 0
     assert "| workload |" in result["markdown"]
     stored = json.loads(out.read_text())
-    assert len(stored["rows"]) == len(WORKLOADS)
+    assert len(stored["rows"]) == len(WORKLOADS) and stored["complete"] is True
+
+
+def test_a_suite_cut_short_keeps_the_workloads_it_finished(tmp_path, monkeypatch) -> None:
+    """The JSON is rewritten after each workload, so a run stopped later (the GPU script's timeout) keeps them."""
+    from sirenkit.bench import suite
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for the timeout's signal, which ends the process there
+
+    monkeypatch.setattr(suite, "image_time_to_target", stopped)
+    out = tmp_path / "suite.json"
+    with pytest.raises(KeyboardInterrupt):
+        sirenkit.bench_suite(device="cpu", quick=True, json=str(out), threads=1, memory=False,
+                             workloads=["image", "helmholtz"])
+    stored = json.loads(out.read_text())
+    assert [r["workload"] for r in stored["rows"]] == ["image", "helmholtz"] and stored["complete"] is False
+    assert "| helmholtz |" in stored["markdown"]
 
 
 def test_cli_suite_measures_child_peak_rss(tmp_path, capsys) -> None:

@@ -314,7 +314,24 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
     warmup = warmup or (1 if quick else (10 if gpu else 2))
     timed = timed or (3 if quick else (15 if gpu else 5))
     start = time.time()
-    rows = []
+    rows: list[dict[str, Any]] = []
+
+    def result(ttt: dict[str, Any] | None = None, complete: bool = False) -> dict[str, Any]:
+        """The result so far, also written to `json_path` after each workload: a run cut short by a timeout (the
+        GPU script's lease) keeps the rows it finished."""
+        machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                   "torch": torch.__version__, "python": platform.python_version(), "device": str(dev),
+                   "gpu": torch.cuda.get_device_name(dev) if gpu else None,
+                   "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                   "quick": quick, "rounds": rounds, "warmup": warmup, "timed": timed,
+                   "seconds": round(time.time() - start, 1)}
+        out = {"machine": machine, "rows": rows, "time_to_target": ttt, "complete": complete}
+        out["markdown"] = markdown(out)
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump(out, f, indent=2, default=str)
+        return out
+
     for name in workloads:
         _log(f"[suite] {name}: building both variants")
         built = {v: build_variant(name, v, dev, quick) for v in variants}
@@ -335,23 +352,14 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
             row["ratio_graphs"] = med["reference"] / med[GRAPHS]
         rows.append(row)
         _log(f"  {name}: reference {med['reference']:.1f} ms, default {med['default']:.1f} ms "
-             f"({row['ratio']:.2f}×; default = {built['default']['path']})")
+             f"({row['ratio']:.2f}×; default = {built['default']['path']}); peak MiB reference "
+             f"{_fmt(mem['reference'], '.0f')}, default {_fmt(mem['default'], '.0f')}")
         del built
         if gpu:
             torch.cuda.empty_cache()
+        result()
     ttt = image_time_to_target(dev, quick) if target and "image" in workloads else None
-    machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-               "torch": torch.__version__, "python": platform.python_version(), "device": str(dev),
-               "gpu": torch.cuda.get_device_name(dev) if gpu else None,
-               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "quick": quick, "rounds": rounds, "warmup": warmup, "timed": timed,
-               "seconds": round(time.time() - start, 1)}
-    result = {"machine": machine, "rows": rows, "time_to_target": ttt}
-    result["markdown"] = markdown(result)
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump(result, f, indent=2, default=str)
-    return result
+    return result(ttt, complete=True)
 
 
 def _fmt(x: float | None, spec: str = ".1f") -> str:
