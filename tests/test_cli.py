@@ -106,4 +106,6 @@ def test_cli_run_prints_recipe_and_writes_outputs(tmp_path):
                    "--hidden-features", "16", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     assert "recipe cpu" in proc.stderr and "24×24" in proc.stderr
+    # the flags that change what the recipe sets are named (--hidden-features is not in the cpu recipe)
+    assert "with --size 24, --steps 5 on cpu" in proc.stderr.splitlines()[0], proc.stderr
     assert (tmp_path / "run" / "metrics.json").is_file()

@@ -199,6 +199,17 @@ def _check_resume(explicit: dict[str, dict[str, Any]], stored: dict[str, dict[st
                 )
 
 
+def recipe_overrides(task_cls: type[Task], recipe: str, explicit: dict[str, dict[str, Any]]) -> str:
+    """The flags given that change a value the recipe sets, as `--lr 0.002, --steps 500`, so that the recipe
+    line printed at the start does not describe settings the run no longer uses."""
+    chosen = task_cls.recipes.get(recipe, {})
+    changed = [f"--{key.replace('_', '-')} {value:g}" if isinstance(value, float) else
+               f"--{key.replace('_', '-')} {value}"
+               for section in SECTIONS for key, value in explicit[section].items()
+               if key in chosen.get(section, {}) and chosen[section][key] != value]
+    return ", ".join(changed)
+
+
 def _log(quiet: bool, message: str) -> None:
     if not quiet:
         print(message, file=sys.stderr, flush=True)
@@ -252,8 +263,10 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "train": to_dict(train_cfg),
     }
     note = task_cls.recipe_notes.get(recipe, "")
+    changed = recipe_overrides(task_cls, recipe, explicit)
     quiet = run.quiet or not writer
-    _log(quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {recipe}{f' ({note})' if note else ''} on {device}")
+    _log(quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {recipe}{f' ({note})' if note else ''}"
+                f"{f' with {changed}' if changed else ''} on {device}")
     _log(quiet, f"  {task.describe()}")
     if job is not None:
         _log(quiet, f"  torchrun: {job.world_size} processes ({job.backend}), "
