@@ -10,7 +10,7 @@
 #      image 512², Poisson gradient/Laplacian 512², SDF 250k + 250k points, Helmholtz 53k points; time to 40 dB;
 #   2. fused: the fused SIREN derivative streams with their Triton kernels against forward mode and autograd
 #      (Laplacian and SDF losses at 250k points): step time, peak memory, agreement of the outputs;
-#   3. image: the gpu recipe (512², full batch, lr 1e-3 cosine) over 2000 steps (≥ 40 dB?);
+#   3. image: the gpu recipe (512², full batch, lr 2e-3 cosine) over 2000 steps (≥ 40 dB?);
 #   4. sdf: Chamfer against steps on the bunny for 3000 steps of the gpu recipe;
 #   5. pde: step time of the Helmholtz, wave and inverse-Helmholtz losses (analytic eager / compiled / autograd);
 #   6. batched: `fit images` (vmap) against 8 separate `fit image` runs, images per second;

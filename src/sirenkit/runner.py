@@ -292,6 +292,9 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     trained = model if job is None else distributed.wrap(model, device)
     try:
         result = trainer.fit(task, trained, resume=run.resume)
+        # Leave together: a rank that tears gloo down while rank 0 still writes its last checkpoint can abort
+        # the other ("terminate called without an active exception", seen once in CI on a loaded machine).
+        distributed.barrier(job)
     finally:
         distributed.stop(job)
     if not writer:  # the other ranks end here; rank 0 evaluates and writes

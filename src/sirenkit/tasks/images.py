@@ -122,12 +122,12 @@ class ImagesTask(Task):
         return self.device.type == "cuda"
     recipes = {
         "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
-        "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
+        "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},
         "cpu": {"task": {"size": 128, "batch_pixels": 4096}, "train": {"steps": 500, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
     }
     recipe_notes = {
         "paper": "each image as the paper: 512², full batch, Adam lr 1e-4 constant, 10k steps",
-        "gpu": "512², full batch, lr 1e-3 with cosine decay, 2000 steps",
+        "gpu": "512², full batch, lr 2e-3 with cosine decay, 2000 steps",
         "cpu": "128², 4096 random pixels per image per step, lr 1e-3 with cosine decay, 500 steps",
     }
     smoke = ({"size": 24, "max_images": 3, "steps": 150, "lr": 1e-3, "schedule": "cosine", "hidden_features": 32,
