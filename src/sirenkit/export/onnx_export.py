@@ -31,8 +31,8 @@ DEFAULT_OPSET = 17
 
 
 def _exporter_max_opset() -> int:
-    """The highest opset the installed torch's TorchScript exporter writes: 20 on current torch, 17 on torch 2.3
-    (which only warns above 17 and still writes 17's operators). Capped at 20, the last one it will ever write."""
+    """The highest opset the installed torch's TorchScript exporter supports: 20 on current torch, 17 on torch 2.3
+    (which warns above 17 and refuses 20). Capped at 20, the last one it will ever write."""
     try:
         from torch.onnx import _constants
     except ImportError:

@@ -97,7 +97,7 @@ class ImageTask(Task):
         return self.config.prior == "none"
 
     # gpu: lr 2e-3 measured on the cameraman 512², full batch (run on the CPU with the bf16 matmuls a GPU uses):
-    # 41+ dB at 2000 steps where 1e-3 reached 36.6 dB at 1500; 3e-3 and 4e-3 collapsed to a constant image
+    # 40.9 dB at 2000 steps where 1e-3 reached 36.6 dB at 1500; 3e-3 and 4e-3 collapsed to a constant image
     # (benchmarks/RESULTS.md, "The gpu image recipe").
     recipes = {
         "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
