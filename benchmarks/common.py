@@ -1,38 +1,20 @@
 """Helpers shared by the benchmark scripts (run as `python benchmarks/NAME.py`, so this folder is on sys.path).
 
-They live in `sirenkit.bench.suite` (the installed `sirenkit bench suite` uses them too); this module re-exports them."""
+The timing helpers and `machine_info` live in `sirenkit.bench.suite` (the installed `sirenkit bench` commands use
+them too) and are re-exported here; the report and data helpers are the scripts' own."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from sirenkit.bench.suite import cpu_name, interleaved_step_times, optimiser_step, step_time_table
+from sirenkit.bench.suite import (cpu_name, interleaved_step_times, machine_info, optimiser_step,
+                                  step_time_table)
 
 __all__ = ["cpu_name", "interleaved_step_times", "machine_info", "optimiser_step", "report_header", "shared_data",
            "step_time_table", "write_json"]
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    """What a result depends on: processor, cores and torch threads, versions, device, date and load."""
-    info: dict[str, Any] = {
-        "cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    try:
-        info["loadavg_start"] = os.getloadavg()
-    except OSError:
-        pass
-    return info
 
 
 def report_header(results: dict[str, Any], script: str | None = None) -> str:

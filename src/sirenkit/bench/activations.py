@@ -12,9 +12,7 @@ PSNR-vs-time figure and results.json with every hyperparameter and curve.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import math
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -147,7 +145,7 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
     """Run the benchmark; returns {"machine", "settings", "runs", "summary", "markdown"} and, with `out`, writes
     results.json, results.md and psnr_vs_time.png into that folder."""
     from ..train.device import resolve_device
-    from .suite import cpu_name
+    from .suite import machine_info
 
     if steps < 1 or (seconds is not None and seconds <= 0):
         raise UserError("--steps must be ≥ 1 and --seconds > 0")
@@ -192,12 +190,7 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
             _log(f"{name:>10s} {method:>9s}: {run['psnr']:6.2f} dB, {run['parameters']:,} parameters, "
                  f"{run['steps']} steps in {run['seconds']:.1f} s", quiet)
     summary = summarise(runs, chosen)
-    machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "python": platform.python_version(), "device": str(dev),
-               "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
-    if dev.type == "cuda":
-        machine["gpu"] = torch.cuda.get_device_name(dev)
-    result = {"machine": machine, "settings": settings, "runs": runs, "summary": summary}
+    result = {"machine": machine_info(dev), "settings": settings, "runs": runs, "summary": summary}
     result["markdown"] = markdown(result)
     if out_dir is not None:
         from ..io.atomic import write_json
@@ -238,7 +231,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"Representations on {', '.join(images)} at {s['size']} px (longer side), "
              f"{'every pixel' if not s['batch_pixels'] else str(s['batch_pixels']) + ' pixels'} per step, "
              f"{s['steps']} steps{'' if s['seconds'] is None else ' or ' + str(s['seconds']) + ' s'}, cosine lr, "
-             f"seed {s['seed']}, budget {s['budget_network']}; {m['device']}, {m['cpu']}, {m['threads']} thread(s)",
+             f"seed {s['seed']}, budget {s['budget_network']}; {m['device']}, {m['cpu']}, "
+             f"{m['torch_threads']} thread(s)",
              "",
              "| rank | method | params | lr | PSNR (dB) | SSIM | PSNR at 2× | PSNR at "
              f"{common:.1f} s | train s | " + " | ".join(images) + " |",

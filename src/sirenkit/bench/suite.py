@@ -56,6 +56,22 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def machine_info(device: torch.device) -> dict[str, Any]:
+    """What a benchmark result depends on: processor, cores and torch threads, versions, device (the GPU's name
+    on CUDA, else None), date and load at the start. Shared by the suite, `bench activations` and the scripts."""
+    info: dict[str, Any] = {
+        "cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    try:
+        info["loadavg_start"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
 def interleaved_step_times(steps: dict, device, rounds: int = 3, warmup: int = 2, timed: int = 5) -> dict:
     """Median milliseconds of each zero-argument step function in `steps` (name → fn), device-synchronised.
 
@@ -319,11 +335,7 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
     def result(ttt: dict[str, Any] | None = None, complete: bool = False) -> dict[str, Any]:
         """The result so far, also written to `json_path` after each workload: a run cut short by a timeout (the
         GPU script's lease) keeps the rows it finished."""
-        machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                   "torch": torch.__version__, "python": platform.python_version(), "device": str(dev),
-                   "gpu": torch.cuda.get_device_name(dev) if gpu else None,
-                   "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                   "quick": quick, "rounds": rounds, "warmup": warmup, "timed": timed,
+        machine = {**machine_info(dev), "quick": quick, "rounds": rounds, "warmup": warmup, "timed": timed,
                    "seconds": round(time.time() - start, 1)}
         out = {"machine": machine, "rows": rows, "time_to_target": ttt, "complete": complete}
         out["markdown"] = markdown(out)
