@@ -88,6 +88,33 @@ def saved_mb(kind: str, path: str, points: int, device: torch.device) -> float:
     return sum(storages.values()) / 2**20
 
 
+def measure(kind: str, points: int, device: torch.device, compiled: bool) -> list[dict]:
+    """Rows (one per path) of one loss: step time, peak memory, saved bytes, and the fused outputs' agreement."""
+    variants = {name: (name, False) for name in PATHS if name != "reverse" or kind == "sdf"}
+    if compiled:
+        variants["analytic, compiled"] = ("analytic", True)
+        if kind == "sdf":
+            variants["reverse, compiled"] = ("reverse", True)  # the SDF's default path
+    steps = {label: setup(kind, path, points, device, comp)[3] for label, (path, comp) in variants.items()}
+    times = interleaved_step_times(steps, device, rounds=3, warmup=2, timed=4)
+    model, x, order, _ = setup(kind, "fused", min(points, 20000), device, False)
+    ref, got = forward_derivatives(model, x, order), fused_derivatives(model, x, order)
+    diff = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(got[:order + 1], ref[:order + 1]))
+    rows = []
+    for label, (path, _) in variants.items():
+        rows.append({"loss": kind, "path": label, "step_ms": times[label],
+                     "ratio_vs_autograd": times["autograd"] / times[label], "peak_mb": peak_mb(steps[label], device),
+                     "saved_mb": saved_mb(kind, path, points, device), "fused_rel_diff": diff})
+        print(table_row(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def table_row(r: dict) -> str:
+    peak = "–" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
+    return (f"| {r['loss']} | {r['path']} | {r['step_ms']:.1f} | {r['ratio_vs_autograd']:.2f} | {peak} "
+            f"| {r['saved_mb']:.0f} | {r['fused_rel_diff']:.1e} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto")
@@ -101,40 +128,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     points = args.points or (250_000 if device.type == "cuda" else 8192)
-    rows = []
-    for kind in ("laplacian", "sdf"):
-        variants = {name: (name, False) for name in PATHS if name != "reverse" or kind == "sdf"}
-        if args.compile:
-            variants["analytic, compiled"] = ("analytic", True)
-            if kind == "sdf":
-                variants["reverse, compiled"] = ("reverse", True)  # the SDF's default path
-        steps = {}
-        for label, (path, compiled) in variants.items():
-            steps[label] = setup(kind, path, points, device, compiled)[3]
-        times = interleaved_step_times(steps, device, rounds=3, warmup=2, timed=4)
-        model, x, order, _ = setup(kind, "fused", min(points, 20000), device, False)
-        ref, got = forward_derivatives(model, x, order), fused_derivatives(model, x, order)
-        diff = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(got[:order + 1], ref[:order + 1]))
-        for label, (path, _) in variants.items():
-            rows.append({"loss": kind, "path": label, "step_ms": times[label],
-                         "ratio_vs_autograd": times["autograd"] / times[label],
-                         "peak_mb": peak_mb(steps[label], device),
-                         "saved_mb": saved_mb(kind, path, points, device), "fused_rel_diff": diff})
-        print(f"{kind}: done", file=sys.stderr, flush=True)
     kernels = "Triton kernels" if triton_requested(torch.zeros(1, device=device)) else "PyTorch formulas"
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    rows: list[dict] = []
+    for kind in ("laplacian", "sdf"):
+        torch._dynamo.reset()  # each loss compiles afresh, with static shapes
+        rows += measure(kind, points, device, args.compile)
+        # Written after each loss: a run cut short (the GPU script's timeouts) keeps what it measured.
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"device": str(device), "name": name, "points": points, "kernels": kernels, "rows": rows,
+                           "complete": kind == "sdf"}, f, indent=2)
     print(f"{points:,} points, 256×3 SIREN, one Adam step; {device} ({name}), {torch.get_num_threads()} thread(s); "
           f"fused elementwise passes: {kernels}\n")
     print("| loss | path | step ms | × vs autograd | peak MB | kept for backward MB | fused vs forward-mode |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        peak = "–" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
-        print(f"| {r['loss']} | {r['path']} | {r['step_ms']:.1f} | {r['ratio_vs_autograd']:.2f} | {peak} "
-              f"| {r['saved_mb']:.0f} | {r['fused_rel_diff']:.1e} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": str(device), "name": name, "points": points, "kernels": kernels, "rows": rows}, f,
-                      indent=2)
+        print(table_row(r))
     return 0
 
 

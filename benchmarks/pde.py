@@ -78,12 +78,14 @@ def _task_and_batch(name: str, device, backend: str, quick: bool):
     return task, model, batch
 
 
-def step_time(args, device) -> list[dict]:
+def step_time(args, device, on_row=None) -> list[dict]:
+    """Step-time rows, one per task; `on_row(rows)` after each (the GPU script saves partial results)."""
     rows = []
     for name in args.tasks:
         if name not in REGISTRY:
             print(f"  {name}: not registered, skipped", file=sys.stderr)
             continue
+        torch._dynamo.reset()  # each task compiles afresh, with static shapes
         variants = {"analytic": ("analytic", False), "compiled": ("analytic", True), "autograd": ("autograd", False)}
         steps, points, default = {}, 0, None
         for label, (backend, compiled) in variants.items():
@@ -101,7 +103,9 @@ def step_time(args, device) -> list[dict]:
         rows.append({"task": name, "points": points, **{f"{k}_ms": v for k, v in med.items()}, "default": default,
                      "speedup": med["autograd"] / med["analytic"], "speedup_compiled": med["autograd"] / med["compiled"]})
         print(f"  {name}: analytic {med['analytic']:.1f} ms, compiled {med['compiled']:.1f} ms, "
-              f"autograd {med['autograd']:.1f} ms", file=sys.stderr)
+              f"autograd {med['autograd']:.1f} ms", file=sys.stderr, flush=True)
+        if on_row:
+            on_row(rows)
     return rows
 
 
@@ -150,14 +154,19 @@ def main() -> None:
         args.rounds, args.warmup, args.timed = 1, 2, 2
     parts = args.parts.split(",")
     start = time.time()
+
+    def save(curve_rows: list, time_rows: list, complete: bool = False) -> None:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "curve": curve_rows, "step_time": time_rows, "device": str(device),
+                           "complete": complete}, f, indent=2, default=str)
+
     curve_rows = curve(args, device) if "curve" in parts else []
-    time_rows = step_time(args, device) if "step_time" in parts else []
+    save(curve_rows, [])
+    time_rows = step_time(args, device, lambda rows: save(curve_rows, rows)) if "step_time" in parts else []
     print(markdown(args, device, curve_rows, time_rows))
     print(f"\n(total {time.time() - start:.0f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "curve": curve_rows, "step_time": time_rows, "device": str(device)}, f,
-                      indent=2, default=str)
+    save(curve_rows, time_rows, complete=True)
 
 
 if __name__ == "__main__":

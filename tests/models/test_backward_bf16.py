@@ -136,6 +136,7 @@ def test_model_bank_trains_in_bf16_backward(mode):
 def test_resolution_rules(monkeypatch):
     wide, narrow = _siren(width=MIN_BF16_WIDTH), _siren(width=64)
     monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
+    monkeypatch.setattr("sirenkit.models.precision.bf16_backward_compiles", lambda: True)
     assert resolve_precision("auto", CPU, False, wide, backward_allows=True) == "bf16-backward"
     assert resolve_precision("auto", CPU, True, wide, backward_allows=True) == "bf16"  # bf16 wins where allowed
     assert resolve_precision("auto", CPU, False, narrow, backward_allows=True) == "fp32"
@@ -154,8 +155,24 @@ def test_resolution_rules(monkeypatch):
     with pytest.raises(UserError, match="fused runs in fp32 only"):
         choose_precision("bf16-backward", CPU, fused, wide)
     assert choose_precision("auto", CPU, fused, wide) == "fp32"
+    monkeypatch.setattr("sirenkit.models.precision.bf16_backward_compiles", lambda: False)  # torch 2.3
+    assert choose_precision("auto", CPU, sdf, wide) == "fp32"
+    assert choose_precision("bf16-backward", CPU, sdf, wide) == "bf16-backward"  # asked for, it runs
     monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: False)
     assert choose_precision("auto", CPU, sdf, wide) == "fp32"
+
+
+def test_bf16_backward_probe_matches_compiling_it():
+    """The probe says whether this torch compiles the layer whole (True from torch 2.4-ish on, False on 2.3)."""
+    from sirenkit.models.precision import _Bf16BackwardLinear, bf16_backward_compiles
+
+    x, w = torch.ones(2, 2, requires_grad=True), torch.ones(2, 2, requires_grad=True)
+    try:
+        torch.compile(lambda a, b: _Bf16BackwardLinear.apply(a, b, None), backend="eager", fullgraph=True)(x, w)
+        compiles = True
+    except torch._dynamo.exc.Unsupported:
+        compiles = False
+    assert bf16_backward_compiles() is compiles
 
 
 def test_sdf_fit_in_bf16_backward_matches_fp32(tmp_path):

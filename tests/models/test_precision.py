@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,6 +114,24 @@ def test_resolution_rules():
     assert resolve_precision("auto", torch.device("mps"), True, wide) == "fp32"
 
 
+def test_fast_bf16_reads_cpu_flags_where_torch_has_no_helper(monkeypatch):
+    """torch < 2.4 has no torch.cpu._is_amx_tile_supported: the CPU flags Linux reports decide instead."""
+    from sirenkit.models import precision
+
+    real = precision._cpuinfo_flags()
+    assert isinstance(real, set) and (not Path("/proc/cpuinfo").exists() or "fpu" in real or real == set())
+
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.delattr(torch.cpu, name, raising=False)
+    monkeypatch.setattr(precision, "_cpuinfo_flags", lambda: {"avx512f", "amx_tile", "amx_bf16"})
+    assert fast_bf16(CPU)
+    monkeypatch.setattr(precision, "_cpuinfo_flags", lambda: {"avx512f", "avx2"})
+    assert not fast_bf16(CPU)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(precision, "_cpuinfo_flags", lambda: {"amx_bf16"})
+    assert not fast_bf16(CPU)  # torch's own answer wins where it has one
+
+
 def _task(name, **options):
     cls = REGISTRY[name]
     return cls(cls.Config(**options), CPU)
@@ -120,6 +139,7 @@ def _task(name, **options):
 
 def test_tasks_choose_bf16_only_where_measured(monkeypatch):
     monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
+    monkeypatch.setattr("sirenkit.models.precision.bf16_backward_compiles", lambda: True)
     mlp = _siren(width=MIN_BF16_WIDTH)
     assert choose_precision("auto", CPU, _task("image", size=16), mlp) == "bf16"
     assert choose_precision("auto", CPU, _task("image", size=16, prior="tv"), mlp) == "fp32"
