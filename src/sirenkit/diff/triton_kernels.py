@@ -17,48 +17,59 @@ BLOCK = 1024
 
 @triton.jit
 def _forward_kernel(u_ptr, out_ptr, plane, omega, D: tl.constexpr, LAPLACIAN: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    # 64-bit offsets, and stream k reached by stepping the pointers by `plane`: (D + 1)·plane may pass 2³¹.
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < plane
-    z = omega * tl.load(u_ptr + offs, mask=mask, other=0.0)
+    u_k, out_k = u_ptr + offs, out_ptr + offs
+    z = omega * tl.load(u_k, mask=mask, other=0.0)
     sn = tl.sin(z)
     cs = tl.cos(z)
-    tl.store(out_ptr + offs, sn, mask=mask)
+    tl.store(out_k, sn, mask=mask)
     q = tl.zeros([BLOCK], dtype=tl.float32)
-    for k in tl.static_range(1, D + 1):
-        uk = tl.load(u_ptr + k * plane + offs, mask=mask, other=0.0)
-        tl.store(out_ptr + k * plane + offs, omega * cs * uk, mask=mask)
+    for _k in tl.static_range(1, D + 1):
+        u_k += plane
+        out_k += plane
+        uk = tl.load(u_k, mask=mask, other=0.0)
+        tl.store(out_k, omega * cs * uk, mask=mask)
         q += uk * uk
     if LAPLACIAN:
-        us = tl.load(u_ptr + (D + 1) * plane + offs, mask=mask, other=0.0)
-        tl.store(out_ptr + (D + 1) * plane + offs, -omega * omega * sn * q + omega * cs * us, mask=mask)
+        us = tl.load(u_k + plane, mask=mask, other=0.0)
+        tl.store(out_k + plane, -omega * omega * sn * q + omega * cs * us, mask=mask)
 
 
 @triton.jit
 def _backward_kernel(u_ptr, g_ptr, du_ptr, plane, omega, D: tl.constexpr, LAPLACIAN: tl.constexpr,
                      BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)  # 64-bit, as in the forward kernel
     mask = offs < plane
-    z = omega * tl.load(u_ptr + offs, mask=mask, other=0.0)
+    u_k, g_k, du_k = u_ptr + offs, g_ptr + offs, du_ptr + offs
+    z = omega * tl.load(u_k, mask=mask, other=0.0)
     sn = tl.sin(z)
     cs = tl.cos(z)
-    du0 = omega * cs * tl.load(g_ptr + offs, mask=mask, other=0.0)
+    du0 = omega * cs * tl.load(g_k, mask=mask, other=0.0)
     gs = tl.zeros([BLOCK], dtype=tl.float32)
     if LAPLACIAN:
-        gs = tl.load(g_ptr + (D + 1) * plane + offs, mask=mask, other=0.0)
+        g_s = g_k
+        for _k in tl.static_range(D + 1):
+            g_s += plane
+        gs = tl.load(g_s, mask=mask, other=0.0)
     q = tl.zeros([BLOCK], dtype=tl.float32)
-    for k in tl.static_range(1, D + 1):
-        uk = tl.load(u_ptr + k * plane + offs, mask=mask, other=0.0)
-        gk = tl.load(g_ptr + k * plane + offs, mask=mask, other=0.0)
+    for _k in tl.static_range(1, D + 1):
+        u_k += plane
+        g_k += plane
+        du_k += plane
+        uk = tl.load(u_k, mask=mask, other=0.0)
+        gk = tl.load(g_k, mask=mask, other=0.0)
         du0 += -omega * omega * sn * gk * uk
         duk = omega * cs * gk
         if LAPLACIAN:
             duk += -2.0 * omega * omega * sn * gs * uk
             q += uk * uk
-        tl.store(du_ptr + k * plane + offs, duk, mask=mask)
+        tl.store(du_k, duk, mask=mask)
     if LAPLACIAN:
-        us = tl.load(u_ptr + (D + 1) * plane + offs, mask=mask, other=0.0)
+        us = tl.load(u_k + plane, mask=mask, other=0.0)
         du0 += -(omega * omega * omega * cs * q + omega * omega * sn * us) * gs
-        tl.store(du_ptr + (D + 1) * plane + offs, omega * cs * gs, mask=mask)
+        tl.store(du_k + plane, omega * cs * gs, mask=mask)
     tl.store(du_ptr + offs, du0, mask=mask)
 
 
