@@ -69,6 +69,32 @@ def test_slowness_is_learned_inside_the_box_only():
     assert torch.allclose(task.slowness(raw, x), torch.tensor([0.001, 1.0, 1.0, 1.5]))
 
 
+def test_source_mute_holds_the_slowness_near_the_sources():
+    """--source-mute R: m = 1 (and ∂m/∂output = 0) within R of every source, learned elsewhere in the box."""
+    options = {k: v for k, v in SMALL.items() if k != "hidden_features"}
+    task = FwiTask(FwiConfig(**options, velocity_range="none", source_mute=0.1), torch.device("cpu"))
+    sx, sy = task.sources[0]
+    x = torch.tensor([[sx, sy], [sx + 0.09, sy], [sx, sy + 0.11], [0.0, 0.0]])
+    raw = torch.full((4,), 0.5)
+    assert torch.allclose(task.slowness(raw, x), torch.tensor([1.0, 1.0, 1.5, 1.5]))
+    assert torch.equal(task._dm_draw(raw, x, task.slowness(raw, x)) != 0, torch.tensor([False, False, True, True]))
+    with pytest.raises(UserError, match="--source-mute"):
+        FwiTask(FwiConfig(**options, source_mute=-0.1), torch.device("cpu"))
+
+
+def test_slowness_box_zero_reaches_just_past_the_sources_and_receivers():
+    """--slowness-box 0: the square around every source and receiver (about 0.4 in the official layout), 0.05 wider."""
+    options = {k: v for k, v in SMALL.items() if k != "hidden_features"}
+    task = FwiTask(FwiConfig(**options, velocity_range="none", slowness_box=0.0), torch.device("cpu"))
+    placed = float(np.abs(np.concatenate([task.data.sources, task.data.receivers])).max())
+    assert task.box == pytest.approx(placed + 0.05) and 0.39 < placed < 0.41
+    x = torch.tensor([[0.0, placed + 0.04], [placed + 0.06, 0.0]])
+    assert torch.allclose(task.slowness(torch.full((2,), 0.5), x), torch.tensor([1.5, 1.0]))
+    assert f"< {task.box:.3g}" in task.describe()
+    with pytest.raises(UserError, match="--slowness-box"):
+        FwiTask(FwiConfig(**options, slowness_box=-0.5), torch.device("cpu"))
+
+
 def test_pretraining_then_inversion_terms():
     task = FwiTask(FwiConfig(**{k: v for k, v in SMALL.items() if k != "hidden_features"}, pretrain_steps=5),
                    torch.device("cpu"))

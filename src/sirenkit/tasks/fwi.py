@@ -34,6 +34,8 @@ from . import register
 from .helmholtz import PmlProblemConfig, disc_points
 from .base import Batch, ExportContext, Task
 
+BOX_MARGIN = 0.05  # --slowness-box 0: how far the learned square reaches past the outermost source or receiver
+
 
 def parse_cylinder(text: str) -> Cylinder:
     try:
@@ -73,7 +75,10 @@ class FwiConfig(PmlProblemConfig):
     source_weight: float = option(0.1, "weight of the residual at the source points (0.1: the official balance)")
     data_weight: float = option(60.0, "weight of the receiver misfit, mean L1 over receivers × (Re, Im) × "
                                 "sources (60: the official balance against the residual)")
-    slowness_box: float = option(0.75, "the slowness is learned inside |x|, |y| < this and 1 outside")
+    slowness_box: float = option(0.75, "the slowness is learned inside |x|, |y| < this and 1 outside (0: the "
+                                 f"square around the sources and receivers, {BOX_MARGIN:g} wider)")
+    source_mute: float = option(0.0, "the slowness is also held at 1 within this distance of every source (a "
+                                "known medium around the sources, as FWI codes mute updates there)")
     velocity_range: str = option("0.5,3", "bounds VMIN,VMAX of the recovered velocity (the slowness output is "
                                  "squashed into them); 'none': the official max(y, −0.999) + 1", metavar="VMIN,VMAX")
     slowness_scale: float = option(1.0, "the slowness reads the network's last output times this: < 1 slows its "
@@ -97,15 +102,16 @@ class FwiTask(Task):
         "gpu": {"task": {"batch_points": 16_384, "pretrain_steps": 2000},
                 "train": {"steps": 20_000, "lr": 1e-4, "schedule": "cosine", "eval_every": 1000}},
         "cpu": {"task": {"batch_points": 2048, "source_sigma": 0.03, "source_points": 200, "source_radius": 8.0,
-                         "slowness_scale": 0.1, "pretrain_steps": 1000},
+                         "slowness_scale": 0.3, "slowness_box": 0.0, "source_mute": 0.1, "pretrain_steps": 1000},
                 "model": {"hidden_features": 128, "first_omega_0": 20.0},
-                "train": {"steps": 6000, "lr": 1e-4, "schedule": "cosine", "eval_every": 500}},
+                "train": {"steps": 6000, "lr": 2e-4, "schedule": "cosine", "eval_every": 500}},
     }
     recipe_notes = {
         "paper": "53k points + 100 per source each step, lr 2e-5 constant, 80k steps",
         "gpu": "16k points + 100 per source, 2k pretraining steps, lr 1e-4 cosine, 20k steps",
         "cpu": "2048 points + 200 within 8σ of each source, training sources σ 0.03 (compensated), slowness "
-               "scale 0.1, 2→128×3→11 with first-layer ω0 20, 1k pretraining steps, lr 1e-4 cosine, 6k steps",
+               "scale 0.3, learned only around the receivers and beyond 0.1 of the sources, 2→128×3→11 with "
+               "first-layer ω0 20, 1k pretraining steps, lr 2e-4 cosine, 6k steps",
     }
     smoke = ({"batch_points": 256, "source_points": 16, "steps": 30, "pretrain_steps": 10, "hidden_features": 32,
               "reference_nodes": 101, "eval_nodes": 21}, 1.5)
@@ -115,7 +121,8 @@ class FwiTask(Task):
         config.check()
         check_all([
             (config.data_weight >= 0 and config.slowness_tv >= 0, "--data-weight and --slowness-tv must be ≥ 0"),
-            (0 < config.slowness_box <= 1, "--slowness-box must be in (0, 1]"),
+            (0 <= config.slowness_box <= 1, "--slowness-box must be in [0, 1] (0: around the sources and receivers)"),
+            (config.source_mute >= 0, "--source-mute must be ≥ 0"),
             (config.pretrain_steps >= 0, "--pretrain-steps must be ≥ 0"),
             (config.slowness_scale > 0, "--slowness-scale must be > 0"),
             (config.eval_nodes >= 5, "--eval-nodes must be ≥ 5"),
@@ -130,6 +137,8 @@ class FwiTask(Task):
         if np.abs(self.data.sources).max() >= inner or np.abs(self.data.receivers).max() >= inner:
             raise UserError(f"sources and receivers must lie inside the PML's inner square |x|, |y| < {inner:g}")
         self.n_sources = len(self.data.sources)
+        placed = np.abs(np.concatenate([self.data.sources, self.data.receivers])).max()
+        self.box = config.slowness_box or min(float(placed) + BOX_MARGIN, inner)
         self.in_features, self.out_features, self.samples = 2, 2 * self.n_sources + 1, None
         # A radial source ρ radiates ρ̂(k)·G outside its support; for a normalised Gaussian ρ̂(k) = exp(−k²σ²/2).
         # Training with a wider Gaussian than the data's, scaled by exp(k²(σ² − σ_data²)/2), radiates the same
@@ -170,11 +179,18 @@ class FwiTask(Task):
         return (f"fwi: {self.n_sources} sources, {len(self.data.receivers)} receivers ({self.data.origin}); k "
                 f"{cfg.k:g}, PML {cfg.pml_width:g} (a0 {cfg.pml_a0:g}); {cfg.batch_points} + "
                 f"{cfg.source_points}×{self.n_sources} points per step, {cfg.pretrain_steps} pretraining steps; "
-                f"metrics against {self.truth}")
+                f"slowness learned in |x|, |y| < {self.box:.3g}"
+                f"{f' beyond {cfg.source_mute:g} of the sources' if cfg.source_mute else ''}; metrics against {self.truth}")
 
     def _in_box(self, x: Tensor) -> Tensor:
-        """Where the slowness is learned: |x|, |y| < slowness_box (N,) bool."""
-        return (x[:, 0].abs() < self.config.slowness_box) & (x[:, 1].abs() < self.config.slowness_box)
+        """Where the slowness is learned (N,) bool: |x|, |y| < the box, farther than source_mute from
+        every source."""
+        cfg = self.config
+        learned = (x[:, 0].abs() < self.box) & (x[:, 1].abs() < self.box)
+        if cfg.source_mute > 0:
+            for sx, sy in self.sources:
+                learned = learned & ((x[:, 0] - sx) ** 2 + (x[:, 1] - sy) ** 2 > cfg.source_mute**2)
+        return learned
 
     def slowness(self, out: Tensor, x: Tensor) -> Tensor:
         """Squared slowness from the network's last output inside the box (1 outside): raw = scale × output,
@@ -260,7 +276,7 @@ class FwiTask(Task):
     def signal_meta(self) -> dict[str, Any]:
         cfg = self.config
         return {"k": cfg.k, "sources": self.data.sources.tolist(), "receivers": self.data.receivers.tolist(),
-                "slowness_box": cfg.slowness_box, "pml_width": cfg.pml_width}
+                "slowness_box": self.box, "source_mute": cfg.source_mute, "pml_width": cfg.pml_width}
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         h, w = self.eval_shape
