@@ -110,7 +110,7 @@ def resolve_precision(requested: Precision, device: torch.device, task_allows: b
     return "bf16-backward" if fast and backward_allows and bf16_backward_compiles() else "fp32"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bf16_backward_compiles() -> bool:
     """Whether torch.compile traces the bf16-backward layer whole (torch 2.3 cannot: an autograd.Function with
     `setup_context`). Where it cannot, the compiled loss breaks around every layer: on torch 2.3.1 the SDF step
