@@ -278,6 +278,9 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     elif precision == "bf16-backward":
         _log(quiet, "  precision: bf16 matmuls in the backward pass only (forward pass, derivatives and loss in fp32; "
                     "--precision fp32 turns it off)")
+    if device.type == "cuda" and train_cfg.precision != "fp32":
+        _log(quiet, "  TF32 matmuls for fp32 products (--precision fp32 turns them off)" if task.uses_tf32 else
+                    "  fp32 products in full fp32, not TF32 (the task's accuracy needs it)")
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes
@@ -312,6 +315,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "parameters": count_parameters(model),
         "stopped_early": result.stopped_early,
         "precision": precision,
+        "tf32": trainer.tf32(task),
         "metric": task_cls.metric,
     })
     artefacts = task.export(model, ExportContext(out_dir, result.curve, metrics))

@@ -106,8 +106,8 @@ def optimiser_step(model, loss_fn, batch, lr: float = 1e-4, fused: bool = False)
 
 
 def with_tf32(step: Callable[[], None]) -> Callable[[], None]:
-    """`step` run with TF32 float32 matmuls, as the Trainer runs every CUDA fit; the setting is restored after
-    each call, so that the reference variant timed between calls stays in full fp32."""
+    """`step` run with TF32 float32 matmuls, as the Trainer runs CUDA fits where the task allows; the setting is
+    restored after each call, so that the reference variant timed between calls stays in full fp32."""
 
     def call() -> None:
         before = torch.get_float32_matmul_precision()
@@ -209,7 +209,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
     loss_fn = outside_compiled(loss_fn, precision)
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
-    tf32 = fast and device.type == "cuda"
+    tf32 = fast and device.type == "cuda" and task.uses_tf32  # as the Trainer decides
     if tf32:
         step = with_tf32(step)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"

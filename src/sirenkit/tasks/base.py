@@ -74,6 +74,17 @@ class Task(ABC):
     """Whether `--precision auto` may train this task with bf16 hidden-layer matmuls: only tasks whose final
     metric was measured not to suffer (benchmarks/precision.py; the SDF, for one, lost 39 % in surface distance)."""
 
+    tf32_measured_harmless: ClassVar[bool] = False
+    """Whether CUDA may run this task's fp32 matmuls as TF32 (10-bit mantissa inputs, fp32 sums) besides tasks
+    that take bf16 (`uses_tf32`). Not the SDF: with TF32 emulated on a CPU its surface distance was 32–34 %
+    worse (two seeds; benchmarks/RESULTS.md, "TF32, emulated on the CPU")."""
+
+    @property
+    def uses_tf32(self) -> bool:
+        """Whether a CUDA run of this task (unless `--precision fp32`) uses TF32 matmuls: where bf16, which keeps
+        fewer bits, was measured harmless (`mixed_precision`), or where TF32 itself was."""
+        return bool(self.mixed_precision) or self.tf32_measured_harmless
+
     bf16_backward: ClassVar[bool] = False
     """Whether `--precision auto` may run this task's backward pass in bf16 where it may not use `bf16` (forward
     pass, derivatives and loss in fp32): only where the final metric was measured to change by a few per cent at

@@ -150,6 +150,11 @@ class Trainer:
         """`fp32`, `bf16` or `bf16-backward`: what this trainer runs `task` in (see `choose_precision`)."""
         return choose_precision(self.config.precision, self.device, task, model)
 
+    def tf32(self, task: Task) -> bool:
+        """Whether this trainer's fp32 matmuls run as TF32: on CUDA, where the task allows it (`Task.uses_tf32`),
+        unless `--precision fp32` asked for full fp32."""
+        return self.device.type == "cuda" and self.config.precision != "fp32" and task.uses_tf32
+
     # ----------------------------------------------------------------- state
     def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         kwargs: dict[str, Any] = {"lr": self.config.lr}
@@ -190,8 +195,8 @@ class Trainer:
     def fit(self, task: Task, model: nn.Module, resume: bool = False) -> TrainResult:
         """Train `model` on `task` up to `config.steps` (continuing from the checkpoint when `resume`)."""
         previous_precision = torch.get_float32_matmul_precision()
-        if self.device.type == "cuda":
-            torch.set_float32_matmul_precision("high")  # TF32 matmuls on Ampere and newer
+        if self.device.type == "cuda":  # TF32 matmuls on Ampere and newer, where the task allows them
+            torch.set_float32_matmul_precision("high" if self.tf32(task) else "highest")
         # On a CPU, subnormal floats (below 1.2e-38, e.g. from Gaussian envelopes or vanishing gradients) are
         # handled in microcode and slow every operation touching them: a WIRE step at lr 1e-1 took 1.6 s with
         # them and 0.2 s flushed to zero (4,096 points, 1 thread). Flushed during training, restored after.
