@@ -11,7 +11,8 @@
 #   1. suite: reference (eager fp32, autograd double backward, lr 1e-4) vs default step time and peak memory for
 #      image 512², Poisson gradient/Laplacian 512², SDF 250k + 250k points, Helmholtz 53k points; time to 40 dB;
 #   2. fused: the fused SIREN derivative streams with their Triton kernels against forward mode and autograd
-#      (Laplacian and SDF losses at 250k points): step time, peak memory, agreement of the outputs;
+#      (Laplacian and SDF losses at 250k points, all eager: the suite times the compiled default paths): step
+#      time, peak memory, agreement of the outputs;
 #   3. image: `sirenkit fit image --recipe gpu` itself (512², full batch, lr 2e-3 cosine, 2000 steps: ≥ 40 dB?);
 #   4. sdf: Chamfer against steps on the bunny for 3000 steps of the gpu recipe;
 #   5. pde: step time of the Helmholtz and wave losses (analytic eager / compiled / autograd);
@@ -23,7 +24,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-benchmarks/out}"
 mkdir -p "$out"
-exec > >(tee "$out/gpu.log") 2>&1
+main() {
 python="${PYTHON:-python3}"  # the device image's python3 is the one holding PyTorch; it may have no `python`
 site=""
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -58,3 +59,5 @@ part batched 45 "$python" benchmarks/batched_fit.py --device cuda --images 4 --s
 part graphs 45 "$python" benchmarks/suite.py --device cuda --workloads image,sdf --graphs --no-memory --no-target \
   --json "$res/graphs_gpu.json"
 cat "$res/image_gpu/metrics.json" 2>/dev/null
+}
+main 2>&1 | tee "$out/gpu.log"  # a pipeline, not `exec > >(tee …)`: the script ends only once the log is written

@@ -94,6 +94,22 @@ def test_existing_run_is_not_clobbered_and_resume_must_match(tmp_path):
     assert ok.returncode == 0, ok.stderr
 
 
+def test_resume_compares_a_setting_the_old_run_lacks_with_its_default(tmp_path):
+    """A run whose config.json predates an option ran with that option's default: --resume with another value
+    is refused, with the default itself it continues."""
+    import json
+
+    out = tmp_path / "run"
+    assert run_cli("fit", "image", "--out", str(out), *TINY).returncode == 0
+    config = json.loads((out / "config.json").read_text())
+    del config["task"]["grey"]  # as if written before --grey existed (default false)
+    (out / "config.json").write_text(json.dumps(config))
+    changed = run_cli("fit", "image", "--out", str(out), "--resume", "--grey", "--steps", "8", "--quiet")
+    _assert_one_line_error(changed, "--grey True differs from the run's False")
+    same = run_cli("fit", "image", "--out", str(out), "--resume", "--no-grey", "--steps", "8", "--quiet")
+    assert same.returncode == 0, same.stderr
+
+
 def test_unknown_command_and_render_errors(tmp_path):
     proc = run_cli("fit", "hologram")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

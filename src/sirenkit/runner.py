@@ -25,7 +25,7 @@ from .io.atomic import write_json
 from .io.files import require_output_file
 from .train import distributed
 from .models import ModelConfig, build_model, count_parameters, model_spec
-from .models.precision import fast_bf16
+from .models.precision import fast_bf16, tf32_hardware
 from .tasks import Task, get_task
 from .tasks.base import ExportContext, RenderOptions
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
@@ -178,23 +178,29 @@ def resolve_settings(
             recipe = "gpu" if device.type in ("cuda", "mps") else "cpu"
         for s in SECTIONS:
             base[s].update(task_cls.recipes.get(recipe, {}).get(s, {}))
-    if run.resume and stored is not None:
-        _check_resume(explicit, base)
-    merged = {s: {**base[s], **explicit[s]} for s in SECTIONS}
     classes = section_classes(task_cls)
+    if run.resume and stored is not None:
+        _check_resume(explicit, base, classes)
+    merged = {s: {**base[s], **explicit[s]} for s in SECTIONS}
     configs = {s: from_dict(classes[s], merged[s], f"{s} settings") for s in SECTIONS}
     return configs, device, recipe
 
 
-def _check_resume(explicit: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]]) -> None:
+def _check_resume(explicit: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]],
+                  classes: dict[str, type]) -> None:
+    """Refuse flags that would change a resumed run. A setting the run's config.json lacks (written before the
+    option existed) ran with the option's default, so that is what a flag is compared with."""
     for section in SECTIONS:
+        defaults = {f.name: f.default for f in dataclasses.fields(classes[section])
+                    if f.default is not dataclasses.MISSING}
         for key, value in explicit[section].items():
             if section == "train" and key in RESUMABLE_TRAIN_FIELDS:
                 continue
-            if key in stored[section] and stored[section][key] != value:
+            ran = stored[section].get(key, defaults.get(key, value))
+            if ran != value:
                 flag = "--" + key.replace("_", "-")
                 raise UserError(
-                    f"--resume: {flag} {value} differs from the run's {stored[section][key]}; "
+                    f"--resume: {flag} {value} differs from the run's {ran}; "
                     "drop the flag to continue the run, or start a new run in another --out"
                 )
 
@@ -278,9 +284,9 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     elif precision == "bf16-backward":
         _log(quiet, "  precision: bf16 matmuls in the backward pass only (forward pass, derivatives and loss in fp32; "
                     "--precision fp32 turns it off)")
-    if device.type == "cuda" and train_cfg.precision != "fp32":
+    if train_cfg.precision != "fp32" and tf32_hardware(device):
         _log(quiet, "  TF32 matmuls for fp32 products (--precision fp32 turns them off)" if task.uses_tf32 else
-                    "  fp32 products in full fp32, not TF32 (the task's accuracy needs it)")
+                    "  fp32 products in full fp32: TF32 was not measured harmless for this task")
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes

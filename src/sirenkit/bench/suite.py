@@ -346,7 +346,8 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
               rounds: int | None = None, warmup: int | None = None, timed: int | None = None,
               graphs: bool = False) -> dict[str, Any]:
     """Run the suite; returns {"machine", "rows", "time_to_target", "markdown"} and writes `json_path`.
-    On CUDA with `graphs`, a third variant replays the default path's compiled loss as CUDA graphs."""
+    On CUDA with `graphs`, a third variant replays the default path's compiled loss as CUDA graphs. Each
+    workload starts with `torch._dynamo.reset()`, which also drops the caller's compiled functions."""
     from ..train.device import resolve_device
 
     unknown = [w for w in workloads if w not in WORKLOADS]

@@ -77,6 +77,10 @@ def coordinate_convention(task: str, signal: dict[str, Any]) -> dict[str, Any]:
         return {"inputs": ["x", "y"], "range": {"x": [-1.0, 1.0], "y": [-1.0, 1.0]},
                 "grid": "the square domain, including the perfectly matched layer of width signal.pml_width",
                 "outputs": "outputs 2j and 2j + 1: real and imaginary part of source j's wavefield; the last "
-                           "output y gives the squared slowness m = max(y, −0.999) + 1 inside |x|, |y| < "
-                           "signal.slowness_box and m = 1 outside; velocity = 1/√m"}
+                           "output y gives the squared slowness: with r = signal.slowness_scale · y, m = "
+                           "exp(lo + (hi − lo)·sigmoid(r + shift)) for signal.velocity_range [vmin, vmax] (lo = "
+                           "−2 ln vmax, hi = −2 ln vmin, shift making m = 1 at r = 0), or m = max(r, −0.999) + 1 "
+                           "where velocity_range is null; this inside |x|, |y| < signal.slowness_box and farther "
+                           "than signal.source_mute from every source in signal.sources, m = 1 elsewhere; "
+                           "velocity = 1/√m"}
     return {"inputs": None, "outputs": None, "note": f"see the documentation of the {task!r} task in docs/"}

@@ -61,6 +61,12 @@ def _cpuinfo_flags() -> set[str]:
     return set()
 
 
+def tf32_hardware(device: torch.device) -> bool:
+    """Whether `device` has TF32 matmuls: CUDA from Ampere (sm80) on."""
+    return (device.type == "cuda" and torch.cuda.is_available()
+            and torch.cuda.get_device_capability(device) >= (8, 0))
+
+
 # Narrowest hidden layer for which `auto` picks bf16. Measured on a 4th-generation Xeon (AMX), 1 thread, one
 # Adam step of a 3-hidden-layer SIREN: bf16 took 0.68–0.88× the speed of fp32 at width 32, 0.78–1.15× at 64,
 # 0.88–1.13× at 128 and 1.33–1.47× at 256 (512 and 8192 points); below 256 the casts cost more than they save.

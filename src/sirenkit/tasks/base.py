@@ -76,7 +76,7 @@ class Task(ABC):
 
     tf32_measured_harmless: ClassVar[bool] = False
     """Whether CUDA may run this task's fp32 matmuls as TF32 (10-bit mantissa inputs, fp32 sums) besides tasks
-    that take bf16 (`uses_tf32`). Not the SDF: with TF32 emulated on a CPU its surface distance was 32–34 %
+    that take bf16 (`uses_tf32`). Not the SDF: with TF32 emulated on a CPU its surface distance was 24–26 %
     worse (two seeds; benchmarks/RESULTS.md, "TF32, emulated on the CPU")."""
 
     @property

@@ -110,8 +110,9 @@ class FwiTask(Task):
         "paper": "53k points + 100 per source each step, lr 2e-5 constant, 80k steps",
         "gpu": "16k points + 100 per source, 2k pretraining steps, lr 1e-4 cosine, 20k steps",
         "cpu": "2048 points + 200 within 8σ of each source, training sources σ 0.03 (compensated), slowness "
-               "scale 0.3, learned only around the receivers and beyond 0.1 of the sources, 2→128×3→11 with "
-               "first-layer ω0 20, 1k pretraining steps, lr 2e-4 cosine, 6k steps",
+               "scale 0.3, learned in the square around the sources and receivers (--slowness-box 0) and beyond "
+               "0.1 of each source (--source-mute 0.1), 2→128×3→11 with first-layer ω0 20, 1k pretraining steps, "
+               "lr 2e-4 cosine, 6k steps",
     }
     smoke = ({"batch_points": 256, "source_points": 16, "steps": 30, "pretrain_steps": 10, "hidden_features": 32,
               "reference_nodes": 101, "eval_nodes": 21}, 1.5)
@@ -276,7 +277,10 @@ class FwiTask(Task):
     def signal_meta(self) -> dict[str, Any]:
         cfg = self.config
         return {"k": cfg.k, "sources": self.data.sources.tolist(), "receivers": self.data.receivers.tolist(),
-                "slowness_box": self.box, "source_mute": cfg.source_mute, "pml_width": cfg.pml_width}
+                "slowness_box": self.box, "source_mute": cfg.source_mute, "pml_width": cfg.pml_width,
+                "slowness_scale": cfg.slowness_scale,
+                "velocity_range": None if self.m_range is None else [math.exp(-self.m_range[1] / 2),
+                                                                     math.exp(-self.m_range[0] / 2)]}
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         h, w = self.eval_shape
