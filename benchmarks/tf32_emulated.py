@@ -65,4 +65,5 @@ options = ({"shape": "torus", "steps": 1000, "mesh_resolution": 0} if task == "s
 r = sirenkit.fit(task, compile="off", precision="fp32", device="cpu", seed=seed, quiet=True, out=out, overwrite=True,
                  **options)
 metric = {"sdf": "surface_distance", "helmholtz": "relative_mse"}[task]
-print(json.dumps({"task": task, "mode": mode, "seed": seed, metric: r.metrics[metric], "seconds": r.metrics["seconds"]}))
+print(json.dumps({"task": task, "mode": mode, "seed": seed, metric: r.metrics[metric],
+                  "seconds": r.metrics["seconds"]}))

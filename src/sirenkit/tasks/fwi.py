@@ -181,7 +181,8 @@ class FwiTask(Task):
                 f"{cfg.k:g}, PML {cfg.pml_width:g} (a0 {cfg.pml_a0:g}); {cfg.batch_points} + "
                 f"{cfg.source_points}×{self.n_sources} points per step, {cfg.pretrain_steps} pretraining steps; "
                 f"slowness learned in |x|, |y| < {self.box:.3g}"
-                f"{f' beyond {cfg.source_mute:g} of the sources' if cfg.source_mute else ''}; metrics against {self.truth}")
+                f"{f' beyond {cfg.source_mute:g} of the sources' if cfg.source_mute else ''}; "
+                f"metrics against {self.truth}")
 
     def _in_box(self, x: Tensor) -> Tensor:
         """Where the slowness is learned (N,) bool: |x|, |y| < the box, farther than source_mute from
