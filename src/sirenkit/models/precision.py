@@ -39,7 +39,7 @@ def fast_bf16(device: torch.device) -> bool:
     """Whether `device` multiplies bf16 matrices faster than fp32: CUDA from Ampere (sm80) on, and CPUs with
     AMX or AVX512-BF16 (elsewhere bf16 is emulated and slower than fp32)."""
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.get_device_capability(device) >= (8, 0)
+        return tf32_hardware(device)  # bf16 and TF32 tensor cores both arrive with Ampere
     if device.type == "cpu":
         cpu = getattr(torch, "cpu", None)
         checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
@@ -62,7 +62,7 @@ def _cpuinfo_flags() -> set[str]:
 
 
 def tf32_hardware(device: torch.device) -> bool:
-    """Whether `device` has TF32 matmuls: CUDA from Ampere (sm80) on."""
+    """Whether `device` has TF32 (and fast bf16) matmuls: CUDA from Ampere (sm80) on."""
     return (device.type == "cuda" and torch.cuda.is_available()
             and torch.cuda.get_device_capability(device) >= (8, 0))
 
