@@ -284,9 +284,10 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     elif precision == "bf16-backward":
         _log(quiet, "  precision: bf16 matmuls in the backward pass only (forward pass, derivatives and loss in fp32; "
                     "--precision fp32 turns it off)")
-    if train_cfg.precision != "fp32" and tf32_hardware(device):
-        _log(quiet, "  TF32 matmuls for fp32 products (--precision fp32 turns them off)" if task.uses_tf32 else
-                    "  fp32 products in full fp32: TF32 was not measured harmless for this task")
+    if task.tf32(train_cfg.precision, device):
+        _log(quiet, "  TF32 matmuls for fp32 products (--precision fp32 turns them off)")
+    elif train_cfg.precision != "fp32" and tf32_hardware(device):  # TF32 was possible, but not for this task
+        _log(quiet, "  fp32 products in full fp32: TF32 was not measured harmless for this task")
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes

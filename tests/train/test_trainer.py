@@ -333,11 +333,11 @@ def test_tf32_only_where_the_task_allows_it(monkeypatch):
     def on(device: str, precision: str) -> SimpleNamespace:  # the two attributes `Trainer.tf32` reads
         return SimpleNamespace(device=torch.device(device), config=SimpleNamespace(precision=precision))
 
-    monkeypatch.setattr("sirenkit.train.trainer.tf32_hardware", lambda device: True)  # an Ampere or newer GPU
+    monkeypatch.setattr("sirenkit.tasks.base.tf32_hardware", lambda device: device.type == "cuda")  # Ampere or newer
     assert Trainer.tf32(on("cuda", "auto"), image) and Trainer.tf32(on("cuda", "bf16"), image)
     assert not Trainer.tf32(on("cuda", "fp32"), image)
     assert not Trainer.tf32(on("cuda", "auto"), sdf) and not Trainer.tf32(on("cpu", "auto"), image)
-    monkeypatch.setattr("sirenkit.train.trainer.tf32_hardware", lambda device: False)  # a V100 or T4
+    monkeypatch.setattr("sirenkit.tasks.base.tf32_hardware", lambda device: False)  # a V100 or T4
     assert not Trainer.tf32(on("cuda", "auto"), image)
 
 

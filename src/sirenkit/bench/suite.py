@@ -160,7 +160,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     `keep_sines` (compiled variants): whether the backward pass reuses the forward pass's sines; None: as the
     Trainer does (on CPUs)."""
     from ..models import ModelConfig
-    from ..models.precision import autocast_context, outside_compiled, tf32_hardware
+    from ..models.precision import autocast_context, outside_compiled
     from ..tasks import REGISTRY
     from ..train.trainer import choose_precision, compile_loss, keeps_sines
 
@@ -209,7 +209,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
     loss_fn = outside_compiled(loss_fn, precision)
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
-    tf32 = fast and task.uses_tf32 and tf32_hardware(device)  # as the Trainer decides
+    tf32 = fast and task.tf32("auto", device)  # as the Trainer decides for a default run
     if tf32:
         step = with_tf32(step)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..models.precision import tf32_hardware
+
 
 @dataclass
 class Batch:
@@ -84,6 +86,12 @@ class Task(ABC):
         """Whether a CUDA run of this task (unless `--precision fp32`) uses TF32 matmuls: where bf16, which keeps
         fewer bits, was measured harmless (`mixed_precision`), or where TF32 itself was."""
         return bool(self.mixed_precision) or self.tf32_measured_harmless
+
+    def tf32(self, precision: str, device: torch.device) -> bool:
+        """Whether a run of this task on `device`, asked for `precision` (`--precision`), does its fp32 matmuls as
+        TF32: on GPUs that have it (Ampere on), where the task allows it, unless full fp32 was asked for. The one
+        rule that the Trainer, the runner's log and the benchmark suite all follow."""
+        return precision != "fp32" and self.uses_tf32 and tf32_hardware(device)
 
     bf16_backward: ClassVar[bool] = False
     """Whether `--precision auto` may run this task's backward pass in bf16 where it may not use `bf16` (forward

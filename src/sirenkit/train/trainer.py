@@ -28,7 +28,6 @@ from ..models.precision import (
     autocast_context,
     outside_compiled,
     resolve_precision,
-    tf32_hardware,
     supports_mixed_precision,
 )
 from ..tasks.base import Task
@@ -152,10 +151,8 @@ class Trainer:
         return choose_precision(self.config.precision, self.device, task, model)
 
     def tf32(self, task: Task) -> bool:
-        """Whether this trainer's fp32 matmuls run as TF32: on CUDA GPUs that have it, where the task allows it
-        (`Task.uses_tf32`), unless `--precision fp32` asked for full fp32."""
-        return (self.device.type == "cuda" and self.config.precision != "fp32" and task.uses_tf32
-                and tf32_hardware(self.device))
+        """Whether this trainer's fp32 matmuls run as TF32 (`Task.tf32`)."""
+        return task.tf32(self.config.precision, self.device)
 
     # ----------------------------------------------------------------- state
     def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
