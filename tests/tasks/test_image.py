@@ -112,3 +112,16 @@ def test_hessian_prior_runs(tmp_path):
     assert result.metrics["steps"] == 10
     rows = (result.out_dir / "curve.csv").read_text().splitlines()
     assert "loss_hessian" in rows[0] and "loss_mse" in rows[0]
+
+
+def test_description_says_all_pixels_when_the_batch_covers_the_image():
+    """A batch at least as large as the image trains on every pixel, and the run's log says so."""
+    import torch
+
+    from sirenkit.tasks import REGISTRY
+
+    task_cls = REGISTRY["image"]
+    for batch_pixels, words in ((8192, "all pixels per step"), (0, "all pixels per step"), (100, "100 pixels")):
+        task = task_cls(task_cls.Config(size=64, batch_pixels=batch_pixels), torch.device("cpu"))
+        assert words in task.describe()
+        assert len(task.batch(0, torch.Generator().manual_seed(0)).coords) == (100 if batch_pixels == 100 else 4096)

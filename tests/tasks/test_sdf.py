@@ -114,6 +114,10 @@ def test_fitted_sphere_is_close_to_the_true_distance_and_meshes(tmp_path):
     m = result.metrics
     assert m["surface_distance"] < 3e-3 and m["normal_error_deg"] < 5.0
     assert m["sdf_error"] < 0.01  # mean |Φ − true distance| within 0.05 of the surface
+    # The F-score's parts keep their own keys: `precision` is the run's arithmetic (fp32, bf16-backward, …).
+    p, r = m["fscore_precision"], m["fscore_recall"]
+    assert 0 < p <= 1 and 0 < r <= 1 and m["fscore"] == pytest.approx(2 * p * r / (p + r)), m
+    assert m["precision"] in ("fp32", "bf16-backward")
     mesh = trimesh.load(tmp_path / "run" / "mesh.ply")
     assert len(mesh.faces) > 1000 and (tmp_path / "run" / "mesh_preview.png").stat().st_size > 0
 

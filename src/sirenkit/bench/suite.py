@@ -468,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
 def add_arguments(p) -> None:
     """The suite's command-line options (shared by benchmarks/suite.py and `sirenkit bench suite`)."""
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (well under a minute on a CPU)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes: a smoke run (about 1.5 minutes on a 2-core CPU, mostly compiling)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every number to FILE")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of the workloads")

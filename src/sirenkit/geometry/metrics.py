@@ -44,8 +44,8 @@ def compare_meshes(pred: Any, gt: Any, samples: int = 1_000_000, threshold: floa
         "chamfer_l2": float(0.5 * ((d_pg**2).mean() + (d_gp**2).mean())),
         "normal_consistency": float(0.5 * (nc_pg + nc_gp)),
         "fscore": 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0,
-        "precision": precision,
-        "recall": recall,
+        "fscore_precision": precision,  # not `precision`: a run's metrics.json uses that for its arithmetic
+        "fscore_recall": recall,
         "fscore_threshold": threshold,
         "eval_samples": samples,
     }

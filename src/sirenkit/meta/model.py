@@ -64,10 +64,10 @@ class MetaNetConfig:
 
     def describe(self) -> str:
         """One line: encoder, latent and SIREN sizes."""
-        siren = f"SIREN 2→{self.hidden_features}×{self.hidden_layers + 1}→{self.channels}"
+        siren = f"SIREN 2→{self.hidden_features}×{self.hidden_layers}→{self.channels}"  # W×L: L hidden layers
         if self.encoder == "cnp":
             return (f"CNP baseline: ReLU set encoder → latent {self.latent_features} → ReLU decoder "
-                    f"{self.latent_features + 2}→{self.hidden_features}×{self.hidden_layers + 1}→{self.channels}")
+                    f"{self.latent_features + 2}→{self.hidden_features}×{self.hidden_layers}→{self.channels}")
         enc = (f"CNN encoder (width {self.cnn_width}, {self.cnn_blocks} residual blocks)" if self.encoder == "cnn"
                else f"{self.encoder_activation} set encoder (width {self.encoder_hidden_features})")
         return (f"{enc} → latent {self.latent_features} → hypernetwork ({self.hyper_hidden_features} wide, "

@@ -146,8 +146,8 @@ class ImageTask(Task):
         h, w = self.shape
         kind = "grey" if self.out_features == 1 else "RGB"
         native = "" if self.native_shape == self.shape else f" (resized from {self.native_shape[1]}×{self.native_shape[0]})"
-        n_fit = len(self.kept)
-        batch = "all pixels" if self.config.batch_pixels in (0, n_fit) else f"{self.config.batch_pixels} pixels"
+        n, n_fit = self.config.batch_pixels, len(self.kept)
+        batch = f"{n} pixels" if 0 < n < n_fit else "all pixels"  # as `batch` draws them
         text = f"image {self.image.source}: {w}×{h} {kind}{native}, {batch} per step"
         if self.inpainting:
             text += f"; inpainting from {n_fit} pixels ({100 * n_fit / self.n_pixels:.1f} %)"

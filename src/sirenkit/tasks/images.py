@@ -165,7 +165,8 @@ class ImagesTask(Task):
     def describe(self) -> str:
         source = self.config.folder or "images bundled with scikit-image"
         shapes = ", ".join(f"{len(m)}× {s[1]}×{s[0]}{' RGB' if s[2] == 3 else ' grey'}" for s, m in self.groups)
-        batch = "all pixels" if self.config.batch_pixels == 0 else f"{self.config.batch_pixels} pixels per image"
+        n, largest = self.config.batch_pixels, max(c.shape[0] for c in self.coords)
+        batch = f"{n} pixels per image" if 0 < n < largest else "all pixels"  # as `batch` draws them
         return f"{len(self.images)} images from {source}: {shapes}; {batch} per step"
 
     def set_shard(self, rank: int, world_size: int) -> None:

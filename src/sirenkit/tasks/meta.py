@@ -172,7 +172,7 @@ class MetaTask(Task):
         "paper": "the paper: 32², SIREN 2→256×3→3, latent 256, hypernetwork 256→256→256→P per tensor, batch 100, "
                  "Adam lr 5e-5 constant, clip 1, 401 epochs of CelebA's train split (652,828 steps)",
         "gpu": "the paper's sizes, lr 1e-4 with cosine decay, clip 1, 50,000 steps",
-        "cpu": "32², SIREN 2→64×3→3, latent 64, hypernetwork width 128, batch 32, 256 loss pixels per image, "
+        "cpu": "32², SIREN 2→64×2→3, latent 64, hypernetwork width 128, batch 32, 256 loss pixels per image, "
                "weights weight 4.4 (the paper's per-parameter pull on this smaller SIREN), lr 5e-4 with cosine "
                "decay, clip 1, 5,000 steps",
     }
