@@ -9,7 +9,7 @@ rebuilt from the model spec (e.g. a random Fourier-feature matrix); the JSON hea
 (`file_bytes` is the whole file). bpp = payload bits / (height × width) — per pixel, not per channel.
 
 The module is callable: `sirenkit.compress(run, bits=16)` is `sirenkit.compress.compress(run, bits=16)`, and
-`sirenkit.compress.load_compressed(path)` gives the dequantised network back.
+`sirenkit.compression.load_compressed(path)` gives the dequantised network back.
 """
 
 from __future__ import annotations

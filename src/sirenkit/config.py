@@ -132,8 +132,3 @@ def _cli_parser(tp: Any, optional: bool):
     parse.__name__ = getattr(tp, "__name__", "value")
     return parse
 
-
-def explicit_values(namespace: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields of `cls` that were given explicitly on the command line."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in vars(namespace).items() if k in names}

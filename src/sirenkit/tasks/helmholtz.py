@@ -32,7 +32,6 @@ from . import register
 from .base import Batch, ExportContext, Task
 
 AMPLITUDE = 1 + 1j
-VELOCITIES = ("uniform", "square", "circle")
 
 
 def squared_slowness(kind: str, x: np.ndarray | Tensor, y: np.ndarray | Tensor) -> Any:

@@ -21,7 +21,6 @@ from ..io.atomic import atomic_path, write_json
 
 FORMAT = "sirenkit-checkpoint-1"
 CHECKPOINT = "checkpoint.safetensors"
-CHECKPOINT_META = "checkpoint.json"
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
