@@ -17,6 +17,9 @@ from .atomic import atomic_path
 from .files import require_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
+MAX_RATES = {"WAV": 2**31 - 1, "FLAC": 655350, "OGG": 200000}
+"""Highest sample rate (Hz) each written format takes: WAV's header field, FLAC's limit, and the highest rate
+libvorbis has an encoder mode for (libsndfile crashes with a segmentation fault above it rather than failing)."""
 DEFAULT_RATE = 22050
 """Sample rate of the generated default signal (Hz)."""
 
@@ -136,12 +139,23 @@ def audio_from_array(raw: np.ndarray, rate: int, source: str) -> Audio:
     return Audio(np.ascontiguousarray(samples), int(rate), source)
 
 
-def check_audio_suffix(path: str | Path) -> Path:
-    """`path` if its suffix names a format `save_audio` writes (.wav, .flac, .ogg, .oga), else a `UserError`."""
+def check_audio_suffix(path: str | Path, rate: int | None = None) -> Path:
+    """`path` if its suffix names a format `save_audio` writes (.wav, .flac, .ogg, .oga) and, given `rate`, that
+    format takes that sample rate (see `MAX_RATES`); else a `UserError`."""
     path = Path(path)
     if path.suffix.lower() not in AUDIO_SUFFIXES:
         raise UserError(f"cannot write audio as {path.name}: use a .wav, .flac or .ogg name")
+    if rate is not None:
+        fmt = _audio_format(path)
+        if not 1 <= rate <= MAX_RATES[fmt]:
+            raise UserError(f"cannot write {path.name} at {rate} Hz: {fmt} takes 1 to {MAX_RATES[fmt]} Hz"
+                            + ("" if fmt == "WAV" else "; use a .wav name or a lower rate"))
     return path
+
+
+def _audio_format(path: Path) -> str:
+    """soundfile's format name for an output suffix already checked by `check_audio_suffix`."""
+    return {".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(path.suffix.lower(), "WAV")
 
 
 def save_audio(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
@@ -157,8 +171,8 @@ def save_audio(path: str | Path, samples: np.ndarray, rate: int, subtype: str = 
         data = data[:, None]
     if subtype.startswith("PCM"):
         data = np.clip(data, -1.0, 1.0)
-    path = check_audio_suffix(path)
-    fmt = {".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(path.suffix.lower(), "WAV")
+    path = check_audio_suffix(path, int(rate))
+    fmt = _audio_format(path)
     if fmt != "WAV" and subtype == "FLOAT":
         subtype = "PCM_16" if fmt == "FLAC" else "VORBIS"
     with atomic_path(path) as tmp:

@@ -8,6 +8,7 @@ which needs even sides: an odd height or width is padded by repeating the last r
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -113,8 +114,8 @@ def _check_request(frames: int, start: int, size: int, fps: float) -> None:
         raise UserError(f"--start-frame must be ≥ 0, got {start}")
     if size != 0 and size < 2:
         raise UserError(f"--size must be ≥ 2 (or 0 for the native size), got {size}")
-    if fps < 0 or fps != fps:
-        raise UserError(f"--fps must be ≥ 0 (0: the file's own rate), got {fps}")
+    if fps < 0 or not math.isfinite(fps):
+        raise UserError(f"--fps must be ≥ 0 and finite (0: the file's own rate), got {fps}")
 
 
 def _synthetic_frames(count: int = 48, height: int = 96, width: int = 128) -> np.ndarray:
@@ -192,7 +193,7 @@ def _open_file(path: Path):
         raise UserError(f"could not read video {path}: {_ffmpeg_reason(exc)} (MP4 or another format ffmpeg "
                         "reads, or a folder of frames, expected)") from None
     width, height = (int(v) for v in meta["size"])
-    fps = float(meta.get("fps") or 0.0) or FOLDER_FPS
+    fps = float(meta.get("fps") or 0.0) or _header_fps(path) or FOLDER_FPS
     total = None  # duration × fps is only an estimate; the exact count comes from decoding to the end
 
     def frames() -> Iterator[np.ndarray]:
@@ -217,6 +218,28 @@ def _open_file(path: Path):
             reader.close()
 
     return str(path), fps, (height, width), _Reader(), total
+
+
+def _header_fps(path: Path) -> float:
+    """The frame rate ffmpeg prints for the first video stream of `path` (0.0 if it prints none).
+
+    imageio-ffmpeg's parser misses rates that ffmpeg prints with a `k` (an exact multiple of 1000 fps is shown as
+    "1k fps"), so such a clip would silently play at the 25 fps fallback; this reads that line itself.
+    """
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                              capture_output=True, text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return 0.0
+    for line in proc.stderr.splitlines():
+        if line.lstrip().startswith("Stream ") and " Video: " in line:
+            match = re.search(r" ([0-9]+(?:\.[0-9]*)?)(k?) fps", line)
+            return float(match.group(1)) * (1000.0 if match.group(2) else 1.0) if match else 0.0
+    return 0.0
 
 
 _FFMPEG_CLUES = (
@@ -300,9 +323,11 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, qual
     muxer = CONTAINERS.get(path.suffix.lower())
     if muxer is None:
         raise UserError(f"cannot write video {path}: use one of {', '.join(CONTAINERS)}")
-    if not fps > 0:
-        raise UserError(f"frame rate must be positive to write {path}, got {fps}")
-    rate = Fraction(fps).limit_denominator(1001)
+    if not (fps > 0 and math.isfinite(fps)):
+        raise UserError(f"frame rate must be positive and finite to write {path}, got {fps}")
+    # snap 29.97… to 30000/1001; a rate below 1/2002 fps would snap to 0, which imageio-ffmpeg reads as "unset"
+    # and replaces with 16 fps
+    rate = Fraction(fps).limit_denominator(1001) or Fraction(fps).limit_denominator()
     iterator = iter(frames)
     with atomic_path(path) as tmp:
         writer = None

@@ -228,9 +228,9 @@ class AudioTask(Task):
         The rendered clip spans the fitted duration (frames / rate seconds); a higher rate samples the network
         between the fitted samples, a lower one samples it sparser without low-pass filtering (it may alias).
         """
-        check_audio_suffix(out)  # before the (possibly long) evaluation
         rate, frames = int(meta["rate"]), int(meta["frames"])
         out_rate = int(options.size) if options.size else rate
+        check_audio_suffix(out, out_rate)  # before the (possibly long) evaluation
         if out_rate == rate:
             coords = time_coords(frames, device)
         else:
@@ -297,7 +297,8 @@ def comparison_figure(truth: np.ndarray, fit: np.ndarray, rate: int, path: str |
     ax.set_xlabel("time (ms)")
     ax.set_title("zoom: error (fit − truth)", fontsize=10)
 
-    nper = int(min(1024, max(16, 2 ** math.floor(math.log2(max(16, n // 8))))))
+    # never longer than the clip: scipy would shorten the segment itself and then reject noverlap = nper // 2
+    nper = int(min(1024, n, max(16, 2 ** math.floor(math.log2(max(16, n // 8))))))
     specs = []
     for signal in (x, y):
         f, t, s = spectrogram(signal.astype(np.float64), fs=rate, nperseg=nper, noverlap=nper // 2)
