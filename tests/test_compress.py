@@ -321,3 +321,47 @@ def test_damaged_compressed_file(tmp_path, tiny):
         load_compressed(bad)
     with pytest.raises(UserError, match="was not written by sirenkit compress"):
         load_compressed(tiny / "checkpoint.safetensors")
+
+
+@pytest.mark.parametrize("source", ["folder", "checkpoint"])
+def test_never_overwrites_the_run_it_reads(tiny, tmp_path, capsys, source):
+    """`--out RUN/checkpoint.safetensors` used to replace the run's checkpoint by the compressed file, after which
+    the run could not be loaded, rendered or resumed; it is refused and the run is left as it was."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("checkpoint.safetensors", "checkpoint.json", "config.json"):
+        (run / name).write_bytes((tiny / name).read_bytes())
+    before = _snapshot(run)
+    arg = run if source == "folder" else run / "checkpoint.safetensors"
+    _one_line_error(capsys, main(["compress", str(arg), "--out", str(run / "checkpoint.safetensors")]),
+                    "--out", "is the checkpoint of run", "writing it would destroy the run")
+    assert _snapshot(run) == before
+    assert sirenkit.load_run(run)[1]["task"] == "image"
+
+
+def _edited_signal(tiny: Path, folder: Path, signal) -> Path:
+    """A copy of run `tiny` whose checkpoint stores `signal` as its description of the fitted image."""
+    from sirenkit.train.checkpoint import load_checkpoint
+
+    folder.mkdir()
+    (folder / "config.json").write_bytes((tiny / "config.json").read_bytes())
+    tensors, meta = load_checkpoint(tiny)
+    save_checkpoint(folder / "checkpoint.safetensors", tensors, {**meta, "signal": signal})
+    return folder
+
+
+def test_damaged_signal_description_is_refused(tiny, tmp_path, capsys):
+    """A signal description that is not a JSON object used to end in an AttributeError traceback."""
+    run = _edited_signal(tiny, tmp_path / "run", [16, 16, 1])
+    _one_line_error(capsys, main(["compress", str(run), "--out", str(tmp_path / "x.safetensors")]),
+                    "has no description of the fitted signal; it was damaged or edited")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_png_bit_depth_comes_from_the_rebuilt_image(tiny, tmp_path):
+    """The decoded PNG's bit depth is the rebuilt image's, as for the fit's reconstruction.png; an edited
+    `bit_depth` in the checkpoint used to end in a ValueError traceback."""
+    signal = {**sirenkit.load_run(tiny)[1]["signal"], "bit_depth": "eight"}
+    run = _edited_signal(tiny, tmp_path / "run", signal)
+    result = compress(run, 8, tmp_path / "y.safetensors")
+    assert iio.imread(result["image"]).dtype == np.uint8

@@ -294,3 +294,20 @@ def test_without_onnxruntime_the_export_is_written_unchecked(ort, fitted, tmp_pa
     assert main(["export", str(fitted("sine")), "--onnx", str(tmp_path / "u.onnx")]) == 0
     assert "not checked (onnxruntime is not installed" in capsys.readouterr().out
     assert json.loads((tmp_path / "u.onnx.json").read_text())["check"] is None
+
+
+@pytest.mark.parametrize(("onnx_name", "what"), [("checkpoint.safetensors", "--onnx"),
+                                                 ("checkpoint", "the sidecar of --onnx"),
+                                                 ("config", "the sidecar of --onnx")])
+def test_never_overwrites_the_run_it_reads(ort, fitted, tmp_path, capsys, onnx_name, what):
+    """`--onnx RUN/checkpoint.safetensors` used to replace the checkpoint by the ONNX file (and `--onnx
+    RUN/config` the config.json by the sidecar), destroying the run; it is refused and nothing changes."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("checkpoint.safetensors", "checkpoint.json", "config.json"):
+        (run / name).write_bytes((fitted("sine") / name).read_bytes())
+    before = sorted((p.name, p.read_bytes()) for p in run.iterdir())
+    for source in (run, run / "checkpoint.safetensors"):
+        _one_line_error(capsys, main(["export", str(source), "--onnx", str(run / onnx_name)]), what,
+                        "writing it would destroy the run")
+        assert sorted((p.name, p.read_bytes()) for p in run.iterdir()) == before

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from . import __version__
 from .errors import UserError
-from .export.network import load_coordinate_network, run_folder
+from .export.network import load_coordinate_network, refuse_overwriting_run, run_folder
 from .io.atomic import atomic_path
 from .io.files import require_output_file
 
@@ -183,6 +183,7 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> 
     png = out.with_suffix(".png")
     if png.is_dir():
         raise UserError(f"--out {out}: the decoded image's path {png} is a folder; choose another name")
+    refuse_overwriting_run(run, {"--out": out, "the decoded image of --out": png})
 
     spec = meta["model"]
     tensors, kinds, payload = encode(model, spec, bits, str(run))
@@ -204,7 +205,7 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> 
     _write(out, tensors, header)
     from .io.images import save_image
 
-    save_image(png, fit.cpu().numpy(), int(meta["signal"].get("bit_depth", 8)))
+    save_image(png, fit.cpu().numpy(), truth.image.bit_depth)  # the rebuilt image's, as the fit's reconstruction
     file_bytes = out.stat().st_size
     result.update(file_bytes=file_bytes, file_bpp=8.0 * file_bytes / pixels, file=str(out), image=str(png))
     return result
@@ -241,7 +242,9 @@ def _ground_truth(run: str | Path, meta: dict[str, Any]):
         task = ImageTask(from_dict(ImageConfig, settings, "task settings"), torch.device("cpu"))
     except UserError as exc:
         raise UserError(f"cannot rebuild the image that {run} was fitted to: {exc}") from None
-    signal = meta.get("signal") or {}
+    signal = meta.get("signal")
+    if not isinstance(signal, dict):
+        raise UserError(f"checkpoint of {run} has no description of the fitted signal; it was damaged or edited")
     shape = (signal.get("height"), signal.get("width"), signal.get("channels"))
     if shape != (*task.shape, task.out_features):
         raise UserError(f"the image rebuilt from {config_path} is {task.shape[1]}×{task.shape[0]}×{task.out_features}, "

@@ -21,6 +21,25 @@ def run_folder(run: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
+def refuse_overwriting_run(run: str | Path, outputs: dict[str, Path]) -> None:
+    """UserError when an output ({what: path}) would replace a file that `run` is read from: its checkpoint, the
+    checkpoint's JSON twin or its config.json. Writing there would destroy the run (`sirenkit compress RUN --out
+    RUN/checkpoint.safetensors` would replace the network it has just read by its quantised copy)."""
+    from ..runner import CONFIG
+    from ..train.checkpoint import CHECKPOINT
+
+    path = Path(run)
+    checkpoint = path if path.is_file() else path / CHECKPOINT
+    twin = checkpoint.with_suffix(".json")
+    inputs = {checkpoint.resolve(): "the checkpoint", twin.resolve(): "the checkpoint's JSON twin",
+              (run_folder(run) / CONFIG).resolve(): f"the {CONFIG}"}
+    for what, out in outputs.items():
+        role = inputs.get(Path(out).resolve())
+        if role is not None:
+            raise UserError(f"{what} {out} is {role} of run {run}; writing it would destroy the run: choose another "
+                            "name")
+
+
 def load_coordinate_network(run: str | Path, command: str) -> tuple[nn.Module, dict[str, Any]]:
     """(model on the CPU in eval mode, checkpoint metadata); UserError for anything but a coordinate network.
 

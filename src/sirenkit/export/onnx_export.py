@@ -23,7 +23,7 @@ from ..io.atomic import atomic_path, write_text
 from ..io.files import require_output_file
 from ..models import count_parameters
 from .conventions import coordinate_convention
-from .network import load_coordinate_network, run_folder
+from .network import load_coordinate_network, refuse_overwriting_run, run_folder
 
 DEFAULT_OPSET = 17
 """Opset 17 (ONNX 1.12, 2022): read by every onnxruntime since 1.12 and by most other runtimes."""
@@ -67,6 +67,7 @@ def export_onnx(run: str | Path, path: str | Path | None = None, opset: int = DE
     side = sidecar_path(path)
     if side.is_dir():
         raise UserError(f"--onnx {path}: its sidecar {side} is a folder; remove it or choose another name")
+    refuse_overwriting_run(run, {"--onnx": path, "the sidecar of --onnx": side})
     record = _describe(run, path, meta, model, int(opset))
     with atomic_path(path) as tmp:
         _trace(model, record["input"]["shape"][1], tmp, int(opset), meta)

@@ -64,6 +64,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
         raise UserError(f"checkpoint {path} has damaged metadata") from None
     if not isinstance(meta, dict):
         raise UserError(f"checkpoint {path} has damaged metadata (a JSON object expected)")
+    if not isinstance(meta.get("task", ""), str):  # a task name is looked up in the registry; a list is unhashable
+        raise UserError(f"checkpoint {path} has damaged metadata (task {meta['task']!r} is not a task name)")
     return tensors, meta
 
 
@@ -88,12 +90,26 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
     return out
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor]) -> None:
-    """Load state saved by `optimizer_tensors` (hyper-parameters come from the current config)."""
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], where: str = "") -> None:
+    """Load state saved by `optimizer_tensors` (hyper-parameters come from the current config).
+
+    State that does not fit the parameters (a name that is not `<param index>.<state key>`, an index beyond the
+    parameters, a per-element moment of another shape) is a one-line UserError naming the checkpoint `where`;
+    torch would load it and fail at the first step with a shape error.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     state_dict = optimizer.state_dict()
     per_param: dict[int, dict[str, Tensor]] = {}
     for name, value in tensors.items():
-        idx, key = name.split(".", 1)
+        idx, _, key = name.partition(".")
+        fits = idx.isdigit() and key != "" and int(idx) < len(params)
+        if fits and value.dim() > 0:  # Adam's moments have their parameter's shape; its step count is a scalar
+            fits = value.shape == params[int(idx)].shape
+        if not fits:
+            shape = "×".join(str(n) for n in value.shape) or "scalar"
+            which = f"checkpoint {where}" if where else "the checkpoint"
+            raise UserError(f"{which} does not match the network it describes (optimizer state {name} of shape "
+                            f"{shape} fits none of its {len(params)} parameters)")
         per_param.setdefault(int(idx), {})[key] = value
     state_dict["state"] = per_param
     optimizer.load_state_dict(state_dict)
