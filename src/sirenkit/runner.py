@@ -253,6 +253,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     if recipe == "paper" and train_cfg.precision == "auto":
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
     precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
+    if run.resume:  # the checkpoint is restored once into a copy: one that does not fit is refused here
+        Trainer(train_cfg, device, out_dir, writer=False).check_resume(model)
     writer = job is None or job.is_writer
     if precision != "fp32" and not fast_bf16(device) and writer:
         print(f"sirenkit: warning: --precision {precision}: {device} has no fast bf16 matrix products (emulated: "

@@ -354,3 +354,35 @@ def test_with_tf32_restores_the_matmul_precision_even_after_an_error():
     with pytest.raises(RuntimeError):
         with_tf32(step)()
     assert seen == ["high"] and torch.get_float32_matmul_precision() == before
+
+
+@pytest.mark.parametrize("damage", ["no-generator-state", "short-torch-state", "step-not-a-number", "negative-step"])
+def test_resume_of_an_edited_checkpoint_is_one_clear_error(tmp_path, damage):
+    """Random-generator state or a step count that torch cannot take: a UserError naming the run, and the run
+    folder left as it was (before, a KeyError, RuntimeError or ValueError traceback)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    import sirenkit
+
+    out = tmp_path / "run"
+    sirenkit.fit("image", size=16, hidden_features=8, steps=3, device="cpu", quiet=True, out=str(out))
+    ckpt = out / CHECKPOINT
+    tensors = load_file(str(ckpt))
+    with safe_open(str(ckpt), framework="pt") as f:
+        header = f.metadata()
+    meta = json.loads(header["meta"])
+    if damage == "no-generator-state":
+        del tensors["rng.generator"]
+    elif damage == "short-torch-state":
+        tensors["rng.torch"] = tensors["rng.torch"][:10].clone()
+    else:
+        meta["step"] = "x" if damage == "step-not-a-number" else -4
+    save_file(tensors, str(ckpt), metadata={**header, "meta": json.dumps(meta)})
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(UserError, match="cannot be resumed"):
+        sirenkit.fit("image", size=16, hidden_features=8, steps=6, device="cpu", quiet=True, out=str(out),
+                     resume=True)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before

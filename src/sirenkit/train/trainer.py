@@ -179,16 +179,39 @@ class Trainer:
         save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
         write_curve(self.out_dir / CURVE, curve)
 
+    def check_resume(self, model: nn.Module) -> None:
+        """Restore the checkpoint into a copy of `model` with a fresh optimizer and generator, then drop them: a
+        checkpoint that cannot be resumed is refused before the runner rewrites anything in the run folder."""
+        import copy
+
+        spare = copy.deepcopy(model)
+        with torch.random.fork_rng(devices=[]):  # _restore sets the global CPU generator
+            self._restore(spare, self._make_optimizer(spare), self._new_generator())
+
+    def _new_generator(self) -> torch.Generator:
+        """The generator that draws the batches, seeded by `--seed`."""
+        generator = torch.Generator(device=self.device if self.device.type == "cuda" else "cpu")
+        return generator.manual_seed(self.config.seed)
+
     def _restore(self, model, optimizer, generator) -> tuple[int, float, list[dict[str, Any]]]:
         assert self.out_dir is not None
+        where = str(self.out_dir)
         tensors, meta = load_checkpoint(self.out_dir / CHECKPOINT)
-        load_model_state(model, tensors, str(self.out_dir))
-        restore_optimizer(optimizer, {k: v.to(self.device) for k, v in strip_prefix("optimizer", tensors).items()})
-        generator.set_state(tensors["rng.generator"])
-        torch.set_rng_state(tensors["rng.torch"])
-        step = int(meta["step"])
+        load_model_state(model, tensors, where)
+        restore_optimizer(optimizer, {k: v.to(self.device) for k, v in strip_prefix("optimizer", tensors).items()},
+                          where)
+        try:  # a damaged or edited checkpoint: one line, not torch's shape or dtype error
+            step, seconds = int(meta["step"]), float(meta["seconds"])
+            if step < 0:
+                raise ValueError(step)
+            generator.set_state(tensors["rng.generator"])
+            torch.set_rng_state(tensors["rng.torch"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            detail = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"checkpoint {where} cannot be resumed: its step count or random-generator state is "
+                            f"missing or damaged ({detail})") from None
         curve = [row for row in read_curve(self.out_dir / CURVE) if row["step"] <= step]
-        return step, float(meta["seconds"]), curve
+        return step, seconds, curve
 
     # ----------------------------------------------------------------- loop
     def fit(self, task: Task, model: nn.Module, resume: bool = False) -> TrainResult:
@@ -210,8 +233,7 @@ class Trainer:
     def _fit(self, task: Task, model: nn.Module, resume: bool) -> TrainResult:
         cfg = self.config
         optimizer = self._make_optimizer(model)
-        generator = torch.Generator(device=self.device if self.device.type == "cuda" else "cpu")
-        generator.manual_seed(cfg.seed)
+        generator = self._new_generator()
         start, seconds, curve = 0, 0.0, []
         if resume:
             start, seconds, curve = self._restore(model, optimizer, generator)
