@@ -125,3 +125,23 @@ def test_description_says_all_pixels_when_the_batch_covers_the_image():
         task = task_cls(task_cls.Config(size=64, batch_pixels=batch_pixels), torch.device("cpu"))
         assert words in task.describe()
         assert len(task.batch(0, torch.Generator().manual_seed(0)).coords) == (100 if batch_pixels == 100 else 4096)
+
+
+def test_tiny_images_fit_and_score(tmp_path):
+    """Images narrower than SSIM's 7-pixel window: the window narrows (a traceback before); below 3 pixels a side
+    SSIM is left out and the other metrics are written."""
+    rng = np.random.default_rng(0)
+    for h, w, scored in ((5, 9, True), (2, 6, False)):
+        path = tmp_path / "tiny" / f"tiny{h}x{w}.png"
+        path.parent.mkdir(exist_ok=True)
+        iio.imwrite(path, (rng.random((h, w)) * 255).astype(np.uint8))
+        result = sirenkit.fit("image", path=str(path), size=0, steps=3, hidden_features=8, device="cpu",
+                              quiet=True, out=str(tmp_path / f"run{h}x{w}"))
+        assert np.isfinite(result.metrics["psnr"]) and ("ssim" in result.metrics) == scored
+        if scored:
+            assert -1.0 <= result.metrics["ssim"] <= 1.0
+    result = sirenkit.fit("images", folder=str(tmp_path / "tiny"), size=0, steps=3, hidden_features=8, device="cpu",
+                          quiet=True, out=str(tmp_path / "runs" / "both"))
+    per_image = result.metrics["per_image"]
+    assert set(per_image) == {"tiny5x9", "tiny2x6"} and "ssim" not in per_image["tiny2x6"], per_image
+    assert result.metrics["ssim"] == pytest.approx(per_image["tiny5x9"]["ssim"], abs=1e-5)

@@ -55,6 +55,18 @@ def psnr_from_mse(mse: float) -> float:
     return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
 
 
+def ssim(fit: np.ndarray, truth: np.ndarray) -> float | None:
+    """SSIM of two (H, W, C) images in [0, 1] (skimage, Gaussian-free 7×7 window, narrowed to fit images smaller
+    than that); None below 3 pixels a side, where it means nothing."""
+    from skimage.metrics import structural_similarity
+
+    side = min(fit.shape[:2])
+    window = min(7, side if side % 2 else side - 1)
+    if window < 3:
+        return None
+    return float(structural_similarity(fit, truth, data_range=1.0, channel_axis=-1, win_size=window))
+
+
 def _to_unit(values: Tensor) -> Tensor:
     """Network output in [-1, 1] -> image in [0, 1], clipped as when saved."""
     return ((values + 1.0) * 0.5).clamp(0.0, 1.0)
@@ -193,10 +205,9 @@ class ImageTask(Task):
                 out["mse"] = float(sq[self.held].mean())
                 out["psnr"] = psnr_from_mse(out["mse"])
         if final:
-            from skimage.metrics import structural_similarity
-
-            a, b = fit.cpu().numpy(), truth.cpu().numpy()
-            out["ssim"] = float(structural_similarity(a, b, data_range=1.0, channel_axis=-1))
+            score = ssim(fit.cpu().numpy(), truth.cpu().numpy())
+            if score is not None:  # left out below 3 pixels a side
+                out["ssim"] = score
         return out
 
     def signal_meta(self) -> dict[str, Any]:
@@ -275,5 +286,6 @@ class ImageTask(Task):
             h, w = max(2, round(h * scale)), max(2, round(w * scale))
         coords = grid_coords((h, w), device=device)
         pixels = _to_unit(predict(model, coords, chunk)).reshape(h, w, -1).cpu().numpy()
-        save_image(out, pixels, int(meta.get("bit_depth", 8)))
+        depth = meta.get("bit_depth")
+        save_image(out, pixels, depth if isinstance(depth, int) else 8)  # as fitted; 8 if the record is damaged
         return out

@@ -32,7 +32,7 @@ from ..plots import curve_plot, image_grid
 from ..train.checkpoint import CHECKPOINT, prefixed, save_checkpoint
 from . import register
 from .base import Batch, BuiltModel, ExportContext, RenderOptions, Task
-from .image import psnr_from_mse
+from .image import psnr_from_mse, ssim
 
 BUNDLED = ("camera", "astronaut", "coffee", "chelsea", "moon", "rocket")
 """scikit-image's bundled photographs used when no folder is given (files inside the package, no download)."""
@@ -250,12 +250,11 @@ class ImagesTask(Task):
         out: dict[str, Any] = {"psnr": float(np.mean(psnrs)), "psnr_min": float(np.min(psnrs)),
                                "psnr_max": float(np.max(psnrs)), "images": len(self.images)}
         if final:
-            from skimage.metrics import structural_similarity
-
-            ssims = [float(structural_similarity(f, im.pixels, data_range=1.0, channel_axis=-1))
-                     for f, im in zip(fits, self.images)]
-            out["ssim"] = float(np.mean(ssims))
-            out["per_image"] = {name: {"psnr": round(p, 4), "ssim": round(s, 5)}
+            ssims = [ssim(f, im.pixels) for f, im in zip(fits, self.images)]
+            scored = [s for s in ssims if s is not None]  # None for images below 3 pixels a side
+            if scored:
+                out["ssim"] = float(np.mean(scored))
+            out["per_image"] = {name: {"psnr": round(p, 4), **({} if s is None else {"ssim": round(s, 5)})}
                                 for name, p, s in zip(self.names, psnrs, ssims)}
         return out
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from ..io.video import load_video, scaled_size, synthetic_video, write_video
 from ..plots import curve_plot, new_figure, save_figure
 from . import register
 from .base import Batch, ExportContext, RenderOptions, Task
+from .image import psnr_from_mse
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,6 @@ class VideoConfig:
     sample_frac: float = option(0.0038, "fraction of all pixels of the clip sampled at random per step (paper: 0.0038)")
     eval_frames: int = option(8, "evenly spaced frames scored during training (0: all); the final score uses all")
     chunk: int = option(65536, "points per chunk when evaluating or writing frames")
-
-
-def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB for signals in [0, 1]. >>> psnr_from_mse(1e-3)
-    30.0
-    """
-    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
 
 
 def time_axis(frames: int) -> Tensor:
