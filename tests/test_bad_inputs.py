@@ -748,6 +748,10 @@ CASES = [
     Case("checkpoint-model-incomplete", "network description without `in_features`",
          lambda e: ["render", str(_with_checkpoint(e, _drop("in_features", "model")))],
          "describes its network incompletely"),
+    Case("checkpoint-model-huge", "network description with `hidden_features` 10³⁰",
+         lambda e: ["render", str(_with_checkpoint(
+             e, lambda t, m: (t, {**m, "model": {**m["model"], "hidden_features": 10**30}})))],
+         "describes its network incompletely or impossibly"),
     Case("checkpoint-wrong-shape", "a weight of the wrong shape",
          lambda e: ["render", str(_with_checkpoint(e, _wrong_shape))], "does not match the network it describes"),
     Case("checkpoint-unknown-task", "metadata naming task `hologram`",

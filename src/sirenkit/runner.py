@@ -386,9 +386,10 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
         model = task_cls.model_from_spec(meta["model"]) if task_cls is not None else None
         if model is None:
             model = build_model(meta["model"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UserError(f"checkpoint {path} describes its network incompletely ({type(exc).__name__}: {exc}); "
-                        "it was damaged or edited") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError, MemoryError) as exc:
+        first = (str(exc).splitlines() or [""])[0]  # torch appends its C++ stack to some messages
+        raise UserError(f"checkpoint {path} describes its network incompletely or impossibly "
+                        f"({type(exc).__name__}: {first}); it was damaged or edited") from None
     load_model_state(model, tensors, str(path))
     return model.to(device).eval(), meta
 
