@@ -634,7 +634,7 @@ CASES = [
          "argument --encoder: invalid choice: 'rnn'"),
     Case("meta-eval-image-run", "`meta eval IMAGE-RUN`",
          lambda e: ["meta", "eval", str(e.image_run), "--device", "cpu"],
-         "is a 'image' run; `sirenkit meta eval` needs a `meta train` run"),
+         "is a run of task 'image'; `sirenkit meta eval` needs a `meta train` run"),
     Case("meta-eval-missing-run", "`meta eval FOLDER/missing`", lambda e: ["meta", "eval", str(e.tmp / "missing")],
          "run {tmp}/missing does not exist"),
     Case("meta-eval-context-words", "`meta eval RUN --context ten`",
@@ -658,7 +658,7 @@ CASES = [
                     "--out", str(e.tmp / "x.png"), "--device", "cpu"], "--context takes one size"),
     Case("meta-inpaint-sdf-run", "`meta inpaint SDF-RUN base.png`",
          lambda e: ["meta", "inpaint", str(e.sdf_run), e.d("base.png"), "--out", str(e.tmp / "x.png"),
-                    "--device", "cpu"], "is a 'sdf' run; `sirenkit meta inpaint` needs a `meta train` run"),
+                    "--device", "cpu"], "is a run of task 'sdf'; `sirenkit meta inpaint` needs a `meta train` run"),
     Case("render-meta-run", "`render META-RUN`", lambda e: ["render", str(e.meta_run), "--device", "cpu"],
          "reconstruct an image with `sirenkit meta inpaint RUN IMAGE`"),
     # ---- eval-mesh
@@ -684,7 +684,7 @@ CASES = [
     # ---- mesh
     Case("mesh-image-run", "`mesh RUN` on an image run",
          lambda e: ["mesh", str(e.image_run), "--resolution", "16", "--device", "cpu"],
-         "is a 'image' run; `sirenkit mesh` needs an sdf run"),
+         "is a run of task 'image'; `sirenkit mesh` needs an sdf run"),
     Case("mesh-no-surface", "`mesh RUN --level 100`: the network never reaches that level",
          lambda e: ["mesh", str(e.sdf_run), "--resolution", "16", "--level", "100", "--device", "cpu"],
          "has no zero level set"),

@@ -288,8 +288,8 @@ def test_refusals(tiny, tmp_path, capsys, case):
     needles = {
         "missing": ("no checkpoint at",),
         "not-a-run": ("no checkpoint at", "is this a sirenkit run folder?"),
-        "sdf": ("compress handles image runs (`sirenkit fit image`) only", "'sdf' run"),
-        "meta": ("compress handles image runs (`sirenkit fit image`) only", "'meta' run"),
+        "sdf": ("compress handles image runs (`sirenkit fit image`) only", "task 'sdf'"),
+        "meta": ("compress handles image runs (`sirenkit fit image`) only", "task 'meta'"),
         "out-folder": ("--out", "is a folder"),
         "out-suffix": ("must end in .safetensors",),
         "out-no-folder": ("--out: folder", "does not exist"),

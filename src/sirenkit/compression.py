@@ -172,7 +172,7 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> 
 
         refuse_bank(run, "compress")  # refuses with the path of one image's own run folder
     if task != "image":
-        raise UserError(f"compress handles image runs (`sirenkit fit image`) only; {run} is a {task!r} run")
+        raise UserError(f"compress handles image runs (`sirenkit fit image`) only; {run} is a run of task {task!r}")
     model, meta = load_coordinate_network(run, "compress")
     truth = _ground_truth(run, meta)
     folder = run_folder(run)

@@ -66,7 +66,10 @@ class PositionalEncoding(Encoding):
 
     def forward(self, x: Tensor) -> Tensor:
         p = self._phases(x)
-        return torch.cat([x, torch.sin(p).flatten(-2), torch.cos(p).flatten(-2)], dim=-1)
+        # Explicit sizes, not flatten: an exported ONNX graph would reshape to (N, -1), which no runtime can
+        # resolve for N = 0 points.
+        shape = (*x.shape[:-1], self.frequencies * self.in_features)
+        return torch.cat([x, torch.sin(p).reshape(shape), torch.cos(p).reshape(shape)], dim=-1)
 
     def streams(self, x: Tensor, per_axis: bool = False) -> Streams:
         n, d = x.shape

@@ -361,7 +361,7 @@ def _load_meta_run(run_dir: str | Path, device: str, verb: str) -> tuple[nn.Modu
     dev = resolve_device(device)
     model, meta = load_run(run_dir, dev)
     if meta.get("task") != MetaTask.name:
-        raise UserError(f"{run_dir} is a {meta.get('task')!r} run; `sirenkit meta {verb}` needs a `meta train` run")
+        raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit meta {verb}` needs a `meta train` run")
     signal = meta.get("signal")
     if not isinstance(signal, dict) or not isinstance(signal.get("side"), int):
         raise UserError(f"checkpoint of {run_dir} has no description of its image set; it was damaged or edited")

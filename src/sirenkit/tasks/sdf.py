@@ -289,7 +289,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     dev = resolve_device(device)
     model, meta = load_run(run_dir, dev)
     if meta.get("task") != SdfTask.name:
-        raise UserError(f"{run_dir} is a {meta.get('task')!r} run; `sirenkit mesh` needs an sdf run")
+        raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit mesh` needs an sdf run")
     norm = Normalisation.from_dict(meta["signal"]["normalisation"])
     mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)
     if mesh.empty:
