@@ -365,3 +365,20 @@ def test_png_bit_depth_comes_from_the_rebuilt_image(tiny, tmp_path):
     run = _edited_signal(tiny, tmp_path / "run", signal)
     result = compress(run, 8, tmp_path / "y.safetensors")
     assert iio.imread(result["image"]).dtype == np.uint8
+
+
+def test_an_image_given_by_a_relative_path_is_found_from_another_folder(tmp_path, monkeypatch):
+    """config.json keeps the path as typed; compress, run from elsewhere, looks for it in the folder the fit ran
+    in (config.json's `cwd`)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    iio.imwrite(photos / "pic.png", (np.random.default_rng(0).random((12, 12)) * 255).astype(np.uint8))
+    monkeypatch.chdir(photos)
+    sirenkit.fit("image", path="pic.png", size=0, steps=5, hidden_features=8, out=str(tmp_path / "run"),
+                 quiet=True, device="cpu")
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["task"]["path"] == "pic.png" and record["cwd"] == str(photos)
+    monkeypatch.chdir(tmp_path)
+    result = compress(tmp_path / "run", 16)
+    assert result["psnr_original"] == pytest.approx(
+        json.loads((tmp_path / "run" / "metrics.json").read_text())["psnr"], abs=1e-6)

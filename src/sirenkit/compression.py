@@ -15,7 +15,6 @@ The module is callable: `sirenkit.compress(run, bits=16)` is `sirenkit.compress.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -221,9 +220,10 @@ def _write(path: Path, tensors: dict[str, Tensor], header: dict[str, Any]) -> No
 
 def _psnr(fit: Tensor, truth: Any) -> float:
     """PSNR (dB) of a fit in [0, 1] (H, W, C) against the task's image, over every pixel."""
+    from .tasks.image import psnr_from_mse
+
     target = torch.from_numpy(truth.image.pixels).to(fit.device)
-    mse = float(((fit - target) ** 2).mean())
-    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
+    return psnr_from_mse(float(((fit - target) ** 2).mean()))
 
 
 def _ground_truth(run: str | Path, meta: dict[str, Any]):
@@ -238,6 +238,10 @@ def _ground_truth(run: str | Path, meta: dict[str, Any]):
                         f"{config_path} does not exist")
     config = read_config_file(config_path)
     settings = {k: v for k, v in config.get("task", {}).items()}
+    path, started_in = settings.get("path"), config.get("cwd")
+    if isinstance(path, str) and isinstance(started_in, str) and not Path(path).is_absolute() \
+            and not Path(path).exists() and (Path(started_in) / path).exists():
+        settings["path"] = str(Path(started_in) / path)  # typed relative to the folder the fit ran in
     try:
         task = ImageTask(from_dict(ImageConfig, settings, "task settings"), torch.device("cpu"))
     except UserError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import time
@@ -96,7 +97,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"config file {path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object")
-    allowed = {"sirenkit", "command", "task_name", "recipe", "device", *SECTIONS}
+    allowed = {"sirenkit", "command", "task_name", "recipe", "device", "cwd", *SECTIONS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise UserError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -266,6 +267,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "task_name": task_cls.name,
         "recipe": recipe,
         "device": str(device),
+        "cwd": os.getcwd(),  # relative input paths in "task" are relative to this folder
         "task": to_dict(task_cfg),
         "model": to_dict(model_cfg),
         "train": to_dict(train_cfg),
