@@ -148,6 +148,14 @@ def test_random_buffers_are_stored_and_counted():
     params = sum(p.numel() for p in model.parameters())
     tensors = len(list(model.parameters()))
     assert payload == params + 8 * tensors + sum(model.state_dict()[n].numel() * 4 for n in raw)
+    # Even when the caller's random state repeats the one the network was built from, the draw is stored: a
+    # decoder in another process would not repeat it.
+    for seed in (0, 1, 12345):
+        torch.manual_seed(seed)
+        model = config.build(2, 1)
+        torch.manual_seed(seed)
+        _, kinds, _ = encode(model, model_spec(config, 2, 1), 8)
+        assert [name for name, kind in kinds.items() if kind == "raw"] == raw
 
 
 # ------------------------------------------------------------------------------------------- bpp and PSNR

@@ -74,11 +74,12 @@ def quantise_float16(w: Tensor, where: str = "the network") -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- encoding
-def _fresh(spec: dict[str, Any]) -> nn.Module:
-    """The architecture of `spec` with a fresh init, without disturbing the caller's random state."""
+def _fresh(spec: dict[str, Any], seed: int = 0) -> nn.Module:
+    """The architecture of `spec` initialised from `seed`, without disturbing the caller's random state."""
     from .models import build_model
 
     with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         return build_model(spec)
 
 
@@ -90,13 +91,15 @@ def encode(model: nn.Module, spec: dict[str, Any], bits: int, where: str = "the 
     buffers that a fresh build of `spec` does not reproduce. Buffers it reproduces are not stored.
     """
     params = {name for name, _ in model.named_parameters()}
-    fresh = _fresh(spec).state_dict()
+    # A buffer is left out only if builds from two seeds both reproduce it: a deterministic one (frequencies),
+    # never a random draw that the caller's random state happened to repeat.
+    fresh = [_fresh(spec, seed).state_dict() for seed in (0, 1)]
     tensors: dict[str, Tensor] = {}
     kinds: dict[str, str] = {}
     for name, value in model.state_dict().items():
         value = value.detach().cpu()
         if name not in params:
-            if name in fresh and fresh[name].shape == value.shape and torch.equal(fresh[name], value):
+            if all(name in f and f[name].shape == value.shape and torch.equal(f[name], value) for f in fresh):
                 continue  # rebuilt from the spec by the decoder
             tensors[f"raw.{name}"], kinds[name] = value.contiguous(), "raw"
         elif bits == 16:
