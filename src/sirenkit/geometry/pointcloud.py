@@ -42,16 +42,19 @@ def estimate_normals(points: np.ndarray, neighbours: int = 16) -> np.ndarray:
 
     PCA gives a direction up to sign; each normal is flipped to point away from the centroid, which orients
     star-shaped objects correctly. Deeply concave shapes may get some inward normals: prefer real normals.
+    Repeated points (merged scans) are estimated once: copies of a point would fill its neighbourhood and
+    leave no spread to take an axis from.
     """
     from scipy.spatial import cKDTree
 
-    k = min(neighbours, len(points))
-    _, idx = cKDTree(points).query(points, k=k, workers=-1)
-    neigh = points[idx]  # (N, k, 3)
+    unique, inverse = np.unique(points, axis=0, return_inverse=True)
+    k = min(neighbours, len(unique))
+    _, idx = cKDTree(unique).query(unique, k=k, workers=-1)
+    neigh = unique[idx]  # (M, k, 3)
     centred = neigh - neigh.mean(axis=1, keepdims=True)
     cov = np.einsum("nki,nkj->nij", centred, centred)
     _, vecs = np.linalg.eigh(cov)
     normals = vecs[:, :, 0]
-    outward = points - points.mean(axis=0)
+    outward = unique - points.mean(axis=0)
     normals *= np.where((normals * outward).sum(axis=1) < 0, -1.0, 1.0)[:, None]
-    return normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.linalg.norm(normals, axis=1, keepdims=True))[inverse.reshape(-1)]

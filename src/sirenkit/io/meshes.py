@@ -20,6 +20,8 @@ from .files import require_file
 POINT_SUFFIXES = (".xyz", ".ply")
 MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl")
 MESH_OUT_SUFFIXES = (".ply", ".obj")
+SAVE_PRECISION = 1e-6
+"""Saved mesh vertices stay within this fraction of the mesh's longest side of the computed ones."""
 MAX_BAD_NORMALS = 0.01
 """Point clouds may lose up to this fraction of rows to zero-length or non-finite normals; more is refused."""
 
@@ -87,17 +89,38 @@ def load_mesh(path: str | Path, what: str = "mesh") -> Any:
 
 
 def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    """Write a triangle mesh atomically as binary PLY or OBJ (by suffix)."""
+    """Write a triangle mesh atomically as binary PLY or OBJ (by suffix), vertices exact to SAVE_PRECISION of
+    the mesh's size. trimesh writes PLY vertices as float32 and OBJ with 8 fixed decimals, which ruins a mesh
+    far from the origin (a georeferenced scan: float32 steps are 0.5 at 5e6) or in tiny units; such meshes get
+    float64 PLY vertices or more OBJ decimals, all others keep trimesh's compact files."""
     import trimesh
 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_OUT_SUFFIXES:
         raise UserError(f"mesh output {path}: use a .ply or .obj file name")
+    vertices = np.asarray(vertices, np.float64)
+    extent = float(np.ptp(vertices, axis=0).max()) if len(vertices) else 0.0
+    tolerance = SAVE_PRECISION * extent
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
-    data = mesh.export(file_type=suffix[1:])
+    if suffix == ".ply" and tolerance > 0 and np.abs(vertices.astype(np.float32) - vertices).max() > tolerance:
+        data = _ply_float64(vertices, np.asarray(faces))
+    elif suffix == ".obj" and 0 < tolerance < 1e-8:
+        data = mesh.export(file_type="obj", digits=min(17, int(np.ceil(-np.log10(tolerance)))))
+    else:
+        data = mesh.export(file_type=suffix[1:])
     with atomic_path(path) as tmp:
         tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _ply_float64(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """Binary little-endian PLY with double-precision vertices (trimesh's exporter writes float32 only)."""
+    header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n"
+              "property double x\nproperty double y\nproperty double z\n"
+              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+    rows = np.zeros(len(faces), dtype=[("count", "u1"), ("index", "<i4", (3,))])
+    rows["count"], rows["index"] = 3, faces
+    return header.encode("ascii") + np.ascontiguousarray(vertices, "<f8").tobytes() + rows.tobytes()
 
 
 def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -134,6 +157,9 @@ def _trimesh_load(path: Path) -> Any:
 
 def _checked_mesh(mesh: Any, path: Path) -> Any:
     vertices = np.asarray(mesh.vertices)
+    faces = np.asarray(mesh.faces)
+    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):  # trimesh's PLY reader does not check (process=False)
+        raise UserError(f"mesh {path} has faces that refer to missing vertices (index out of range)")
     if not np.isfinite(vertices).all():
         raise UserError(f"mesh {path} has NaN or infinite vertex coordinates")
     if float(mesh.area) <= 0.0:
@@ -148,6 +174,9 @@ def _ply_points(loaded: Any, path: Path) -> tuple[np.ndarray, np.ndarray | None]
         raise UserError(f"point cloud {path} holds no points")
     raw = (getattr(loaded, "metadata", {}) or {}).get("_ply_raw", {})
     columns = raw.get("vertex", {}).get("data", {}) if isinstance(raw, dict) else {}
+    if isinstance(columns, np.ndarray) and columns.dtype.names:
+        # trimesh keeps ASCII PLY columns as a dict but binary PLY vertices as one structured array
+        columns = {name: columns[name] for name in columns.dtype.names}
     if isinstance(columns, dict) and all(k in columns for k in ("nx", "ny", "nz")):
         normals = np.stack([np.asarray(columns[k], np.float64).reshape(-1) for k in ("nx", "ny", "nz")], axis=1)
         if normals.shape[0] == points.shape[0]:
@@ -164,6 +193,7 @@ def _oriented(points: np.ndarray, normals: np.ndarray | None, source: str, estim
     if estimate:
         from ..geometry.pointcloud import estimate_normals
 
+        _require_distinct(points, source)
         return Surface(points, estimate_normals(points), source, "point cloud")
     if normals is None:
         raise UserError(f"point cloud {source} has no normals (nx ny nz); "
@@ -174,4 +204,12 @@ def _oriented(points: np.ndarray, normals: np.ndarray | None, source: str, estim
     if dropped > MAX_BAD_NORMALS * len(points):
         raise UserError(f"point cloud {source}: {dropped} of {len(points)} normals are zero-length or not finite; "
                         "fix the file or pass --estimate-normals")
+    _require_distinct(points[good], source)
     return Surface(points[good], normals[good] / length[good, None], source, "point cloud", dropped=dropped)
+
+
+def _require_distinct(points: np.ndarray, source: str) -> None:
+    """Refuse a cloud of fewer than 16 different points: repeated rows add no shape (one point copied 20×)."""
+    distinct = len(np.unique(points, axis=0))
+    if distinct < 16:
+        raise UserError(f"point cloud {source} has {distinct} distinct point(s); at least 16 are needed")

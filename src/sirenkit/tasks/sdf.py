@@ -307,7 +307,7 @@ def eval_mesh(pred: str | Path, gt: str | Path, samples: int = 1_000_000, thresh
 
     if samples < 1:
         raise UserError(f"--samples must be ≥ 1, got {samples}")
-    if threshold <= 0:
+    if not 0 < threshold < float("inf"):  # also refuses NaN, which would make every F-score 0
         raise UserError(f"--threshold must be > 0, got {threshold}")
     return compare_meshes(load_mesh(pred, "predicted mesh"), load_mesh(gt, "ground-truth mesh"), samples,
                           threshold, seed)
