@@ -152,3 +152,18 @@ def test_fit_sdf_can_drop_small_mesh_parts(tmp_path):
     assert len(mesh.faces) == m["mesh_faces"] > 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["task"]["mesh_min_component"] == 0.01
+
+
+def test_a_fit_without_a_zero_level_set_says_so(tmp_path, monkeypatch, capsys):
+    """No surface to mesh: the run still finishes (its metrics say mesh_faces 0), with one warning line."""
+    from sirenkit.geometry.meshing import MeshResult
+
+    def nothing(field, resolution, **kwargs):
+        return MeshResult(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), resolution, 0, 0.0, 0.0)
+
+    monkeypatch.setattr("sirenkit.tasks.sdf.extract_mesh", nothing)
+    result = sirenkit.fit("sdf", shape="sphere", batch_points=256, surface_samples=500, steps=2, hidden_features=16,
+                          mesh_resolution=16, eval_samples=500, compile="off", device="cpu", quiet=True,
+                          out=str(tmp_path / "run"))
+    assert result.metrics["mesh_faces"] == 0 and not (tmp_path / "run" / "mesh.ply").exists()
+    assert "no zero level set" in capsys.readouterr().err

@@ -94,8 +94,12 @@ def load_measurements(path: str | Path) -> Measurements:
     if missing:
         raise UserError(f"measurement file {path} lacks {', '.join(missing)}; it needs `source` (S × 2), "
                         "`receivers` (R × 2) and `rec_val` (R × S, complex)")
-    sources, receivers = np.asarray(data["source"], float), np.asarray(data["receivers"], float)
-    values = np.asarray(data["rec_val"]).astype(complex)
+    try:  # text, cell arrays or structs instead of numbers
+        sources, receivers = np.asarray(data["source"], float), np.asarray(data["receivers"], float)
+        values = np.asarray(data["rec_val"]).astype(complex)
+    except (TypeError, ValueError):
+        raise UserError(f"measurement file {path}: `source`, `receivers` and `rec_val` must be numeric arrays "
+                        "(real coordinates, real or complex values)") from None
     if sources.ndim != 2 or sources.shape[1] != 2 or receivers.ndim != 2 or receivers.shape[1] != 2:
         raise UserError(f"measurement file {path}: `source` and `receivers` must be N × 2 coordinate tables, "
                         f"got {sources.shape} and {receivers.shape}")

@@ -26,7 +26,8 @@ from ..config import option
 from ..diff import derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
-from ..pde.fwi import AMPLITUDE, Cylinder, Measurements, load_measurements, simulate, synthetic_measurements
+from ..pde.fwi import (AMPLITUDE, Cylinder, Measurements, default_geometry, load_measurements, simulate,
+                       synthetic_measurements)
 from ..pde.helmholtz import sample_field
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
@@ -131,12 +132,17 @@ class FwiTask(Task):
         ])
         self.truth = parse_cylinder(config.cylinder)
         self.m_range, self.m_shift = parse_velocity_range(config.velocity_range)
-        self.data: Measurements = (load_measurements(config.path) if config.path else
-                                   synthetic_measurements(self.truth, config.k, config.reference_size(),
-                                                          config.data_sigma))
+        # the finite-difference grid of the true medium resolves its shortest wavelength (inside a slow disc)
+        self.slowest = min(1.0, self.truth.velocity)
+        self.nodes = config.reference_size(self.slowest)
+        loaded = load_measurements(config.path) if config.path else None
+        sources, receivers = (loaded.sources, loaded.receivers) if loaded is not None else default_geometry()
         inner = 1 - config.pml_width
-        if np.abs(self.data.sources).max() >= inner or np.abs(self.data.receivers).max() >= inner:
+        if np.abs(sources).max() >= inner or np.abs(receivers).max() >= inner:
             raise UserError(f"sources and receivers must lie inside the PML's inner square |x|, |y| < {inner:g}")
+        config.check_resolution(self.nodes, self.slowest)
+        self.data: Measurements = loaded if loaded is not None else synthetic_measurements(
+            self.truth, config.k, self.nodes, config.data_sigma)
         self.n_sources = len(self.data.sources)
         placed = np.abs(np.concatenate([self.data.sources, self.data.receivers])).max()
         self.box = config.slowness_box or min(float(placed) + BOX_MARGIN, inner)
@@ -156,7 +162,7 @@ class FwiTask(Task):
     def _prepare_evaluation(self, as_tensor) -> None:
         """Reference wavefields of the true medium (finite differences) and its velocity on the inner square."""
         cfg = self.config
-        _, axis, fields = simulate(self.data.sources, self.data.receivers, self.truth, cfg.k, cfg.reference_size(),
+        _, axis, fields = simulate(self.data.sources, self.data.receivers, self.truth, cfg.k, self.nodes,
                                    cfg.data_sigma, cfg.pml_width, cfg.pml_a0)
         inner = 1 - cfg.pml_width
         ax = np.linspace(-inner, inner, cfg.eval_nodes)
@@ -166,11 +172,18 @@ class FwiTask(Task):
         far = np.ones(len(pts), bool)
         for s in self.data.sources:  # Gaussian and point-like sources differ within a few σ
             far &= np.hypot(pts[:, 0] - s[0], pts[:, 1] - s[1]) > 4 * max(cfg.source_sigma, cfg.data_sigma)
+        if not far.any():
+            raise UserError("--source-sigma / --data-sigma: the sources' discs (4σ) cover the whole inner square, "
+                            "leaving nowhere to compare the wavefields; lower them")
+        true_m = self.truth.squared_slowness(pts[:, 0], pts[:, 1])
+        if np.all(true_m == 1.0):  # velocity_error divides by ‖v_true − 1‖
+            raise UserError(f"--cylinder {cfg.cylinder}: the true medium equals the background (velocity 1) on the "
+                            f"inner square |x|, |y| ≤ {inner:g}; give a disc inside it with a velocity ≠ 1")
         self.eval_shape = gx.shape
         self.eval_coords = as_tensor(pts)
         self.eval_far = torch.as_tensor(far, device=self.device)
         self.ref_fields = as_tensor(np.stack([ref.real, ref.imag], -1).reshape(len(pts), -1))
-        self.true_velocity = as_tensor(1.0 / np.sqrt(self.truth.squared_slowness(pts[:, 0], pts[:, 1])))
+        self.true_velocity = as_tensor(1.0 / np.sqrt(true_m))
 
     def compile_by_default(self, model: nn.Module) -> bool:
         return self.config.uses_analytic(model)

@@ -32,6 +32,7 @@ from . import register
 from .base import Batch, ExportContext, Task
 
 AMPLITUDE = 1 + 1j
+MIN_NODES_PER_WAVELENGTH = 10  # below this a second-order finite-difference reference is meaningless
 
 
 def squared_slowness(kind: str, x: np.ndarray | Tensor, y: np.ndarray | Tensor) -> Any:
@@ -107,6 +108,17 @@ class PmlProblemConfig:
         nodes = self.reference_nodes or max(201, 2 * int(math.ceil(30 * self.k / (2 * math.pi * slowest))) + 1)
         return nodes + (nodes + 1) % 2  # odd: a node on every multiple of the spacing, the inner edges included
 
+    def check_resolution(self, nodes: int, slowest: float = 1.0) -> None:
+        """UserError when a finite-difference grid of `nodes` per axis has fewer than MIN_NODES_PER_WAVELENGTH
+        nodes per shortest wavelength 2π·slowest/k: its dispersion error ((k·h)²·k·distance) would make the
+        reference, and every metric against it, wrong without any sign of it."""
+        per_wavelength = 2 * math.pi * slowest / self.k / (2.0 / (nodes - 1))
+        if per_wavelength < MIN_NODES_PER_WAVELENGTH:
+            raise UserError(f"the finite-difference reference ({nodes}² nodes) has {per_wavelength:.1f} nodes per "
+                            f"wavelength at k {self.k:g} (slowest velocity {slowest:g}); it needs ≥ "
+                            f"{MIN_NODES_PER_WAVELENGTH}: raise --reference-nodes (0 picks ≥ 30 per wavelength) or "
+                            "lower --k")
+
     def uses_analytic(self, model: nn.Module) -> bool:
         """Whether the loss runs on the analytic per-axis streams (then it is compiled by default: at the cpu
         recipe's 2048 + 512 points on one CPU thread a Helmholtz step took 33.5 ms compiled, 67.1 ms eager,
@@ -163,11 +175,18 @@ class HelmholtzTask(Task):
         ax = self.axis[inner]
         gx, gy = np.meshgrid(ax, ax, indexing="xy")
         keep = np.hypot(gx - self.at[0], gy - self.at[1]) > 4 * config.source_sigma  # outside the source
+        if not keep.any():
+            raise UserError(f"--source-sigma {config.source_sigma:g}: the source's disc (4σ) covers the whole "
+                            "domain outside the PML, leaving nowhere to compare with the reference; lower it")
         self.eval_shape = gx.shape
         self.eval_keep = torch.from_numpy(keep.ravel()).to(device)
         self.eval_coords = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).float().to(device)
         ref = self.reference[np.ix_(inner, inner)].ravel()
         self.eval_truth = torch.from_numpy(np.stack([ref.real, ref.imag], 1)).float().to(device)
+        if not float((self.eval_truth[self.eval_keep] ** 2).sum()) > 0:  # relative_mse would divide by zero
+            raise UserError(f"the reference field vanishes (a Gaussian source radiates exp(−k²σ²/2) = "
+                            f"{math.exp(-0.5 * (config.k * config.source_sigma) ** 2):.3g} of a point source's "
+                            "field); lower --source-sigma or --k")
 
     def _reference(self) -> tuple[np.ndarray, np.ndarray, str]:
         cfg = self.config
@@ -181,6 +200,7 @@ class HelmholtzTask(Task):
             scale = math.exp(-0.5 * (cfg.k * cfg.source_sigma) ** 2)
             field = scale * analytic_field(gx, gy, cfg.k, self.at, AMPLITUDE)
             return axis, field, f"analytic 0.25i·H0⁽²⁾(kr) × exp(−k²σ²/2) = {scale:.4f}"
+        cfg.check_resolution(nodes, slowest)
         axis, field = solve_fd(nodes, cfg.k, lambda x, y: squared_slowness(cfg.velocity, x, y), self.at, AMPLITUDE,
                                cfg.pml_width, cfg.pml_a0, sigma=cfg.source_sigma)
         return axis, field, f"finite differences, {nodes}² nodes"

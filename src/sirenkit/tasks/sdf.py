@@ -10,6 +10,7 @@ input's own units.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -241,6 +242,9 @@ class SdfTask(Task):
         written.append("slices.png")
         if self.mesh is not None and not self.mesh.empty:
             written += write_mesh_outputs(self.mesh, self.norm, ctx.out_dir / "mesh.ply")
+        elif self.mesh is not None:  # said out loud: metrics.json's mesh_faces 0 is easy to miss
+            print("sirenkit: warning: the fitted field has no zero level set inside [−1, 1]³, so no mesh.ply was "
+                  "written (train longer, or check the input's normals)", file=sys.stderr, flush=True)
         curve_plot(ctx.curve, "mean |Φ| on held-out surface points", ctx.out_dir / "surface_curve.png", log_y=True)
         written.append("surface_curve.png")
         return written

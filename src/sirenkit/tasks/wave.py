@@ -127,9 +127,18 @@ class WaveTask(Task):
         self.in_features, self.out_features, self.samples = 3, 1, None
         self.eval_t = np.linspace(0.0, config.t_end, config.eval_times)
         self.nodes, self.stride = self._reference_nodes()
+        spacing = 2.0 / (self.nodes - 1)
+        if spacing > config.source_sigma / 2:  # the Gaussian spans too few nodes for the leapfrog to follow it
+            raise UserError(f"--reference-nodes {config.reference_nodes}: the finite-difference reference "
+                            f"({self.nodes}² nodes, spacing {spacing:.3g}) needs ≥ 2 nodes per --source-sigma "
+                            f"({config.source_sigma:g}); raise it, or 0 picks spacing ≤ σ/8")
         self.reference = self._reference(self.eval_t)  # (K, G, G), [row = y, column = x]
         self.eval_coords = self._coords(self.eval_t)
         self.eval_truth = torch.from_numpy(self.reference.reshape(-1, 1)).float().to(device)
+        if not float((self.eval_truth**2).sum()) > 0:  # relative_mse would divide by zero
+            spacing = 2 / (config.eval_size - 1)
+            raise UserError(f"the evaluation grid ({config.eval_size}² points, spacing {spacing:.3g}) misses the "
+                            f"Gaussian of σ {config.source_sigma:g} at every time; raise --eval-size")
 
     @staticmethod
     def _check(config: WaveConfig) -> None:
