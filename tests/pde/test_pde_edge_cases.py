@@ -101,3 +101,11 @@ def test_wave_refuses_an_evaluation_grid_that_misses_the_wave():
     by zero."""
     with pytest.raises(UserError, match="--eval-size"):
         WaveTask(WaveConfig(source_sigma=0.005, t_end=0.001, eval_size=8, eval_times=2), CPU)
+
+
+def test_an_automatic_reference_grid_too_large_to_solve_is_refused():
+    """σ 0.001 would have picked 16,003² wave nodes and k 2000 a 19,101² sparse solve: hours, not an answer."""
+    with pytest.raises(UserError, match="--reference-nodes"):
+        WaveTask(WaveConfig(source_sigma=0.001, eval_times=2), CPU)
+    with pytest.raises(UserError, match="--reference-nodes"):
+        HelmholtzConfig(k=2000, velocity="circle").reference_size(0.5)

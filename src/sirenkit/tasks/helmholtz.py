@@ -33,6 +33,9 @@ from .base import Batch, ExportContext, Task
 
 AMPLITUDE = 1 + 1j
 MIN_NODES_PER_WAVELENGTH = 10  # below this a second-order finite-difference reference is meaningless
+MAX_AUTO_REFERENCE_NODES = 4001
+"""Largest grid side picked automatically (16M unknowns); a larger reference has to be asked for by
+`--reference-nodes`, so a typo in --k or σ is refused at once instead of starting an hours-long solve."""
 
 
 def squared_slowness(kind: str, x: np.ndarray | Tensor, y: np.ndarray | Tensor) -> Any:
@@ -106,6 +109,9 @@ class PmlProblemConfig:
     def reference_size(self, slowest: float = 1.0) -> int:
         """Odd node count of the finite-difference grid: `reference_nodes`, or ≥ 30 per shortest wavelength."""
         nodes = self.reference_nodes or max(201, 2 * int(math.ceil(30 * self.k / (2 * math.pi * slowest))) + 1)
+        if not self.reference_nodes and nodes > MAX_AUTO_REFERENCE_NODES:
+            raise UserError(f"--k {self.k:g}: the finite-difference reference would need {nodes}² nodes (30 per "
+                            f"wavelength); lower --k, or ask for that size with --reference-nodes")
         return nodes + (nodes + 1) % 2  # odd: a node on every multiple of the spacing, the inner edges included
 
     def check_resolution(self, nodes: int, slowest: float = 1.0) -> None:

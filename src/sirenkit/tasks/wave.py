@@ -31,6 +31,7 @@ from ..pde.wave import solve_wave
 from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
 from . import register
 from .base import Batch, ExportContext, Task
+from .helmholtz import MAX_AUTO_REFERENCE_NODES
 
 @dataclass(frozen=True)
 class WaveConfig:
@@ -175,6 +176,10 @@ class WaveTask(Task):
             stride = max(1, round((self.config.reference_nodes - 1) / (g - 1)))
         else:
             stride = max(1, math.ceil(2.0 / (g - 1) / (self.config.source_sigma / 8)))
+            if (g - 1) * stride + 1 > MAX_AUTO_REFERENCE_NODES:  # a typo in σ: refused, not hours of stepping
+                raise UserError(f"--source-sigma {self.config.source_sigma:g}: the finite-difference reference "
+                                f"would need {(g - 1) * stride + 1}² nodes (spacing σ/8); raise σ, or ask for "
+                                "that size with --reference-nodes")
         return (g - 1) * stride + 1, stride
 
     def _reference(self, times: np.ndarray) -> np.ndarray:
