@@ -59,7 +59,10 @@ def test_psnr_at_time():
     (["--images", "/nonexistent/folder"], "does not exist"),
     (["--lr", "1e-3", "--lr-sweep", "1e-3"], "either --lr or --lr-sweep"),
     (["--lr-sweep", "a,b"], "--lr-sweep takes comma-separated numbers"),
-], ids=["methods-unknown", "steps-0", "images-missing", "lr-and-sweep", "sweep-not-numbers"])
+    (["--max-images", "-1"], "--max-images must be ≥ 0"),
+    (["--threads", "-1"], "--threads must be ≥ 1"),
+], ids=["methods-unknown", "steps-0", "images-missing", "lr-and-sweep", "sweep-not-numbers", "max-images-negative",
+        "threads-negative"])
 def test_bad_options_are_refused(args, message, capsys):
     assert main(["bench", "activations", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -153,6 +153,10 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
         raise UserError("--hidden-features must be ≥ 1 and --hidden-layers ≥ 0")
     if lr is not None and lr <= 0:
         raise UserError(f"--lr must be > 0, got {lr}")
+    if max_images < 0:
+        raise UserError(f"--max-images must be ≥ 0 (0: all), got {max_images}")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be ≥ 1, got {threads}")
     rates = _rates(lr_sweep)
     if rates and lr is not None:
         raise UserError("give either --lr or --lr-sweep, not both")

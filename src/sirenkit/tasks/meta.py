@@ -378,7 +378,10 @@ def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int 
     model, meta, dev = _load_meta_run(run_dir, device, "eval")
     signal = meta["signal"]
     side = signal["side"]
-    contexts = parse_contexts(context, side * side)
+    if context == DEFAULT_CONTEXTS:  # as training: mse_1000 only where the images have 1000 pixels
+        contexts = [x for x in CONTEXTS if x == "half" or x <= side * side]
+    else:
+        contexts = parse_contexts(context, side * side)
     source = data if data is not None else signal.get("data")
     image_set: ImageSet = load_image_set(source, side, float(signal.get("test_fraction", 0.1)))
     test = image_set.test[:images] if images else image_set.test
