@@ -228,8 +228,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     run = from_dict(RunOptions, run_values, "run options")
     # The run folder is checked first: --resume reads its settings and checkpoint from there.
     out_dir = prepare_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
-    if run.resume:
-        load_checkpoint(out_dir / CHECKPOINT)  # a damaged checkpoint is refused before anything is rewritten
+    # A damaged checkpoint is refused before the data is loaded; check_resume below tries the rest on a copy.
+    checkpoint = load_checkpoint(out_dir / CHECKPOINT) if run.resume else None
     configs, device, recipe = resolve_settings(task_cls, explicit, run)
     task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
     train_cfg.validate()
@@ -254,8 +254,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     if recipe == "paper" and train_cfg.precision == "auto":
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
     precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
-    if run.resume:  # the checkpoint is restored once into a copy: one that does not fit is refused here
-        Trainer(train_cfg, device, out_dir, writer=False).check_resume(model)
+    if checkpoint is not None:  # restored once into a copy: a checkpoint that does not fit is refused here
+        Trainer(train_cfg, device, out_dir, writer=False).check_resume(model, checkpoint)
     writer = job is None or job.is_writer
     if precision != "fp32" and not fast_bf16(device) and writer:
         print(f"sirenkit: warning: --precision {precision}: {device} has no fast bf16 matrix products (emulated: "

@@ -179,24 +179,27 @@ class Trainer:
         save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
         write_curve(self.out_dir / CURVE, curve)
 
-    def check_resume(self, model: nn.Module) -> None:
-        """Restore the checkpoint into a copy of `model` with a fresh optimizer and generator, then drop them: a
-        checkpoint that cannot be resumed is refused before the runner rewrites anything in the run folder."""
+    def check_resume(self, model: nn.Module, checkpoint: tuple[dict[str, Tensor], dict[str, Any]]) -> None:
+        """Restore `checkpoint` (as `load_checkpoint` read it from the run folder) into a copy of `model` with a
+        fresh optimizer and generator, then drop them: a checkpoint that cannot be resumed is refused before the
+        runner rewrites anything in the run folder."""
         import copy
 
         spare = copy.deepcopy(model)
         with torch.random.fork_rng(devices=[]):  # _restore sets the global CPU generator
-            self._restore(spare, self._make_optimizer(spare), self._new_generator())
+            self._restore(spare, self._make_optimizer(spare), self._new_generator(), checkpoint)
 
     def _new_generator(self) -> torch.Generator:
         """The generator that draws the batches, seeded by `--seed`."""
         generator = torch.Generator(device=self.device if self.device.type == "cuda" else "cpu")
         return generator.manual_seed(self.config.seed)
 
-    def _restore(self, model, optimizer, generator) -> tuple[int, float, list[dict[str, Any]]]:
+    def _restore(self, model, optimizer, generator, checkpoint=None) -> tuple[int, float, list[dict[str, Any]]]:
+        """Load model, optimizer, generators, step and curve from the run folder's checkpoint (or `checkpoint`,
+        already read from it)."""
         assert self.out_dir is not None
         where = str(self.out_dir)
-        tensors, meta = load_checkpoint(self.out_dir / CHECKPOINT)
+        tensors, meta = checkpoint if checkpoint is not None else load_checkpoint(self.out_dir / CHECKPOINT)
         load_model_state(model, tensors, where)
         restore_optimizer(optimizer, {k: v.to(self.device) for k, v in strip_prefix("optimizer", tensors).items()},
                           where)
