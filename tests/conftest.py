@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .badinput import QUICK, TASK_QUICK, fit_quietly, write_bad_files
+
 _TMP = tempfile.mkdtemp(prefix="sirenkit-tests-")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(_TMP, "mpl"))
 os.environ.setdefault("XDG_CACHE_HOME", os.path.join(_TMP, "cache"))
@@ -31,3 +33,37 @@ def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None) -> subpro
     return subprocess.run(
         [sys.executable, "-m", "sirenkit", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
     )
+
+
+# ------------------------------------------------------------------------------------ bad-input fixtures
+# One set per session, shared by test_bad_inputs.py and the test_safety_*.py files (see tests/badinput.py).
+@pytest.fixture(scope="session")
+def data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bad-inputs")
+    write_bad_files(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory) -> Path:
+    """A finished (tiny) image run: the target of render, mesh, resume and checkpoint cases."""
+    out = tmp_path_factory.mktemp("image-run") / "run"
+    fit_quietly(["fit", "image", "--out", str(out), *TASK_QUICK["image"], *QUICK])
+    return out
+
+
+@pytest.fixture(scope="session")
+def sdf_run(tmp_path_factory) -> Path:
+    """A finished (tiny, barely trained) sdf run: the target of mesh cases."""
+    out = tmp_path_factory.mktemp("sdf-run") / "run"
+    fit_quietly(["fit", "sdf", "--shape", "sphere", "--out", str(out), *TASK_QUICK["sdf"], *QUICK])
+    return out
+
+
+@pytest.fixture(scope="session")
+def meta_run(tmp_path_factory) -> Path:
+    """A finished (tiny) `meta train` run: the target of `meta eval` and `meta inpaint` cases."""
+    out = tmp_path_factory.mktemp("meta-run") / "run"
+    fit_quietly(["meta", "train", "--out", str(out), *TASK_QUICK["meta"], *QUICK])
+    return out
+

@@ -30,7 +30,7 @@ def fit(task: str, **options):
 
 def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto", frames=None):
     """Render a finished run at any resolution (`sirenkit render`); returns the written path."""
-    from .runner import render_run
+    from .render import render_run
 
     return render_run(run_dir, size, out, chunk, device, frames)
 

@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(compress(args.run_dir, args.bits, args.out), indent=2))
             return 0
         if args.handler == "render":
-            from .runner import render_run
+            from .render import render_run
 
             path = render_run(args.run_dir, args.size, args.out, args.chunk, args.device, args.frames)
             print(path)

@@ -23,12 +23,11 @@ from . import __version__
 from .config import from_dict, option, to_dict
 from .errors import UserError
 from .io.atomic import write_json
-from .io.files import require_output_file
 from .train import distributed
 from .models import ModelConfig, build_model, count_parameters, model_spec
 from .models.precision import fast_bf16, tf32_hardware
-from .tasks import Task, get_task
-from .tasks.base import ExportContext, RenderOptions
+from .tasks import Task
+from .tasks.base import ExportContext
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
 from .train.checkpoint import CHECKPOINT, load_checkpoint, load_model_state
 from .train.device import resolve_device
@@ -394,30 +393,3 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
                         f"({type(exc).__name__}: {first}); it was damaged or edited") from None
     load_model_state(model, tensors, str(path))
     return model.to(device).eval(), meta
-
-
-def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | None = None,
-               chunk: int = 65536, device: str = "auto", frames: int | None = None) -> Path:
-    """Sample the network of a finished run at any resolution (chunked) and write the task's artefact."""
-    if size is not None and size < 2:
-        raise UserError(f"--size must be ≥ 2, got {size}")
-    if frames is not None and frames < 1:
-        raise UserError(f"--frames must be ≥ 1, got {frames}")
-    if chunk < 1:
-        raise UserError(f"--chunk must be ≥ 1, got {chunk}")
-    dev = resolve_device(device)
-    model, meta = load_run(run_dir, dev)
-    task_cls = get_task(meta.get("task", ""))
-    if out is None:
-        out = Path(run_dir) / f"render-{size or 'native'}{task_cls.render_suffix()}"
-    example = Path(out) / f"render{task_cls.render_suffix()}"
-    out = require_output_file(out, "--out", f"give a file name such as {example}")
-    options = RenderOptions(size=size, frames=frames, chunk=chunk)
-    signal = meta.get("signal")
-    if not isinstance(signal, dict):
-        raise UserError(f"checkpoint of {run_dir} has no description of the fitted signal; it was damaged or edited")
-    try:
-        return task_cls.render(model, signal, out, options, dev)
-    except KeyError as exc:  # the stored signal description lacks a field the task needs
-        raise UserError(f"checkpoint of {run_dir} lacks {exc} in its description of the fitted signal; "
-                        "it was damaged or edited") from None
