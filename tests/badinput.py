@@ -25,6 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from sirenkit.cli import main
+from sirenkit.runfolder import LOCK
 from sirenkit.tasks import REGISTRY
 from sirenkit.train.checkpoint import CHECKPOINT
 
@@ -326,12 +327,16 @@ NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is availabl
 
 # ------------------------------------------------------------------------------------------------ checks
 def _snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
-    """Every file and folder under `roots` with its size and modification time."""
+    """Every file and folder under `roots` with its size and modification time. A run folder's lock file is left
+    out: every command that writes into a run takes the lock first (and records its pid there), also when it is
+    refused later (docs/errors.md, "Run folders")."""
     seen: dict[str, tuple[int, int]] = {}
     for root in roots:
         if not root.exists():
             continue
         for path in [root, *root.rglob("*")]:
+            if path.name == LOCK:
+                continue
             st = path.lstat()
             seen[str(path)] = (0 if path.is_dir() else st.st_size, st.st_mtime_ns)
     return seen

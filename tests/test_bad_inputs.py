@@ -84,7 +84,7 @@ CASES = [
          "argument --steps: expected an integer, got '1.5'"),
     Case("lr-zero", "`--lr 0`", fit("image", "--lr", "0"), "--lr must be a positive number"),
     Case("lr-negative", "`--lr -1`", fit("image", "--lr", "-1"), "--lr must be a positive number"),
-    Case("lr-nan", "`--lr nan`", fit("image", "--lr", "nan"), "--lr must be a positive number"),
+    Case("lr-nan", "`--lr nan`", fit("image", "--lr", "nan"), "--lr must be a finite number"),
     Case("size-1", "`fit image --size 1`", fit("image", "--size", "1"),
          "--size must be ≥ 2 (or 0 for the native size), got 1"),
     Case("size-negative", "`fit image --size -3`", fit("image", "--size", "-3"),

@@ -342,7 +342,7 @@ def test_never_overwrites_the_run_it_reads(tiny, tmp_path, capsys, source):
     before = _snapshot(run)
     arg = run if source == "folder" else run / "checkpoint.safetensors"
     _one_line_error(capsys, main(["compress", str(arg), "--out", str(run / "checkpoint.safetensors")]),
-                    "--out", "is the checkpoint of run", "writing it would destroy the run")
+                    "--out", "is the checkpoint of run", "writing it would destroy it")
     assert _snapshot(run) == before
     assert sirenkit.load_run(run)[1]["task"] == "image"
 

@@ -309,5 +309,5 @@ def test_never_overwrites_the_run_it_reads(ort, fitted, tmp_path, capsys, onnx_n
     before = sorted((p.name, p.read_bytes()) for p in run.iterdir())
     for source in (run, run / "checkpoint.safetensors"):
         _one_line_error(capsys, main(["export", str(source), "--onnx", str(run / onnx_name)]), what,
-                        "writing it would destroy the run")
+                        "writing it would destroy it")
         assert sorted((p.name, p.read_bytes()) for p in run.iterdir()) == before

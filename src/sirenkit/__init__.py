@@ -28,11 +28,12 @@ def fit(task: str, **options):
     return run_task(get_task(task), options)
 
 
-def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto", frames=None):
+def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto", frames=None,
+           overwrite: bool = False):
     """Render a finished run at any resolution (`sirenkit render`); returns the written path."""
-    from .render import render_run
+    from .rendering import render_run
 
-    return render_run(run_dir, size, out, chunk, device, frames)
+    return render_run(run_dir, size, out, chunk, device, frames, overwrite)
 
 
 def mesh(run_dir, resolution: int = 512, out=None, chunk: int = 65536, device: str = "auto", level: float = 0.0,

@@ -24,9 +24,10 @@ from torch import Tensor, nn
 
 from . import __version__
 from .errors import UserError
-from .export.network import load_coordinate_network, refuse_overwriting_run, run_folder
+from .export.network import load_coordinate_network, run_folder, run_inputs
 from .io.atomic import atomic_path
 from .io.files import require_output_file
+from .runfolder import writing_outputs
 
 FORMAT = "sirenkit-compressed-1"
 BITS = (16, 8)
@@ -156,8 +157,9 @@ def load_compressed(path: str | Path) -> nn.Module:
 
 
 # ---------------------------------------------------------------------------------------------- the command
-def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> dict[str, Any]:
-    """Quantise the network of image run `run` to `bits` (16 or 8); write the file and its decoded PNG.
+def compress(run: str | Path, bits: int = 16, out: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Quantise the network of image run `run` to `bits` (16 or 8); write the file and its decoded PNG (never over
+    a file of the run's fit, nor over one sirenkit did not write unless `overwrite`).
 
     Returns {"bits", "parameters", "payload_bytes", "file_bytes", "pixels", "bpp", "file_bpp", "psnr",
     "psnr_original", "file", "image"}; PSNR in dB over all pixels of the fitted image in [0, 1].
@@ -175,7 +177,8 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> 
         refuse_bank(run, "compress")  # refuses with the path of one image's own run folder
     if task != "image":
         raise UserError(f"compress handles image runs (`sirenkit fit image`) only; {run} is a run of task {task!r}")
-    model, meta = load_coordinate_network(run, "compress")
+    # the signal's size is what compress reads (its bit depth comes from the rebuilt image)
+    model, meta = load_coordinate_network(run, "compress", fields=("height", "width", "channels"))
     truth = _ground_truth(run, meta)
     folder = run_folder(run)
     out = Path(out) if out is not None else folder / f"compressed-{bits}bit.safetensors"
@@ -185,32 +188,32 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None) -> 
     png = out.with_suffix(".png")
     if png.is_dir():
         raise UserError(f"--out {out}: the decoded image's path {png} is a folder; choose another name")
-    refuse_overwriting_run(run, {"--out": out, "the decoded image of --out": png})
+    with writing_outputs([(out, "--out"), (png, "the decoded image of --out")], "compress", overwrite=overwrite,
+                         inputs=run_inputs(run)):
+        spec = meta["model"]
+        tensors, kinds, payload = encode(model, spec, bits, str(run))
+        decoded = decode(tensors, spec, kinds)
+        fit_original = truth.reconstruct(model)
+        fit = truth.reconstruct(decoded)
+        pixels = truth.shape[0] * truth.shape[1]
+        result: dict[str, Any] = {
+            "bits": bits,
+            "parameters": count_parameters(model),
+            "payload_bytes": payload,
+            "pixels": pixels,
+            "bpp": 8.0 * payload / pixels,
+            "psnr": _psnr(fit, truth),
+            "psnr_original": _psnr(fit_original, truth),
+        }
+        header = {"format": FORMAT, "sirenkit": __version__, "task": task, "model": spec, "signal": meta.get("signal"),
+                  "tensors": kinds, "source": str(run), **result}
+        _write(out, tensors, header)
+        from .io.images import save_image
 
-    spec = meta["model"]
-    tensors, kinds, payload = encode(model, spec, bits, str(run))
-    decoded = decode(tensors, spec, kinds)
-    fit_original = truth.reconstruct(model)
-    fit = truth.reconstruct(decoded)
-    pixels = truth.shape[0] * truth.shape[1]
-    result: dict[str, Any] = {
-        "bits": bits,
-        "parameters": count_parameters(model),
-        "payload_bytes": payload,
-        "pixels": pixels,
-        "bpp": 8.0 * payload / pixels,
-        "psnr": _psnr(fit, truth),
-        "psnr_original": _psnr(fit_original, truth),
-    }
-    header = {"format": FORMAT, "sirenkit": __version__, "task": task, "model": spec, "signal": meta.get("signal"),
-              "tensors": kinds, "source": str(run), **result}
-    _write(out, tensors, header)
-    from .io.images import save_image
-
-    save_image(png, fit.cpu().numpy(), truth.image.bit_depth)  # the rebuilt image's, as the fit's reconstruction
-    file_bytes = out.stat().st_size
-    result.update(file_bytes=file_bytes, file_bpp=8.0 * file_bytes / pixels, file=str(out), image=str(png))
-    return result
+        save_image(png, fit.cpu().numpy(), truth.image.bit_depth)  # the rebuilt image's, as the fit's reconstruction
+        file_bytes = out.stat().st_size
+        result.update(file_bytes=file_bytes, file_bpp=8.0 * file_bytes / pixels, file=str(out), image=str(png))
+        return result
 
 
 def _write(path: Path, tensors: dict[str, Tensor], header: dict[str, Any]) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,21 +18,23 @@ import torch
 from torch import nn
 
 from . import __version__
-from .config import from_dict, option, to_dict
+from .config import from_dict, option, path_fields, to_dict
 from .errors import UserError
-from .io.atomic import write_json
-from .train import distributed
+from .failures import first_line
+from .io.atomic import finite_json, write_json
+from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
+from .io.limits import HELP as LIMIT_HELP
 from .models import ModelConfig, build_model, count_parameters, model_spec
 from .models.precision import fast_bf16, tf32_hardware
+from .runfolder import CONFIG, METRICS, check_out_dir, open_run
 from .tasks import Task
 from .tasks.base import ExportContext
+from .train import distributed
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
 from .train.checkpoint import CHECKPOINT, load_checkpoint, load_model_state
 from .train.device import resolve_device
-from .train.trainer import RESUMABLE_TRAIN_FIELDS, Trainer, TrainConfig, choose_precision
+from .train.trainer import RESUMABLE_TRAIN_FIELDS, TrainConfig, Trainer, choose_precision
 
-CONFIG = "config.json"
-METRICS = "metrics.json"
 SECTIONS = ("task", "model", "train")
 
 
@@ -49,8 +49,19 @@ class RunOptions:
     config: str | None = option(None, "start from the settings in this config.json (explicit flags win)",
                                 metavar="FILE")
     resume: bool = option(False, "continue the run in --out from its last checkpoint up to --steps")
-    overwrite: bool = option(False, "replace an existing run in --out")
+    overwrite: bool = option(False, "replace the run in --out: only the files sirenkit wrote there (its run.json "
+                                    "lists them) are removed")
     quiet: bool = option(False, "print nothing but errors")
+    # input size limits (sirenkit.io.limits), checked from a file's header before it is decoded
+    max_pixels: int = option(DEFAULT_MAX_PIXELS, LIMIT_HELP["max_pixels"], metavar="N")
+    max_samples: int = option(DEFAULT_MAX_SAMPLES, LIMIT_HELP["max_samples"], metavar="N")
+    max_video_pixels: int = option(DEFAULT_MAX_VIDEO_PIXELS, LIMIT_HELP["max_video_pixels"], metavar="N")
+
+    def validate(self) -> None:
+        """Each input limit is a positive integer (`from_dict` calls this)."""
+        from .io.limits import LIMIT_FLAGS, checked_limits
+
+        checked_limits(**{name: getattr(self, name) for name in LIMIT_FLAGS})
 
 
 @dataclass
@@ -92,8 +103,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"config file {path} does not exist")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"config file {path} is not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: also an integer over Python's 4300 digits
+        raise UserError(f"config file {path} is not valid JSON ({first_line(exc)})") from None
+    except RecursionError:
+        raise UserError(f"config file {path} is nested too deeply to be a sirenkit config") from None
+    except OSError as exc:
+        raise UserError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object")
     allowed = {"sirenkit", "command", "task_name", "recipe", "device", "cwd", *SECTIONS}
@@ -114,45 +129,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def prepare_out_dir(out: str | None, task_name: str, resume: bool, overwrite: bool) -> Path:
-    """The one place that decides the run folder: default name, refusal to clobber, resume checks."""
-    if out is None:
-        if resume:
-            raise UserError("--resume needs --out: the folder of the run to continue")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path("runs") / f"{task_name}-{stamp}"
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-        return path
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"--out {path} is a file, not a folder")
-    if resume:
-        if not (path / CONFIG).is_file() or not (path / CHECKPOINT).is_file():
-            raise UserError(f"--resume: {path} holds no sirenkit run with a checkpoint")
-        return path
-    if path.is_dir() and any(path.iterdir()):
-        if not (path / CONFIG).is_file():
-            raise UserError(f"--out {path} is not empty and holds no sirenkit run; choose another folder")
-        if not overwrite:
-            raise UserError(f"--out {path} already holds a run; pass --resume to continue it or --overwrite to replace it")
-    return path
-
-
-def _create_out_dir(path: Path, overwrite: bool) -> None:
-    if overwrite and path.is_dir() and (path / CONFIG).is_file():
-        shutil.rmtree(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to output folder {path}: {exc.strerror or exc}") from None
-
-
 def resolve_settings(
     task_cls: type[Task], explicit: dict[str, dict[str, Any]], run: RunOptions
 ) -> tuple[dict[str, Any], torch.device, str]:
@@ -170,6 +146,7 @@ def resolve_settings(
             raise UserError(f"the config is for task {name!r}, not {task_cls.name!r}")
         for s in SECTIONS:
             base[s] = dict(stored.get(s, {}))
+        base["task"] = _inputs_from(task_cls, base["task"], stored.get("cwd"))
         recipe = stored.get("recipe", recipe)
     device_name = explicit["train"].get("device", base["train"].get("device", "auto"))
     device = resolve_device(device_name)
@@ -180,16 +157,31 @@ def resolve_settings(
             base[s].update(task_cls.recipes.get(recipe, {}).get(s, {}))
     classes = section_classes(task_cls)
     if run.resume and stored is not None:
-        _check_resume(explicit, base, classes)
+        _check_resume(task_cls, explicit, base, classes)
     merged = {s: {**base[s], **explicit[s]} for s in SECTIONS}
     configs = {s: from_dict(classes[s], merged[s], f"{s} settings") for s in SECTIONS}
     return configs, device, recipe
 
 
-def _check_resume(explicit: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]],
+def _inputs_from(task_cls: type[Task], settings: dict[str, Any], started_in: Any) -> dict[str, Any]:
+    """Task settings read back from a config.json, with relative input paths made relative to the folder that
+    run started in (`cwd`), so that a run resumed or repeated from another folder reads the same files."""
+    if not isinstance(started_in, str) or os.path.abspath(started_in) == os.getcwd():
+        return settings
+    resolved = dict(settings)
+    for name in path_fields(task_cls.Config):
+        value = settings.get(name)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            resolved[name] = os.path.normpath(os.path.join(started_in, value))
+    return resolved
+
+
+def _check_resume(task_cls: type[Task], explicit: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]],
                   classes: dict[str, type]) -> None:
     """Refuse flags that would change a resumed run. A setting the run's config.json lacks (written before the
-    option existed) ran with the option's default, so that is what a flag is compared with."""
+    option existed) ran with the option's default, so that is what a flag is compared with; input paths are
+    compared as the files they name."""
+    paths = set(path_fields(task_cls.Config))
     for section in SECTIONS:
         defaults = {f.name: f.default for f in dataclasses.fields(classes[section])
                     if f.default is not dataclasses.MISSING}
@@ -197,6 +189,9 @@ def _check_resume(explicit: dict[str, dict[str, Any]], stored: dict[str, dict[st
             if section == "train" and key in RESUMABLE_TRAIN_FIELDS:
                 continue
             ran = stored[section].get(key, defaults.get(key, value))
+            if section == "task" and key in paths and isinstance(value, str) and isinstance(ran, str):
+                if os.path.abspath(value) == os.path.abspath(ran):
+                    continue
             if ran != value:
                 flag = "--" + key.replace("_", "-")
                 raise UserError(
@@ -226,7 +221,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     explicit, run_values = split_options(task_cls, options)
     run = from_dict(RunOptions, run_values, "run options")
     # The run folder is checked first: --resume reads its settings and checkpoint from there.
-    out_dir = prepare_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
+    out_dir = check_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
     # A damaged checkpoint is refused before the data is loaded; check_resume below tries the rest on a copy.
     checkpoint = load_checkpoint(out_dir / CHECKPOINT) if run.resume else None
     configs, device, recipe = resolve_settings(task_cls, explicit, run)
@@ -235,7 +230,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     train_cfg.check_device(device)
 
     job, device = _plan_torchrun(task_cls, train_cfg, device)
-    task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
+    with input_limits(**{name: getattr(run, name) for name in LIMIT_FLAGS}):
+        task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
     if job is not None:
         task.set_shard(job.rank, job.world_size)
     torch.manual_seed(train_cfg.seed)
@@ -253,8 +249,12 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     if recipe == "paper" and train_cfg.precision == "auto":
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
     precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
+    signal = task.signal_meta()
     if checkpoint is not None:  # restored once into a copy: a checkpoint that does not fit is refused here
+        _check_same_run(out_dir, checkpoint[1], spec, signal)
         Trainer(train_cfg, device, out_dir, writer=False).check_resume(model, checkpoint)
+    if train_cfg.tensorboard:
+        TensorBoardLogger.writer_class()  # refused before anything is written when tensorboard is missing
     writer = job is None or job.is_writer
     if precision != "fp32" and not fast_bf16(device) and writer:
         print(f"sirenkit: warning: --precision {precision}: {device} has no fast bf16 matrix products (emulated: "
@@ -294,46 +294,72 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes
-    if writer:
-        _create_out_dir(out_dir, run.overwrite)
-        write_json(out_dir / CONFIG, config_record)
+    meta = {"task": task_cls.name, "model": spec, "signal": signal, "sirenkit": __version__}
     callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not quiet)]
-    if train_cfg.tensorboard and writer:
-        callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
-    meta = {"task": task_cls.name, "model": spec, "signal": task.signal_meta(), "sirenkit": __version__}
-    trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta, writer=writer)
+    if not writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
+        trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta, writer=False)
+        result = _train(trainer, task, model, job, device, run.resume)
+        return RunResult(out_dir, {"steps": result.steps}, config_record, model)
+    with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
+        write_json(out_dir / CONFIG, config_record)
+        if train_cfg.tensorboard:
+            folder.own("tensorboard/")
+            callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
+        trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta)
+        result = _train(trainer, task, model, job, device, run.resume)
+        model.eval()
+        metrics: dict[str, Any] = dict(task.evaluate(model, final=True))
+        metrics.update({
+            "task": task_cls.name,
+            "recipe": recipe,
+            "device": str(device),
+            "steps": result.steps,
+            "seconds": round(result.seconds, 3),
+            "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
+            "parameters": count_parameters(model),
+            "stopped_early": result.stopped_early,
+            "precision": precision,
+            "tf32": trainer.tf32(task),
+            "metric": task_cls.metric,
+        })
+        metrics["artefacts"] = task.export(model, ExportContext(out_dir, result.curve, metrics))
+        metrics = finite_json(metrics)
+        write_json(out_dir / METRICS, metrics)  # last: a folder with metrics.json holds a finished run
+        folder.finish("complete")
+    _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
+                    f"({result.steps} steps) -> {out_dir}")
+    return RunResult(out_dir, metrics, config_record, model)
+
+
+def _train(trainer: Trainer, task: Task, model: nn.Module, job, device: torch.device, resume: bool):
+    """`trainer.fit`, wrapped for torchrun when `job` is one; every rank leaves together."""
     trained = model if job is None else distributed.wrap(model, device)
     try:
-        result = trainer.fit(task, trained, resume=run.resume)
+        result = trainer.fit(task, trained, resume=resume)
         # Leave together: a rank that tears gloo down while rank 0 still writes its last checkpoint can abort
         # the other ("terminate called without an active exception", seen once in CI on a loaded machine).
         distributed.barrier(job)
     finally:
         distributed.stop(job)
-    if not writer:  # the other ranks end here; rank 0 evaluates and writes
-        return RunResult(out_dir, {"steps": result.steps}, config_record, model)
+    return result
 
-    model.eval()
-    metrics: dict[str, Any] = dict(task.evaluate(model, final=True))
-    metrics.update({
-        "task": task_cls.name,
-        "recipe": recipe,
-        "device": str(device),
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
-        "parameters": count_parameters(model),
-        "stopped_early": result.stopped_early,
-        "precision": precision,
-        "tf32": trainer.tf32(task),
-        "metric": task_cls.metric,
-    })
-    artefacts = task.export(model, ExportContext(out_dir, result.curve, metrics))
-    metrics["artefacts"] = artefacts
-    write_json(out_dir / METRICS, metrics)
-    _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
-                    f"({result.steps} steps) -> {out_dir}")
-    return RunResult(out_dir, metrics, config_record, model)
+
+def _check_same_run(out_dir: Path, meta: dict[str, Any], spec: dict[str, Any], signal: dict[str, Any]) -> None:
+    """`--resume` continues the network its checkpoint holds, on the signal it was fitted to: a config.json edited
+    since (another activation, width, size or input) is refused, not loaded into a different network."""
+    paths = ("source", "reference")  # input names: compared as files by the flag checks, not as strings here
+    for what, now, then in (("network", spec, meta.get("model")),
+                            ("signal", {k: v for k, v in signal.items() if k not in paths},
+                             {k: v for k, v in meta.get("signal", {}).items() if k not in paths}
+                             if isinstance(meta.get("signal"), dict) else None)):
+        now = json.loads(json.dumps(now))  # as stored: tuples become lists
+        if then is None or now == then:
+            continue
+        keys = sorted(set(now) | set(then), key=str) if isinstance(then, dict) else []
+        key = next((k for k in keys if now.get(k) != then.get(k)), None)
+        detail = f" ({key}: {now.get(key)!r} in config.json, {then.get(key)!r} in the checkpoint)" if key else ""
+        raise UserError(f"--resume: {out_dir / CONFIG} describes another {what} than the run's checkpoint{detail}; "
+                        "was config.json edited? Restore it, or start a new run in another --out")
 
 
 def _plan_torchrun(task_cls: type[Task], train_cfg: TrainConfig, device: torch.device):
@@ -387,8 +413,9 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
         model = task_cls.model_from_spec(meta["model"]) if task_cls is not None else None
         if model is None:
             model = build_model(meta["model"])
-    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError, MemoryError) as exc:
-        first = (str(exc).splitlines() or [""])[0]  # torch appends its C++ stack to some messages
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError, MemoryError,
+            UserError) as exc:
+        first = first_line(exc)  # torch appends its C++ stack to some messages
         raise UserError(f"checkpoint {path} describes its network incompletely or impossibly "
                         f"({type(exc).__name__}: {first}); it was damaged or edited") from None
     load_model_state(model, tensors, str(path))

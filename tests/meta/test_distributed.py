@@ -45,8 +45,8 @@ def test_weights_are_identical_on_every_rank(ddp_run):
 def test_only_rank_0_writes_and_the_loss_decreases(ddp_run):
     run, _ = ddp_run
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.json", "checkpoint.safetensors", "config.json", "curve.csv", "metrics.json", "mse_curve.png",
-        "reconstructions.png"]
+        ".sirenkit.lock", "checkpoint.json", "checkpoint.safetensors", "config.json", "curve.csv", "metrics.json",
+        "mse_curve.png", "reconstructions.png", "run.json"]
     with open(run / "curve.csv", newline="") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f) if r["loss"]]
     assert len(losses) >= 6
@@ -65,7 +65,8 @@ def test_two_processes_match_one_process(ddp_run, tmp_path):
 
 @pytest.mark.parametrize("argv,needle", [
     (["fit", "image", "--size", "16", "--steps", "2"], "`sirenkit fit image` does not support torchrun"),
-    (["meta", "train", "--size", "12", "--max-seconds", "5"], "--max-seconds is not supported under torchrun"),
+    (["meta", "train", "--size", "12", "--context-max", "50", "--max-seconds", "5"],
+     "--max-seconds is not supported under torchrun"),
     (["meta", "train", "--size", "12", "--context-max", "50", "--batch-size", "7"],
      "--batch-size 7 does not split evenly over 2 processes"),
 ], ids=["task-without-torchrun", "max-seconds", "batch-not-divisible"])

@@ -11,6 +11,7 @@ PSNR-vs-time figure and results.json with every hyperparameter and curve.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -20,7 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import number_type
 from ..errors import TrainingDiverged, UserError
+from ..io.atomic import describe_os_error
+from ..runfolder import writing_outputs
 from ..train.callbacks import Callback
 
 METHOD_LR: dict[str, float] = {
@@ -96,7 +100,7 @@ def fit_one(path: Path, method: str, size: int, batch_pixels: int, steps: int, s
     """Fit `method` to one image; returns its hyperparameters, parameter count and PSNR curve."""
     from ..models import ModelConfig, Siren, count_parameters, model_spec
     from ..tasks.image import ImageConfig, ImageTask
-    from ..train.trainer import Trainer, TrainConfig
+    from ..train.trainer import TrainConfig, Trainer
 
     task = ImageTask(ImageConfig(path=str(path), size=size, batch_pixels=batch_pixels), device)
     budget = count_parameters(Siren(2, task.out_features, budget_width, budget_layers))
@@ -137,15 +141,20 @@ def psnr_at(curve: list[dict[str, Any]], seconds: float) -> float:
     return max(within) if within else float("nan")
 
 
+OUTPUTS = ("results.json", "results.md", "psnr_vs_time.png")
+"""The files `--out` receives."""
+
+
 def run_activations(images: str | None = None, steps: int = 300, seconds: float | None = None,
                     methods: str | None = None, size: int | None = None, batch_pixels: int | None = None,
                     hidden_features: int = 256, hidden_layers: int = 3, lr: float | None = None, seed: int = 0,
                     max_images: int = 0, device: str = "auto", threads: int | None = None,
-                    out: str | None = None, quiet: bool = False, lr_sweep: str | None = None) -> dict[str, Any]:
+                    out: str | None = None, quiet: bool = False, lr_sweep: str | None = None,
+                    overwrite: bool = False) -> dict[str, Any]:
     """Run the benchmark; returns {"machine", "settings", "runs", "summary", "markdown"} and, with `out`, writes
-    results.json, results.md and psnr_vs_time.png into that folder."""
+    results.json, results.md and psnr_vs_time.png into that folder (replacing files there that sirenkit did not
+    write only with `overwrite`)."""
     from ..train.device import resolve_device
-    from .suite import machine_info
 
     if steps < 1 or (seconds is not None and seconds <= 0):
         raise UserError("--steps must be ≥ 1 and --seconds > 0")
@@ -167,11 +176,24 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
     if threads:
         torch.set_num_threads(threads)
     out_dir = None
+    guard = contextlib.ExitStack()
     if out is not None:
         out_dir = Path(out)
         if out_dir.exists() and not out_dir.is_dir():
             raise UserError(f"--out {out_dir} is a file, not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir.is_dir():  # refused before the fits: files there that sirenkit did not write
+            guard.enter_context(writing_outputs([(out_dir / name, "--out") for name in OUTPUTS], "bench activations",
+                                                overwrite=overwrite))
+    with guard:
+        return _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixels, hidden_features,
+                          hidden_layers, lr, seed, out_dir, quiet)
+
+
+def _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixels, hidden_features, hidden_layers,
+               lr, seed, out_dir, quiet) -> dict[str, Any]:
+    """Every fit of the benchmark, the summary, and the files in `out_dir`."""
+    from .suite import machine_info
+
     size = size if size is not None else (512 if gpu else 128)
     batch_pixels = batch_pixels if batch_pixels is not None else (0 if gpu else 4096)
     eval_every = max(1, min(50, steps // 6))
@@ -197,10 +219,14 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
     result = {"machine": machine_info(dev), "settings": settings, "runs": runs, "summary": summary}
     result["markdown"] = markdown(result)
     if out_dir is not None:
-        from ..io.atomic import write_json
+        from ..io.atomic import write_json, write_text
 
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot write to output folder {out_dir}: {describe_os_error(exc)}") from None
         write_json(out_dir / "results.json", {k: v for k, v in result.items() if k != "markdown"})
-        (out_dir / "results.md").write_text(result["markdown"] + "\n", encoding="utf-8")
+        write_text(out_dir / "results.md", result["markdown"] + "\n")
         figure(runs, chosen, out_dir / "psnr_vs_time.png")
     return result
 
@@ -275,35 +301,40 @@ def figure(runs: list[dict[str, Any]], methods: list[str], path: Path) -> None:
     save_figure(fig, path)
 
 
+INT, FLOAT = number_type(int), number_type(float)  # 64-bit integers and finite numbers, as the fit flags
+
+
 def add_arguments(p) -> None:
     """Options of `sirenkit bench activations` (and `python benchmarks/activations.py`)."""
     p.add_argument("--images", default=None, metavar="DIR",
                    help="folder of images (e.g. Kodak); default: scikit-image's cameraman and astronaut (on GPUs also "
                         "coffee, chelsea, rocket)")
-    p.add_argument("--max-images", type=int, default=0, help="use only the first N images (default 0: all)")
-    p.add_argument("--steps", type=int, default=300, help="training steps per method and image (default 300)")
-    p.add_argument("--seconds", type=float, default=None, help="also stop each fit after this many seconds")
+    p.add_argument("--max-images", type=INT, default=0, help="use only the first N images (default 0: all)")
+    p.add_argument("--steps", type=INT, default=300, help="training steps per method and image (default 300)")
+    p.add_argument("--seconds", type=FLOAT, default=None, help="also stop each fit after this many seconds")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: every --activation)")
-    p.add_argument("--size", type=int, default=None, help="longer image side (default: 128 on CPU, 512 on GPU)")
-    p.add_argument("--batch-pixels", type=int, default=None,
+    p.add_argument("--size", type=INT, default=None, help="longer image side (default: 128 on CPU, 512 on GPU)")
+    p.add_argument("--batch-pixels", type=INT, default=None,
                    help="random pixels per step (default: 4096 on CPU, 0 = every pixel on GPU)")
-    p.add_argument("--hidden-features", type=int, default=256, help="width of the SIREN that sets the budget")
-    p.add_argument("--hidden-layers", type=int, default=3, help="hidden layers of the SIREN that sets the budget")
-    p.add_argument("--lr", type=float, default=None, help="one learning rate for all (default: per method)")
+    p.add_argument("--hidden-features", type=INT, default=256, help="width of the SIREN that sets the budget")
+    p.add_argument("--hidden-layers", type=INT, default=3, help="hidden layers of the SIREN that sets the budget")
+    p.add_argument("--lr", type=FLOAT, default=None, help="one learning rate for all (default: per method)")
     p.add_argument("--lr-sweep", default=None, metavar="LRS",
                    help="comma-separated learning rates: fit each method with each and keep its best")
-    p.add_argument("--seed", type=int, default=0, help="seed of every fit (default 0)")
+    p.add_argument("--seed", type=INT, default=0, help="seed of every fit (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=INT, default=None, help="torch CPU threads")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write results.json, results.md and psnr_vs_time.png into DIR")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results files in --out that sirenkit cannot prove it wrote")
     p.add_argument("--quiet", action="store_true", help="print only the table")
 
 
 def run_from_args(args) -> int:
     result = run_activations(args.images, args.steps, args.seconds, args.methods, args.size, args.batch_pixels,
                              args.hidden_features, args.hidden_layers, args.lr, args.seed, args.max_images,
-                             args.device, args.threads, args.out, args.quiet, args.lr_sweep)
+                             args.device, args.threads, args.out, args.quiet, args.lr_sweep, args.overwrite)
     print(result["markdown"])
     return 0
 

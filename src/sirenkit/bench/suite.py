@@ -11,6 +11,7 @@ image the training seconds until a PSNR target.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -24,6 +25,9 @@ import time
 from typing import Any, Callable
 
 import torch
+
+from ..config import number_type
+from ..io.atomic import finite_json, write_text
 
 # Sizes per mode: image/poisson side and pixels per step (0: all), SDF points (N + N), Helmholtz points.
 SIZES: dict[str, dict[str, int]] = {
@@ -269,7 +273,7 @@ def image_time_to_target(device: torch.device, quick: bool) -> dict[str, Any]:
     from ..tasks.image import ImageConfig, ImageTask
     from ..train.callbacks import Callback
     from ..train.device import synchronize
-    from ..train.trainer import Trainer, TrainConfig
+    from ..train.trainer import TrainConfig, Trainer
 
     size, target, budget, every = TARGETS[_mode(device, quick)]
     out: dict[str, Any] = {"size": size, "target_db": target, "budget_s": budget}
@@ -344,10 +348,20 @@ def image_time_to_target(device: torch.device, quick: bool) -> dict[str, Any]:
 def run_suite(device: str = "auto", quick: bool = False, json_path: str | None = None, threads: int | None = None,
               workloads: tuple[str, ...] | list[str] = WORKLOADS, memory: bool = True, target: bool = True,
               rounds: int | None = None, warmup: int | None = None, timed: int | None = None,
-              graphs: bool = False) -> dict[str, Any]:
-    """Run the suite; returns {"machine", "rows", "time_to_target", "markdown"} and writes `json_path`.
+              graphs: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Run the suite; returns {"machine", "rows", "time_to_target", "markdown"} and writes `json_path` (an
+    existing file there that sirenkit did not write is replaced only with `overwrite`).
     On CUDA with `graphs`, a third variant replays the default path's compiled loss as CUDA graphs. Each
     workload starts with `torch._dynamo.reset()`, which also drops the caller's compiled functions."""
+    from ..runfolder import writing_outputs
+
+    guard = writing_outputs([(json_path, "--json")], "bench suite", overwrite=overwrite) if json_path else \
+        contextlib.nullcontext()
+    with guard:
+        return _suite(device, quick, json_path, threads, workloads, memory, target, rounds, warmup, timed, graphs)
+
+
+def _suite(device, quick, json_path, threads, workloads, memory, target, rounds, warmup, timed, graphs):
     from ..train.device import resolve_device
 
     unknown = [w for w in workloads if w not in WORKLOADS]
@@ -355,6 +369,10 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
         from ..errors import UserError
 
         raise UserError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    if threads is not None and threads < 1:
+        from ..errors import UserError
+
+        raise UserError(f"--threads must be ≥ 1, got {threads}")
     dev = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -374,8 +392,7 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
         out = {"machine": machine, "rows": rows, "time_to_target": ttt, "complete": complete}
         out["markdown"] = markdown(out)
         if json_path:
-            with open(json_path, "w") as f:
-                json.dump(out, f, indent=2, default=str)
+            write_text(json_path, json.dumps(finite_json(out), indent=2, default=str, allow_nan=False) + "\n")
         return out
 
     for name in workloads:
@@ -465,13 +482,17 @@ def main(argv: list[str] | None = None) -> int:
     return run_from_args(args)
 
 
+INT, FLOAT = number_type(int), number_type(float)  # 64-bit integers and finite numbers, as the fit flags
+
+
 def add_arguments(p) -> None:
     """The suite's command-line options (shared by benchmarks/suite.py and `sirenkit bench suite`)."""
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes: a smoke run (about 1.5 minutes on a 2-core CPU, mostly compiling)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every number to FILE")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--overwrite", action="store_true", help="replace --json FILE although sirenkit did not write it")
+    p.add_argument("--threads", type=INT, default=None, help="torch CPU threads")
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of the workloads")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--no-target", action="store_true", help="skip the image time-to-target part")
@@ -482,6 +503,7 @@ def add_arguments(p) -> None:
 def run_from_args(args) -> int:
     """Run the suite from parsed options and print its markdown."""
     result = run_suite(args.device, args.quick, args.json, args.threads, tuple(args.workloads.split(",")),
-                       memory=not args.no_memory, target=not args.no_target, graphs=args.graphs)
+                       memory=not args.no_memory, target=not args.no_target, graphs=args.graphs,
+                       overwrite=args.overwrite)
     print(result["markdown"])
     return 0

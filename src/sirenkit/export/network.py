@@ -21,31 +21,31 @@ def run_folder(run: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def refuse_overwriting_run(run: str | Path, outputs: dict[str, Path]) -> None:
-    """UserError when an output ({what: path}) would replace a file that `run` is read from: its checkpoint, the
-    checkpoint's JSON twin or its config.json. Writing there would destroy the run (`sirenkit compress RUN --out
-    RUN/checkpoint.safetensors` would replace the network it has just read by its quantised copy)."""
-    from ..runner import CONFIG
+def run_inputs(run: str | Path) -> dict[Path, str]:
+    """The files a command reads from `run` (folder or checkpoint), as {path: what it is}, for `writing_outputs`:
+    an output there would destroy the run (`sirenkit compress RUN --out RUN/checkpoint.safetensors` would replace
+    the network it has just read by its quantised copy)."""
+    from ..runfolder import CONFIG
     from ..train.checkpoint import CHECKPOINT
 
     path = Path(run)
     checkpoint = path if path.is_file() else path / CHECKPOINT
-    twin = checkpoint.with_suffix(".json")
-    inputs = {checkpoint.resolve(): "the checkpoint", twin.resolve(): "the checkpoint's JSON twin",
-              (run_folder(run) / CONFIG).resolve(): f"the {CONFIG}"}
-    for what, out in outputs.items():
-        role = inputs.get(Path(out).resolve())
-        if role is not None:
-            raise UserError(f"{what} {out} is {role} of run {run}; writing it would destroy the run: choose another "
-                            "name")
+    return {checkpoint: f"the checkpoint of run {run}", checkpoint.with_suffix(".json"):
+            f"the checkpoint's JSON twin of run {run}", run_folder(run) / CONFIG: f"the {CONFIG} of run {run}"}
 
 
-def load_coordinate_network(run: str | Path, command: str) -> tuple[nn.Module, dict[str, Any]]:
-    """(model on the CPU in eval mode, checkpoint metadata); UserError for anything but a coordinate network.
+def load_coordinate_network(run: str | Path, command: str, fields: tuple[str, ...] | None = None
+                            ) -> tuple[nn.Module, dict[str, Any]]:
+    """(model on the CPU in eval mode, checkpoint metadata); UserError for anything but a coordinate network, or
+    for metadata that `checked_signal` refuses: the network against the task, and the signal `fields` the caller
+    reads where given, else every field present (export passes the description on into its sidecar, whose
+    conventions refer to them: a damaged value there would mislead; an absent one is merely absent). The
+    metadata returned holds the checked signal.
 
     `command` names the caller in messages (e.g. "export").
     """
     from ..runner import load_run
+    from ..tasks.base import checked_signal
 
     model, meta = load_run(run, "cpu")
     spec = meta.get("model")
@@ -64,7 +64,8 @@ def load_coordinate_network(run: str | Path, command: str) -> tuple[nn.Module, d
     if not _maps_coordinates(model, d, m):
         raise UserError(f"{command} needs a coordinate network (coords (N, d) → values (N, m)); the network of "
                         f"{run} does not map (N, {d}) coordinates to (N, {m}) values")
-    return model.float(), meta
+    signal = checked_signal(meta, run, fields=fields, partial=fields is None)
+    return model.float(), {**meta, "signal": signal}
 
 
 def _maps_coordinates(model: nn.Module, d: int, m: int) -> bool:

@@ -22,8 +22,9 @@ from ..errors import UserError
 from ..io.atomic import atomic_path, write_text
 from ..io.files import require_output_file
 from ..models import count_parameters
+from ..runfolder import writing_outputs
 from .conventions import coordinate_convention
-from .network import load_coordinate_network, refuse_overwriting_run, run_folder
+from .network import load_coordinate_network, run_folder, run_inputs
 
 DEFAULT_OPSET = 17
 """Opset 17 (ONNX 1.12, 2022): read by every onnxruntime since 1.12 and by most other runtimes."""
@@ -53,9 +54,11 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def export_onnx(run: str | Path, path: str | Path | None = None, opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(run: str | Path, path: str | Path | None = None, opset: int = DEFAULT_OPSET,
+                overwrite: bool = False) -> Path:
     """Write the network of `run` (folder or checkpoint) as ONNX at `path` (default RUN/model.onnx) and its
-    sidecar `path + ".json"`; returns `path`. Inputs: coords (N, in_features) float32; output values (N, out)."""
+    sidecar `path + ".json"`; returns `path`. Inputs: coords (N, in_features) float32; output values (N, out).
+    Neither replaces a file of the run's fit, nor one sirenkit did not write unless `overwrite`."""
     if not MIN_OPSET <= int(opset) <= MAX_OPSET:
         raise UserError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET} (what torch's exporter writes), "
                         f"got {opset}")
@@ -67,9 +70,9 @@ def export_onnx(run: str | Path, path: str | Path | None = None, opset: int = DE
     side = sidecar_path(path)
     if side.is_dir():
         raise UserError(f"--onnx {path}: its sidecar {side} is a folder; remove it or choose another name")
-    refuse_overwriting_run(run, {"--onnx": path, "the sidecar of --onnx": side})
     record = _describe(run, path, meta, model, int(opset))
-    with atomic_path(path) as tmp:
+    with writing_outputs([(path, "--onnx"), (side, "the sidecar of --onnx")], "export", overwrite=overwrite,
+                         inputs=run_inputs(run)), atomic_path(path) as tmp:
         _trace(model, record["input"]["shape"][1], tmp, int(opset), meta)
         _embed(tmp, record)
         record["check"] = _check(tmp, model, record["input"]["shape"][1])

@@ -26,6 +26,10 @@ Field = Callable[[np.ndarray], np.ndarray]
 """Signed distance at points (N, 3) float32 → (N,)."""
 
 
+class NonFiniteField(ValueError):
+    """The field is NaN or infinite somewhere on the grid (a damaged network): no mesh of it means anything."""
+
+
 @dataclass
 class MeshResult:
     """A triangle mesh in the field's coordinates plus what it cost to extract."""
@@ -102,8 +106,12 @@ def extract_mesh(
     axis = np.linspace(-bound, bound, r)
     h = 2.0 * bound / (r - 1)
     coarse = np.unique(np.r_[np.arange(0, r, max(1, block)), r - 1])
-    values = _grid_values(field, [axis[coarse]] * 3) - level
+    values = _grid_values(field, [axis[coarse]] * 3)
     evaluated = values.size
+    if not np.isfinite(values).all():
+        raise NonFiniteField(f"the field is NaN or infinite at {int((~np.isfinite(values)).sum())} of "
+                             f"{values.size} coarse grid nodes")
+    values -= level
 
     corners = [values[i : len(coarse) - 1 + i, j : len(coarse) - 1 + j, k : len(coarse) - 1 + k]
                for i in (0, 1) for j in (0, 1) for k in (0, 1)]

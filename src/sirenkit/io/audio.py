@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import UserError
 from .atomic import atomic_path
 from .files import require_file
+from .limits import check_audio_samples
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
 MAX_RATES = {"WAV": 2**31 - 1, "FLAC": 655350, "OGG": 200000}
@@ -22,6 +23,9 @@ MAX_RATES = {"WAV": 2**31 - 1, "FLAC": 655350, "OGG": 200000}
 libvorbis has an encoder mode for (libsndfile crashes with a segmentation fault above it rather than failing)."""
 DEFAULT_RATE = 22050
 """Sample rate of the generated default signal (Hz)."""
+UNSTATED = 2**62
+"""libsndfile reports 2**63 - 1 frames for a stream that does not state its length (a FLAC whose header has no
+sample count); at least this many frames means 'not stated'."""
 
 
 @dataclass
@@ -74,7 +78,8 @@ def load_audio(path: str | Path, start: float = 0.0, duration: float | None = No
     """Read an audio file, optionally only the window [start, start + duration) in seconds.
 
     Returns float32 samples (N, C) at the file's own sample rate. Missing, empty, unreadable or unsupported
-    files, non-finite samples and windows outside the clip raise `UserError` with one line.
+    files, non-finite samples and windows outside the clip raise `UserError` with one line, and so does a window
+    that would decode to more than --max-samples samples (`sirenkit.io.limits`; checked from the header first).
     """
     import soundfile as sf
 
@@ -83,7 +88,11 @@ def load_audio(path: str | Path, start: float = 0.0, duration: float | None = No
     try:
         with sf.SoundFile(str(path)) as f:
             rate, total = int(f.samplerate), int(f.frames)
+            if total >= UNSTATED:  # libsndfile cannot read such a stream to its end either
+                raise UserError(f"audio {path} does not state its length in its header (a streamed FLAC?), so "
+                                "its size cannot be checked before decoding; re-encode it (e.g. with ffmpeg)")
             first, count = _window_frames(path, rate, total, start, duration)
+            check_audio_samples(count, f.channels, f"audio {path}")  # from the header, before decoding
             f.seek(first)
             raw = f.read(frames=count, dtype="float32", always_2d=True)
     except UserError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
+from .atomic import describe_os_error
 
 
 def require_file(path: str | Path, what: str, kind: str = "a file") -> Path:
@@ -22,8 +23,14 @@ def require_file(path: str | Path, what: str, kind: str = "a file") -> Path:
 def require_output_file(path: str | Path, flag: str, hint: str = "give a file name") -> Path:
     """`path` as a Path if a file can be written there: not a folder, and its folder exists."""
     path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{flag} {path} is a folder; {hint}")
+    try:
+        if path.is_dir():
+            raise UserError(f"{flag} {path} is a folder; {hint}")
+        path.lstat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a name too long, a file on the way, no permission to look
+        raise UserError(f"cannot write {flag} {path}: {describe_os_error(exc)}") from None
     if not path.parent.is_dir():
         raise UserError(f"{flag}: folder {path.parent} does not exist")
     return path

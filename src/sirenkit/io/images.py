@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from ..errors import UserError
 from .atomic import atomic_path
 from .files import require_file
+from .limits import check_image_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,18 +53,37 @@ def default_image() -> Image:
 
 
 def load_image(path: str | Path) -> Image:
-    """Read PNG / JPEG / TIFF / BMP / WebP, grey or colour, 8 or 16 bit; alpha is dropped."""
+    """Read PNG / JPEG / TIFF / BMP / WebP, grey or colour, 8 or 16 bit; alpha is dropped.
+
+    The size the file's header declares is checked against --max-pixels (`sirenkit.io.limits`) before any
+    pixel is decoded, so a small file that would decode to a huge image is refused in a moment.
+    """
     path = require_file(path, "image", "an image file")
+    raw = _guarded(path, lambda: _read_png(path) if _is_png(path) else _read_other(path))
+    return image_from_array(raw, str(path))
+
+
+def image_size(path: str | Path) -> tuple[int, int, int]:
+    """(frames, height, width) that `load_image` would decode from `path`, read from its header only (no pixel
+    is decoded; frames > 1 for an animated GIF or a multi-page TIFF). Same errors as `load_image` for a missing
+    or unreadable file; the size is not checked against the limits here."""
+    path = require_file(path, "image", "an image file")
+    return _guarded(path, lambda: _png_size(path) if _is_png(path) else _other_size(path))
+
+
+def _guarded(path: Path, read: Callable[[], T]) -> T:
+    """`read()`, with any library error turned into one `could not read image …` line."""
     try:
         with warnings.catch_warnings():  # e.g. Pillow's "Corrupt EXIF data": the error line below says enough
             warnings.simplefilter("ignore")
-            raw = _read_png(path) if _is_png(path) else _read_other(path)
+            return read()
+    except UserError:
+        raise
     except Exception as exc:  # imageio raises many types for corrupt or unknown files
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         if "could not find a backend" in first.lower():  # imageio: no plugin recognises the bytes
             first = "no image reader recognises its contents"
         raise UserError(f"could not read image {path}: {first} (PNG, JPEG, TIFF, BMP or WebP expected)") from None
-    return image_from_array(raw, str(path))
 
 
 def _is_png(path: Path) -> bool:
@@ -67,14 +91,32 @@ def _is_png(path: Path) -> bool:
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _png_size(path: Path) -> tuple[int, int, int]:
+    import png
+
+    with open(path, "rb") as f:
+        reader = png.Reader(file=f)
+        reader.preamble()  # the chunks before the first IDAT: IHDR gives the size
+        return 1, int(reader.height), int(reader.width)
+
+
 def _read_png(path: Path) -> np.ndarray:
     """PNG through pypng, which keeps 16-bit colour (Pillow truncates 48-bit RGB to 8 bits)."""
     import png
 
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()  # rows: decoded lazily
+    check_image_pixels(height, width, f"image {path}")
     dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
-    data = np.vstack([np.asarray(row, dtype=dtype) for row in rows])
     planes = info["planes"]
+    data = np.empty((height, width * planes), dtype=dtype)  # filled row by row: no second copy
+    filled = 0
+    for row in rows:
+        if filled == height:
+            raise ValueError(f"more than the {height} rows its header declares")
+        data[filled] = np.asarray(row, dtype=dtype)
+        filled += 1
+    if filled != height:
+        raise ValueError(f"{filled} rows of the {height} its header declares")
     data = data.reshape(height, width, planes)
     if info["bitdepth"] not in (8, 16):  # 1/2/4-bit grey: stretch to 8 bits
         data = (data.astype(np.uint16) * 255 // (2 ** info["bitdepth"] - 1)).astype(np.uint8)
@@ -82,9 +124,75 @@ def _read_png(path: Path) -> np.ndarray:
 
 
 def _read_other(path: Path) -> np.ndarray:
+    """Any other format through imageio (the plugin `iio.imread` would choose), size checked first."""
+    return _with_pillow_limit_lifted(lambda: _open_checked(path, decode=True))
+
+
+def _other_size(path: Path) -> tuple[int, int, int]:
+    return _with_pillow_limit_lifted(lambda: _open_checked(path, decode=False))
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+def _with_pillow_limit_lifted(read: Callable[[], T]) -> T:
+    """`read()`; if Pillow refuses the image as a decompression bomb (its own MAX_IMAGE_PIXELS, 1.8e8 pixels by
+    default, whatever --max-pixels says), again with Pillow's limit off, so that --max-pixels (checked by
+    `read`) alone decides. Pillow's limit is a global: it is lifted under a lock and put back after."""
+    try:
+        return read()
+    except Exception as exc:
+        if type(exc).__name__ != "DecompressionBombError":
+            raise
+    from PIL import Image as PILImage
+
+    with _PILLOW_LIMIT:
+        saved = PILImage.MAX_IMAGE_PIXELS
+        PILImage.MAX_IMAGE_PIXELS = None
+        try:
+            return read()
+        finally:
+            PILImage.MAX_IMAGE_PIXELS = saved
+
+
+def _open_checked(path: Path, decode: bool):
+    """Open `path` with the imageio plugin `iio.imread` would use, read the size its header declares, check it
+    against --max-pixels when decoding, then decode (decode=True: the array) or return (frames, height, width)."""
     import imageio.v3 as iio
 
-    return np.asarray(iio.imread(path))
+    with iio.imopen(path, "r", legacy_mode=False) as handle:  # what iio.imread(path) does
+        if type(handle).__name__ == "TifffilePlugin":
+            import tifffile
+
+            with tifffile.TiffFile(str(path)) as tif:  # read() decodes the whole first series (all its pages)
+                series = tif.series  # none: read() below fails with tifffile's own reason
+                size = _frames_hw(series[0].shape, batch=False) if series else (1, 0, 0)
+        else:
+            props = handle.properties()  # header only: no pixel is decoded
+            size = _frames_hw(props.shape, batch=bool(props.is_batch))
+        if not decode:
+            return size
+        frames, height, width = size
+        check_image_pixels(height, width, f"image {path}", frames)
+        return np.asarray(handle.read())
+
+
+def _frames_hw(shape: tuple[int, ...], batch: bool) -> tuple[int, int, int]:
+    """(frames, height, width) of an array shape; a trailing axis of at most 4 is colour (not counted), any
+    axis before the last two image axes counts as frames (so every decoded value but colour is a pixel).
+    >>> _frames_hw((600, 800, 3), False), _frames_hw((5, 60, 80), True), _frames_hw((8, 8, 5), False)
+    ((1, 600, 800), (5, 60, 80), (8, 8, 5))
+    """
+    dims = [int(s) for s in shape]
+    frames = 1
+    if batch and dims:
+        frames, dims = dims[0], dims[1:]
+    if len(dims) >= 3 and dims[-1] <= 4:
+        dims = dims[:-1]
+    while len(dims) > 2:
+        frames, dims = frames * dims[0], dims[1:]
+    dims = [1] * (2 - len(dims)) + dims
+    return frames, dims[0], dims[1]
 
 
 def image_from_array(raw: np.ndarray, source: str) -> Image:
@@ -132,8 +240,30 @@ def resize_longer_side(image: Image, size: int) -> Image:
 
     scale = size / max(h, w)
     shape = (max(2, round(h * scale)), max(2, round(w * scale)))
-    pixels = resize(image.pixels, shape + (image.channels,), anti_aliasing=scale < 1, preserve_range=True)
+    pixels = image.pixels
+    block = int(1 / scale) // 2
+    if block >= 2 and h * w > BLOCK_MEAN_ABOVE:  # a huge image: average k×k blocks first, then resize by ≤ 4×
+        pixels = _block_mean(pixels, block)
+    pixels = resize(pixels, shape + (image.channels,), anti_aliasing=scale < 1, preserve_range=True)
     return Image(np.clip(pixels, 0, 1).astype(np.float32), image.bit_depth, image.source)
+
+
+BLOCK_MEAN_ABOVE = 2**24
+"""Images of more pixels (16.8 MP) that shrink ≥ 4× are box-filtered by blocks before the resize (see `_block_mean`);
+smaller ones keep skimage's Gaussian anti-aliasing alone, so their fits are unchanged."""
+
+
+def _block_mean(pixels: np.ndarray, k: int) -> np.ndarray:
+    """Mean of k×k blocks of (H, W, C) pixels; the last partial block of each axis averages what it holds.
+
+    skimage's anti-aliased `resize` blurs with a Gaussian of σ ≈ (factor − 1)/2 at full resolution, which for a
+    12000² photograph resized to 256 took minutes; averaging blocks first makes that seconds and bounds memory.
+    """
+    h, w, c = pixels.shape
+    rows = np.add.reduceat(pixels, np.arange(0, h, k), axis=0, dtype=np.float64)
+    sums = np.add.reduceat(rows, np.arange(0, w, k), axis=1)
+    counts = np.outer(np.diff(np.append(np.arange(0, h, k), h)), np.diff(np.append(np.arange(0, w, k), w)))
+    return (sums / counts[..., None]).astype(np.float32)
 
 
 def to_grey(image: Image) -> Image:

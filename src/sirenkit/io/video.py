@@ -19,13 +19,18 @@ import numpy as np
 
 from ..errors import UserError
 from .atomic import atomic_path
-from .images import IMAGE_SUFFIXES, load_image
+from .images import IMAGE_SUFFIXES, image_size, load_image
+from .limits import check_frame_pixels, check_video_pixels
 
 FOLDER_FPS = 25.0
 """Frame rate given to a folder of frames unless one is set explicitly."""
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 """Output suffixes `write_video` accepts and the ffmpeg muxer each one uses."""
+
+BATCH_BYTES = 2**28
+"""At most this many bytes of native-size frames wait to be resized together (fewer than `batch` frames for
+large frames), so a clip of huge frames never holds many of them at once."""
 
 
 @dataclass
@@ -84,17 +89,27 @@ def load_video(path: str | Path, frames: int = 0, start: int = 0, size: int = 0,
     Frames are resized as they are decoded, a few at a time, so a long high-resolution clip never sits in memory
     at full size. `fps` overrides the frame rate (a folder of frames gets 25 fps otherwise).
     Raises UserError (one line) for a missing, empty or undecodable file, a folder without frames, frames of
-    different sizes, or a request for more frames than the clip holds.
+    different sizes, or a request for more frames than the clip holds. Before decoding, the frame size and the
+    frames to decode (from the header) are checked against --max-pixels and --max-video-pixels
+    (`sirenkit.io.limits`); the count is checked again while decoding, as a header may lie.
     """
     path = Path(path)
     _check_request(frames, start, size, fps)
     if not path.exists():
         raise UserError(f"video {path} does not exist")
     if path.is_dir():
-        source, rate, native, reader, total = _open_folder(path)
+        source, rate, native, reader, total = _open_folder(path, frames, start)
     else:
-        source, rate, native, reader, total = _open_file(path)
+        source, rate, native, reader, total = _open_file(path, frames, start)
     return _collect(source, fps or rate, native, reader, total, frames, start, size, batch)
+
+
+def _to_decode(frames: int, start: int, available: int | None) -> int | None:
+    """Frames decoded for a request: `start` + `frames` (decoding stops there; 0: to the end), at most
+    `available` (the clip's count, None when unknown)."""
+    if frames == 0:
+        return available
+    return start + frames if available is None else min(available, start + frames)
 
 
 def synthetic_video(frames: int = 0, start: int = 0, size: int = 0, fps: float = 0.0) -> Video:
@@ -146,6 +161,7 @@ def _collect(source: str, rate: float, native: tuple[int, int], reader, total: i
     """Take frames [start, start + frames) of `reader`, resizing a batch at a time; check sizes and counts."""
     target = scaled_size(native[0], native[1], size)
     wanted = None if frames == 0 else start + frames
+    batch = max(1, min(batch, BATCH_BYTES // max(1, native[0] * native[1] * 3)))
     kept: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     count = 0
@@ -180,7 +196,7 @@ def _collect(source: str, rate: float, native: tuple[int, int], reader, total: i
 
 
 # ------------------------------------------------------------------------------------------------- files
-def _open_file(path: Path):
+def _open_file(path: Path, frames: int = 0, start: int = 0):
     import imageio_ffmpeg
 
     if path.stat().st_size == 0:
@@ -195,11 +211,23 @@ def _open_file(path: Path):
     width, height = (int(v) for v in meta["size"])
     fps = float(meta.get("fps") or 0.0) or _header_fps(path) or FOLDER_FPS
     total = None  # duration × fps is only an estimate; the exact count comes from decoding to the end
+    try:  # the limits, from the header, before a frame is decoded
+        check_frame_pixels(height, width, f"frames of video {path}")
+        duration = float(meta.get("duration") or 0.0)
+        estimate = round(duration * fps) if math.isfinite(duration) and duration > 0 else None
+        count = _to_decode(frames, start, estimate)
+        if count is not None:
+            check_video_pixels(count, height, width, f"video {path}",
+                               about=frames == 0 or (estimate is not None and estimate < start + frames))
+    except UserError:
+        reader.close()
+        raise
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames_of() -> Iterator[np.ndarray]:
         n = 0
         try:
             for raw in reader:
+                check_video_pixels(n + 1, height, width, f"video {path}")  # the header may understate the count
                 yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
                 n += 1
         except (OSError, RuntimeError) as exc:
@@ -207,7 +235,7 @@ def _open_file(path: Path):
         if n == 0:
             raise UserError(f"video {path} holds no frames that ffmpeg can decode")
 
-    gen = frames()
+    gen = frames_of()
 
     class _Reader:
         def __iter__(self):
@@ -283,14 +311,16 @@ def _as_rgb8(pixels: np.ndarray) -> np.ndarray:
     return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _open_folder(folder: Path):
+def _open_folder(folder: Path, frames: int = 0, start: int = 0):
     files = frame_files(folder)
     if not files:
         raise UserError(f"folder {folder} holds no image frames ({', '.join(IMAGE_SUFFIXES)}); "
                         "give a video file or a folder of frames")
-    first = _as_rgb8(load_image(files[0]).pixels)
+    _, height, width = image_size(files[0])  # header only: the limits are checked before anything is decoded
+    check_video_pixels(_to_decode(frames, start, len(files)), height, width, f"folder {folder}")
+    first = _as_rgb8(load_image(files[0]).pixels)  # every frame: its own --max-pixels check in load_image
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames_of() -> Iterator[np.ndarray]:
         yield first
         for f in files[1:]:
             frame = _as_rgb8(load_image(f).pixels)
@@ -299,7 +329,7 @@ def _open_folder(folder: Path):
                                 f"{first.shape[1]}×{first.shape[0]}; every frame must have the same size")
             yield frame
 
-    return str(folder), FOLDER_FPS, first.shape[:2], frames(), len(files)
+    return str(folder), FOLDER_FPS, first.shape[:2], frames_of(), len(files)
 
 
 # ------------------------------------------------------------------------------------------------- writing

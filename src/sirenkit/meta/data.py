@@ -29,6 +29,7 @@ from torch import Tensor
 
 from ..errors import UserError
 from ..io.images import IMAGE_SUFFIXES, image_files_under, load_image
+from ..io.limits import carry_limits
 
 SPLIT_SEED = 0  # the folder split and the offline default's subsampling never depend on --seed
 
@@ -108,10 +109,17 @@ def _celeba(root: Path, size: int) -> ImageSet:
 
 
 def _load_files(files: list[Path], size: int) -> Tensor:
-    """Load, centre-crop and resize every file (threads: decoding releases the GIL) -> uint8 (N, S, S, 3)."""
+    """Load, centre-crop and resize every file (threads: decoding releases the GIL) -> uint8 (N, S, S, 3).
+
+    Every image goes through `load_image`'s checks, --max-pixels included (the limits in force here are carried
+    into the worker threads); on the first refusal the images not yet started are not decoded at all."""
     workers = min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        images = list(pool.map(lambda f: square_rgb(load_image(f).pixels, size), files))
+    load = carry_limits(lambda f: square_rgb(load_image(f).pixels, size))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        images = list(pool.map(load, files))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return torch.stack(images)
 
 

@@ -7,13 +7,23 @@ docs/representations.md describes each one, its initialisation and its defaults.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from ..config import from_dict, option
+from ..config import (
+    MAX_DEPTH,
+    MAX_PARAMETERS,
+    MAX_SCALE,
+    MAX_WIDTH,
+    check_values,
+    from_dict,
+    in_range,
+    option,
+)
 from ..errors import UserError, check_all
 from .activations import (
     ELU,
@@ -32,7 +42,7 @@ from .activations import (
 from .encodings import FourierFeatures, PositionalEncoding, RBFEncoding, nyquist_frequencies
 from .grid import MAX_DIMENSIONS, Grid, largest_resolution
 from .mlp import FieldMLP, Siren, count_parameters, siren_init
-from .wire import Wire
+from .wire import Wire, complex_width
 
 ActivationName = Literal[
     "sine", "relu", "tanh", "softplus", "elu", "selu", "relu-pe", "rbf-relu", "fourier", "finer", "gauss", "wire",
@@ -55,6 +65,8 @@ _BASELINES = {
 DEFAULT_PE_FREQUENCIES = 10  # the paper's count when no sampling rate is known (3-D shapes)
 FINER_FIRST_BIAS = 1.0  # measured on the cameraman, see docs/representations.md
 GAUSS_SCALE = 10.0  # measured on the cameraman, see docs/representations.md
+MAX_PE_FREQUENCIES = 32  # relu-pe: 2^31·π already exceeds what float32 coordinates resolve
+MAX_WIRE_EXPONENT = 20.0  # wire: the Gabor amplitude exp(ω0²/(4 s0²)) stays ≤ e^20 ≈ 5e8 (squares fit float32)
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class ModelConfig:
         """
         cfg = self.resolved(samples, in_features, out_features)
         cfg.validate()
+        cfg.check_size(in_features, out_features)
         if cfg.activation == "sine":
             return Siren(
                 in_features,
@@ -147,16 +160,60 @@ class ModelConfig:
         )
 
     def validate(self) -> None:
-        """Refuse sizes and hyperparameters no network can be built with (one-line UserErrors)."""
+        """Refuse sizes and hyperparameters no network can be built with, or whose float32 arithmetic would
+        overflow (one-line UserErrors). Every field is checked, whichever activation uses it."""
+        check_values(self)
+        ratio = self.wire_omega / (2 * self.wire_scale) if self.wire_scale > 0 else math.inf
+        wire_exponent = ratio * ratio  # ω0²/(4 s0²); products give inf where ** would raise OverflowError
         check_all([
             (self.hidden_features >= 1 and self.hidden_layers >= 0,
              "--hidden-features must be ≥ 1 and --hidden-layers ≥ 0"),
+            in_range("--hidden-features", self.hidden_features, high=MAX_WIDTH),
+            in_range("--hidden-layers", self.hidden_layers, high=MAX_DEPTH),
+            in_range("--first-omega-0", self.first_omega_0, 0, MAX_SCALE, above=True),
+            in_range("--hidden-omega-0", self.hidden_omega_0, 0, MAX_SCALE, above=True),
+            in_range("--pe-frequencies", 1 if self.pe_frequencies is None else self.pe_frequencies, 1,
+                     MAX_PE_FREQUENCIES, note=" (or auto; 2^L·π beyond that is float32 noise)"),
+            in_range("--rbf-centers", self.rbf_centers, 1, MAX_WIDTH),
+            in_range("--rbf-sigma", self.rbf_sigma, 0, MAX_SCALE, above=True),
             (self.ff_features >= 1, f"--ff-features must be ≥ 1 (got {self.ff_features})"),
+            in_range("--ff-features", self.ff_features, high=MAX_WIDTH),
+            in_range("--ff-sigma", self.ff_sigma, 0, MAX_SCALE, above=True),
             (self.finer_first_bias >= 0, f"--finer-first-bias must be ≥ 0 (got {self.finer_first_bias:g})"),
+            in_range("--finer-first-bias", self.finer_first_bias, high=MAX_SCALE),
             (self.gauss_scale > 0, f"--gauss-scale must be > 0 (got {self.gauss_scale:g})"),
+            in_range("--gauss-scale", self.gauss_scale, high=MAX_SCALE),
+            in_range("--wire-omega", self.wire_omega, 0, MAX_SCALE, above=True),
+            in_range("--wire-scale", self.wire_scale, 0, MAX_SCALE, above=True),
+            (wire_exponent <= MAX_WIRE_EXPONENT,
+             (f"--wire-omega {self.wire_omega:g} with --wire-scale {self.wire_scale:g}: the Gabor wavelet reaches "
+              f"exp(ω0²/(4·s0²)) = exp({wire_exponent:.3g}), which overflows float32 losses; keep ω0 ≤ "
+              f"{2 * math.sqrt(MAX_WIRE_EXPONENT):.3g}·s0")),
             (self.grid_resolution is None or self.grid_resolution >= 2,
              f"--grid-resolution must be ≥ 2 (got {self.grid_resolution})"),
         ])
+
+    def check_size(self, in_features: int, out_features: int) -> None:
+        """Refuse a network of more than MAX_PARAMETERS parameters before any memory is taken for it (counted
+        in Python integers from the settings, so an absurd --grid-resolution cannot overflow the count)."""
+        count = self.estimate_parameters(in_features, out_features)
+        if count > MAX_PARAMETERS:
+            raise UserError(f"the {self.activation} network would have {count:,} parameters, more than "
+                            f"{MAX_PARAMETERS:,} (their weights, gradients and Adam state alone take 16 bytes "
+                            "each); lower --hidden-features, --hidden-layers or --grid-resolution")
+
+    def estimate_parameters(self, in_features: int, out_features: int) -> int:
+        """The parameter count of the network `build` makes, from the settings alone (no tensor is made)."""
+        if self.activation == "grid":
+            return (self.grid_resolution or 2) ** in_features * out_features
+        h, layers = self.hidden_features, self.hidden_layers
+        if self.activation == "wire":
+            w = complex_width(h)
+            return in_features * w + w + layers * 2 * (w * w + w) + 2 * w * out_features + out_features
+        width = {"relu-pe": in_features * (1 + 2 * (self.pe_frequencies or DEFAULT_PE_FREQUENCIES)),
+                 "rbf-relu": self.rbf_centers, "fourier": 2 * self.ff_features}.get(self.activation, in_features)
+        encoding = self.rbf_centers * (in_features + 1) if self.activation == "rbf-relu" else 0
+        return encoding + width * h + h + layers * (h * h + h) + h * out_features + out_features
 
     def _build_on_meta(self, in_features: int, out_features: int, samples: int | None = None) -> nn.Module:
         """The network's skeleton on the meta device: parameter shapes without memory or random draws."""
@@ -204,7 +261,10 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
     """Rebuild a network from a stored spec: ModelConfig fields plus `in_features` and `out_features`."""
     spec = dict(spec)
     in_features, out_features = int(spec.pop("in_features")), int(spec.pop("out_features"))
-    return from_dict(ModelConfig, spec, "model spec").build(in_features, out_features)
+    try:
+        return from_dict(ModelConfig, spec, "model spec").build(in_features, out_features)
+    except UserError as exc:  # a stored spec out of range is damage: the caller names the checkpoint
+        raise ValueError(str(exc)) from None
 
 
 def model_spec(config: ModelConfig, in_features: int, out_features: int, samples: int | None = None) -> dict:

@@ -23,16 +23,31 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
-from ..errors import UserError
+from ..config import MAX_POINTS, check_values, in_range, option
+from ..errors import UserError, check_all
 from ..grids import predict
-from ..io.audio import Audio, check_audio_suffix, default_audio, load_audio, save_audio, window
+from ..io.audio import MAX_RATES, Audio, check_audio_suffix, default_audio, load_audio, save_audio, window
 from ..plots import curve_plot, new_figure, save_figure
 from . import register
-from .base import Batch, ExportContext, RenderOptions, Task
+from .base import (
+    MAX_SIDE,
+    RENDER_SAMPLES,
+    Batch,
+    ExportContext,
+    Number,
+    RenderOptions,
+    Task,
+    Text,
+    Whole,
+    amount,
+    require_finite,
+    shown,
+)
 
 AUDIO_OMEGA_0 = 3000.0
 """First-layer ω0 for audio (the paper's choice): time in [-1, 1] needs far higher frequencies than images."""
+MAX_CHANNELS = 65535
+"""Most channels an audio file holds (WAV's header field)."""
 CPU_OMEGA_0 = 6000.0
 """First-layer ω0 of the short `cpu` recipe: with a few thousand minibatch steps a wider first-layer spectrum
 converges faster (measured: MSE 4.8e-5 instead of 1.0e-4 on Bach, 6.1e-4 instead of 1.0e-3 on 12 s of
@@ -45,7 +60,7 @@ class AudioConfig:
 
     path: str | None = option(
         None, "audio file (WAV, FLAC, OGG; mono or multi-channel); default: a generated chord with a sweep",
-        positional=True, metavar="AUDIO",
+        positional=True, metavar="AUDIO", path=True,
     )
     start: float = option(0.0, "fit the clip from this time on (seconds)")
     duration: float | None = option(None, "fit only this many seconds from --start; none: to the end of the clip")
@@ -54,6 +69,18 @@ class AudioConfig:
         "uniform", "how --batch-samples are drawn: uniform, or loudness (loud passages more often, loss reweighted)"
     )
     chunk: int = option(16384, "samples per chunk when evaluating the whole clip (bounds memory)")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the clip is read)."""
+        check_values(self)
+        check_all([
+            (self.start >= 0, f"--start must be ≥ 0 seconds (got {self.start})"),
+            (self.duration is None or self.duration > 0,
+             f"--duration must be a positive number of seconds (got {self.duration}); omit it for the whole clip"),
+            (self.batch_samples >= 0, "--batch-samples must be ≥ 0 (0 uses the whole clip every step)"),
+            in_range("--batch-samples", self.batch_samples, high=MAX_POINTS),
+            (self.chunk >= 1, "--chunk must be ≥ 1"),
+        ])
 
 
 def snr_db(truth: Tensor, fit: Tensor) -> float:
@@ -132,10 +159,7 @@ class AudioTask(Task):
 
     def __init__(self, config: AudioConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        if config.batch_samples < 0:
-            raise UserError("--batch-samples must be ≥ 0 (0 uses the whole clip every step)")
-        if config.chunk < 1:
-            raise UserError("--chunk must be ≥ 1")
+        config.validate()
         if config.path:
             audio = load_audio(config.path, config.start, config.duration)
         else:
@@ -208,6 +232,31 @@ class AudioTask(Task):
         return {"rate": self.audio.rate, "frames": self.frames, "channels": self.out_features,
                 "scale": self.scale, "start": self.config.start, "source": self.audio.source}
 
+    signal_schema = {"rate": Whole(1, MAX_RATES["WAV"]), "frames": Whole(2, MAX_SIDE**2),
+                     "channels": Whole(1, MAX_CHANNELS), "scale": Number(gt=0), "start": Number(ge=0, optional=True),
+                     "source": Text()}
+    network_inputs = 1
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return signal["channels"], f"channels {signal['channels']}"
+
+    @classmethod
+    def render_frames(cls, signal: dict[str, Any], out_rate: int) -> int:
+        """Samples of a render at `out_rate` Hz spanning the fitted clip (integer arithmetic: any rate is safe)."""
+        rate, frames = signal["rate"], signal["frames"]
+        return frames if out_rate == rate else max(2, (2 * frames * out_rate + rate) // (2 * rate))
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        out_rate = options.size or signal["rate"]
+        count, channels = cls.render_frames(signal, out_rate), signal["channels"]
+        request = (f"--size {shown(options.size)} (the sample rate) would render" if options.size
+                   else "the fitted clip has")
+        each = "" if channels == 1 else f" × {channels} channels = {amount(count * channels)} values"
+        RENDER_SAMPLES.check(count * channels, f"{request} {amount(count)} samples{each}",
+                             "samples" if channels == 1 else "values (samples × channels)")
+
     # ------------------------------------------------------------------ export
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         out = ctx.out_dir
@@ -228,17 +277,18 @@ class AudioTask(Task):
         The rendered clip spans the fitted duration (frames / rate seconds); a higher rate samples the network
         between the fitted samples, a lower one samples it sparser without low-pass filtering (it may alias).
         """
-        rate, frames = int(meta["rate"]), int(meta["frames"])
+        rate, frames = meta["rate"], meta["frames"]  # checked by `checked_signal`, the size by `check_render`
         out_rate = int(options.size) if options.size else rate
         check_audio_suffix(out, out_rate)  # before the (possibly long) evaluation
         if out_rate == rate:
             coords = time_coords(frames, device)
         else:
-            count = max(2, round(frames * out_rate / rate))
+            count = cls.render_frames(meta, out_rate)
             seconds = torch.arange(count, device=device, dtype=torch.float64) / out_rate
             coords = (-1.0 + 2.0 * seconds * rate / (frames - 1)).to(torch.float32).unsqueeze(-1)
-        values = predict(model, coords, options.chunk).cpu().numpy() * float(meta.get("scale", 1.0))
-        save_audio(out, values, out_rate)
+        values = predict(model, coords, options.chunk)
+        require_finite(values, options)
+        save_audio(out, values.cpu().numpy() * float(meta["scale"]), out_rate)
         return out
 
     @classmethod

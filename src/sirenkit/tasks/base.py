@@ -6,6 +6,9 @@ The trainer only ever calls `batch`, `loss_terms` and `evaluate`; the runner cal
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS
 from ..models.precision import tf32_hardware
 
 
@@ -35,6 +39,263 @@ class RenderOptions:
     size: int | None = None
     frames: int | None = None
     chunk: int = 65536
+    run: str = "the run"
+    """The run rendered, as given (for messages)."""
+
+
+# ---------------------------------------------------------------------------------------------- output limits
+def amount(n: int) -> str:
+    """An integer for a message: with thousands separators, or as a power of ten when it is astronomical."""
+    return f"{n:,}" if abs(n) < 10**15 else f"about 10^{len(str(abs(n))) - 1}"
+
+
+def shown(n: int | None) -> str:
+    """A flag's value or a side for a message: as typed, or as a power of ten when it is astronomical."""
+    return str(n) if n is None or abs(n) < 10**20 else amount(n)
+
+
+def require_finite(values: Tensor, options: RenderOptions) -> None:
+    """UserError when a network's output holds NaN or ±inf (damaged weights): never written as a black file."""
+    from ..errors import UserError
+
+    bad = int((~torch.isfinite(values)).reshape(values.shape[0], -1).any(dim=1).sum())
+    if bad:
+        raise UserError(f"the network of {options.run} gives NaN or infinite values at {bad:,} of "
+                        f"{values.shape[0]:,} points; its checkpoint was damaged or edited")
+
+
+@dataclass(frozen=True)
+class OutputLimit:
+    """A cap on what one command holds in memory or writes, checked before any work, so that a typo
+    (`render --size 2000000000`) is refused at once instead of running until memory or disk is gone. Each default
+    lies far above what a real use needs; the environment variable `SIRENKIT_MAX_<NAME>` moves it for one who
+    needs more (or, in tests, less). A cap on the same quantity as an input limit (`sirenkit.io.limits`) has its
+    default, and follows that limit where a command sets it (`--max-pixels` …): what can be fitted can be
+    rendered at its own size."""
+
+    name: str
+    default: int
+    why: str
+    """What runs out, for the message (e.g. "the whole image is held in memory, about 60 bytes a pixel")."""
+    input_limit: str | None = None
+    """The `sirenkit.io.limits` limit of the same quantity ('max_pixels' …), or None."""
+
+    @property
+    def env(self) -> str:
+        return f"SIRENKIT_MAX_{self.name}"
+
+    def value(self) -> int:
+        """The limit in force: `SIRENKIT_MAX_<NAME>` when set (a positive whole number, 1e9 allowed), else the
+        default."""
+        text = os.environ.get(self.env, "").strip()
+        if not text:
+            if self.input_limit is not None:
+                from ..io.limits import limit
+
+                return limit(self.input_limit)
+            return self.default
+        try:
+            number = int(text.replace("_", ""))
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                f = math.nan
+            number = int(f) if math.isfinite(f) and f == int(f) else 0
+        if number < 1:
+            from ..errors import UserError
+
+            raise UserError(f"{self.env} must be a positive whole number such as {self.default}, got {text!r}")
+        return number
+
+    def check(self, count: int, request: str, unit: str) -> None:
+        """UserError when `count` `unit` are more than the limit; `request` says what the flags would produce,
+        the count included (e.g. "--size 20000 would render 20000×20000 = 400,000,000 pixels")."""
+        limit = self.value()
+        if count > limit:
+            from ..errors import UserError
+
+            raise UserError(f"{request}, more than the limit of {amount(limit)} {unit} ({self.why}); set {self.env} "
+                            "to allow more")
+
+
+RENDER_PIXELS = OutputLimit(
+    "PIXELS", DEFAULT_MAX_PIXELS, "the whole picture is held in memory, 40 to 80 bytes a pixel", "max_pixels")
+"""Pixels of one rendered picture (an image, one video frame, a plot's planes): 2^30 (32768²) by default, the
+largest image `fit image` reads."""
+RENDER_SAMPLES = OutputLimit(
+    "SAMPLES", DEFAULT_MAX_SAMPLES, "the whole clip is held in memory, about 30 bytes a sample", "max_samples")
+"""Samples × channels of one rendered audio clip: 2^30 (6 hours of 48 kHz mono) by default, as `fit audio` reads."""
+RENDER_FRAMES = OutputLimit("FRAMES", 100_000, "each frame is one more pass of the network over a picture")
+"""Frames of one rendered video (a render keeps the fitted duration: more frames are slow motion)."""
+RENDER_VIDEO_PIXELS = OutputLimit(
+    "VIDEO_PIXELS", DEFAULT_MAX_VIDEO_PIXELS,
+    "the network is evaluated at every pixel of every frame and the file grows with them", "max_video_pixels")
+"""Frames × pixels of one rendered video: 2^38 (2.3 hours of 1080p at 30 fps) by default, as `fit video` reads."""
+
+
+# ---------------------------------------------------------------------------------------------- stored signals
+class DamagedSignal(Exception):
+    """A stored signal description that a task cannot use: `reason` says what is wrong, `missing` names an
+    absent field. `checked_signal` turns it into the one-line UserError that names the run."""
+
+    def __init__(self, reason: str, missing: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.missing = reason, missing
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+@dataclass(frozen=True)
+class Whole:
+    """Schema rule: an integer in [lo, hi] (an integral JSON number such as 16 or 16.0)."""
+
+    lo: int = 1
+    hi: int = 2**31 - 1
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> int:
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
+            value = int(value)
+        kind = "a positive integer" if self.lo >= 1 else "an integer"
+        if isinstance(value, bool) or not isinstance(value, int) or value < min(self.lo, 1):
+            raise DamagedSignal(f"{key} {_show(value)} is not {kind}")
+        if value < self.lo:
+            raise DamagedSignal(f"{key} {value} is below {self.lo}")
+        if value > self.hi:
+            raise DamagedSignal(f"{key} {amount(value)} is above {amount(self.hi)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Number:
+    """Schema rule: a finite number, > gt / ≥ ge / < lt / ≤ le where given."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DamagedSignal(f"{key} {_show(value)} is not a number")
+        try:
+            x = float(value)
+        except OverflowError:
+            x = math.inf
+        if not math.isfinite(x):
+            raise DamagedSignal(f"{key} {_show(value)} is not a finite number")
+        bounds = [(self.gt, lambda b: x > b, "> {}"), (self.ge, lambda b: x >= b, "≥ {}"),
+                  (self.lt, lambda b: x < b, "< {}"), (self.le, lambda b: x <= b, "≤ {}")]
+        for bound, holds, text in bounds:
+            if bound is not None and not holds(bound):
+                wanted = "positive" if text == "> {}" and bound == 0 else text.format(f"{bound:g}")
+                raise DamagedSignal(f"{key} {x:g} is not {wanted}")
+        return value if isinstance(value, int) else x  # as stored: an integer stays one
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Schema rule: one of `values`."""
+
+    values: tuple[Any, ...]
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> Any:
+        if isinstance(value, bool) or value not in self.values:
+            raise DamagedSignal(f"{key} {_show(value)} is not one of {', '.join(map(repr, self.values))}")
+        return value
+
+
+@dataclass(frozen=True)
+class Text:
+    """Schema rule: a string (names, sources: shown to people, never used to compute)."""
+
+    optional: bool = True
+
+    def check(self, key: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise DamagedSignal(f"{key} {_show(value)} is not a text")
+        return value
+
+
+@dataclass(frozen=True)
+class Vector:
+    """Schema rule: a list of `length` finite numbers (each checked by `item`)."""
+
+    length: int
+    item: Number = Number()
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> list[float]:
+        if not isinstance(value, (list, tuple)) or len(value) != self.length:
+            raise DamagedSignal(f"{key} {_show(value)} is not a list of {self.length} numbers")
+        return [self.item.check(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """Schema rule: a list of `lo` … `hi` items, each checked by `item`."""
+
+    item: Any
+    lo: int = 1
+    hi: int = 2**20
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> list[Any]:
+        if not isinstance(value, (list, tuple)) or not self.lo <= len(value) <= self.hi:
+            raise DamagedSignal(f"{key} {_show(value)} is not a list of {self.lo} to {amount(self.hi)} items")
+        return [self.item.check(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+
+@dataclass(frozen=True)
+class Nullable:
+    """Schema rule: null, or what `rule` accepts."""
+
+    rule: Any
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> Any:
+        return None if value is None else self.rule.check(key, value)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Schema rule: an object whose fields follow `schema` (e.g. the SDF's normalisation)."""
+
+    schema: dict[str, Any]
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise DamagedSignal(f"{key} {_show(value)} is not an object")
+        return check_schema(self.schema, value, prefix=f"{key}.")
+
+
+def check_schema(schema: dict[str, Any], signal: dict[str, Any], prefix: str = "",
+                 fields: tuple[str, ...] | None = None, partial: bool = False) -> dict[str, Any]:
+    """`signal` with every field of `schema` (only `fields` where given) checked and cleaned (fields the schema
+    does not name are kept as they are); `DamagedSignal` for a missing required field (unless `partial`) or a
+    value its rule refuses."""
+    clean = dict(signal)
+    for key, rule in schema.items():
+        if fields is not None and key not in fields:
+            continue
+        if key not in signal:
+            if rule.optional or partial:
+                continue
+            raise DamagedSignal(f"{prefix}{key} is missing", missing=prefix + key)
+        clean[key] = rule.check(prefix + key, signal[key])
+    return clean
+
+
+MAX_SIDE = 2**20
+"""Most samples along one axis of any fitted signal (an image's height, a clip's frames): far beyond what can be
+fitted, so a stored side above it can only be damage."""
 
 
 @dataclass
@@ -56,6 +317,11 @@ class ExportContext:
     metrics: dict[str, Any]
 
 
+SIZE_SETTINGS = ("size", "frames", "batch_pixels", "batch_samples", "batch_points", "batch_size", "surface_samples",
+                 "reference_nodes", "eval_size", "eval_samples", "mesh_resolution", "max_images", "duration", "chunk")
+"""Task settings that scale a fit's memory, in the order the out-of-memory message names them."""
+
+
 class Task(ABC):
     """A signal or problem that a coordinate network is fitted to."""
 
@@ -71,6 +337,14 @@ class Task(ABC):
     recipe_notes: ClassVar[dict[str, str]] = {}
     smoke: ClassVar[tuple[dict[str, Any], float]] = ({}, 0.0)
     """(tiny options, metric threshold): the registry smoke test runs every task so and checks the metric."""
+
+    @classmethod
+    def memory_flags(cls) -> str:
+        """The flags that make a fit of this task smaller, for the out-of-memory message ("--size, … or
+        --hidden-features"): the task's own size settings, then the network's width."""
+        names = {f.name for f in dataclasses.fields(cls.Config)}
+        flags = ["--" + n.replace("_", "-") for n in SIZE_SETTINGS if n in names] + ["--hidden-features"]
+        return ", ".join(flags[:-1]) + " or " + flags[-1] if len(flags) > 1 else flags[0]
 
     mixed_precision: ClassVar[bool] = False
     """Whether `--precision auto` may train this task with bf16 hidden-layer matmuls: only tasks whose final
@@ -163,8 +437,45 @@ class Task(ABC):
         return torch.randint(0, population, (count,), generator=generator, device=generator.device).to(self.device)
 
     def signal_meta(self) -> dict[str, Any]:
-        """Plain facts about the signal stored in the checkpoint, enough to render without the data."""
+        """Plain facts about the signal stored in the checkpoint, enough to render without the data. Every field
+        that `render` (or another command reading a run) uses is declared in `signal_schema`."""
         return {}
+
+    signal_schema: ClassVar[dict[str, Any]] = {}
+    """What `signal_meta` stores, field by field (`Whole`, `Number`, `Choice`, …): `check_signal` holds a stored
+    description to it before anything reads it, so a damaged or edited checkpoint is one line, never a traceback
+    or a silently wrong file."""
+
+    renders_frames: ClassVar[bool] = False
+    """Whether `render` takes `--frames` (video)."""
+
+    network_inputs: ClassVar[int | None] = None
+    """Coordinates that this task's coordinate network takes (None: a network of the task's own, see
+    `check_network`)."""
+
+    @classmethod
+    def check_signal(cls, signal: dict[str, Any], fields: tuple[str, ...] | None = None,
+                     partial: bool = False) -> dict[str, Any]:
+        """The stored signal description with every field of `signal_schema` (or only `fields`, those a caller
+        reads; `partial`: only those present) checked and cleaned; raises `DamagedSignal`. Tasks add checks across
+        fields by extending this."""
+        return check_schema(cls.signal_schema, signal, fields=fields, partial=partial)
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        """(values per point the coordinate network must give for this checked signal, the signal field that
+        says so, e.g. "channels 3"), or None when it is not fixed."""
+        return None
+
+    @classmethod
+    def check_network(cls, spec: Any, signal: dict[str, Any]) -> None:
+        """Further checks of the stored network description against the checked signal (tasks with a network of
+        their own); raises `DamagedSignal`."""
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        """Refuse (UserError) a render whose output would pass an `OutputLimit`, before any work: the output
+        array or file size follows from the checked signal and the options."""
 
     def describe(self) -> str:
         """One line saying what is being fitted (printed at start)."""
@@ -186,3 +497,75 @@ class Task(ABC):
     @classmethod
     def render_suffix(cls) -> str:
         return ".png"
+
+
+# ---------------------------------------------------------------------------------------------- the one check
+def _spec_numbers(spec: Any, path: str = "") -> tuple[str, Any] | None:
+    """(where, value) of the first number in a network description that is not finite, or None."""
+    if isinstance(spec, dict):
+        items = spec.items()
+    elif isinstance(spec, (list, tuple)):
+        items = ((str(i), v) for i, v in enumerate(spec))
+    else:
+        if isinstance(spec, float) and not math.isfinite(spec):
+            return path, spec
+        return None
+    for key, value in items:
+        found = _spec_numbers(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def checked_signal(meta: dict[str, Any], run: str | Path, task_cls: type[Task] | None = None,
+                   fields: tuple[str, ...] | None = None, partial: bool = False) -> dict[str, Any]:
+    """The one check of a stored run's metadata before any command uses it (`render`, `mesh`, `meta eval`,
+    `meta inpaint`, `export`, `compress`): every number of the network description is finite, the network fits
+    the task the metadata names, and the signal description has every field that task needs, of the right type
+    and in range (`Task.signal_schema`; only `fields` where the caller reads no others; with `partial` the fields
+    present, for a caller that passes on what it finds). Returns the checked signal; a one-line UserError naming
+    `run` else."""
+    from ..errors import UserError
+
+    if task_cls is None:
+        from . import get_task
+
+        task_cls = get_task(meta.get("task", ""))
+    spec = meta.get("model")
+    bad = _spec_numbers(spec)
+    if bad is not None:
+        raise UserError(f"checkpoint of {run} describes its network impossibly ({bad[0]} {bad[1]} is not a finite "
+                        "number); it was damaged or edited")
+    plain = isinstance(spec, dict) and "kind" not in spec and isinstance(spec.get("in_features"), int)
+    name = task_cls.name
+    if task_cls.network_inputs is not None:
+        inputs = spec["in_features"] if plain else None
+        if inputs != task_cls.network_inputs:
+            holds = f"a network that takes {_count(inputs, 'coordinate')}" if plain else "a network of another kind"
+            raise UserError(f"checkpoint of {run} names task {name!r}, whose networks take "
+                            f"{_count(task_cls.network_inputs, 'coordinate')}, but holds {holds}; it was damaged or "
+                            "edited")
+    signal = meta.get("signal")
+    if not isinstance(signal, dict):
+        raise UserError(f"checkpoint of {run} has no description of the fitted signal; it was damaged or edited")
+    try:
+        clean = task_cls.check_signal(signal, fields, partial)
+        try:
+            wanted = task_cls.network_outputs(clean)
+        except KeyError:  # the field that says so is absent (`partial`) or not read (`fields`)
+            wanted = None
+        if wanted is not None and plain and spec.get("out_features") != wanted[0]:
+            raise DamagedSignal(f"{wanted[1]}, but the network gives {_count(spec.get('out_features'), 'value')} a "
+                                "point")
+        task_cls.check_network(spec, clean)
+    except DamagedSignal as exc:
+        if exc.missing is not None:
+            raise UserError(f"checkpoint of {run} lacks '{exc.missing}' in its description of the fitted signal; "
+                            "it was damaged or edited") from None
+        raise UserError(f"checkpoint of {run} has a damaged description of the fitted signal ({exc.reason}); it was "
+                        "damaged or edited") from None
+    return clean

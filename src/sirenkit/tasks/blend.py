@@ -21,15 +21,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import MAX_WEIGHT, check_side, check_values, in_range, option
 from ..diff import GradientBackend, derivatives, gradient_backend
-from ..errors import UserError
+from ..errors import UserError, check_all
 from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid
 from . import register
-from .base import Batch, ExportContext, Task
-from .image import psnr_from_mse
+from .base import Batch, Choice, ExportContext, Number, RenderOptions, Task, require_finite
+from .image import IMAGE_SIGNAL, check_image_render, psnr_from_mse, render_shape
 from .poisson import derivative_psnr, sobel_gradient
 
 
@@ -37,14 +37,16 @@ from .poisson import derivative_psnr, sobel_gradient
 class BlendConfig:
     """Which images to combine and how."""
 
-    base: str | None = option(None, "background image; default: the cameraman", positional=True, metavar="BASE")
+    base: str | None = option(None, "background image; default: the cameraman", positional=True, metavar="BASE",
+                            path=True)
     insert: str | None = option(
         None, "image whose gradients are blended in; default: scikit-image's astronaut", positional=True,
-        metavar="INSERT",
+        metavar="INSERT", path=True,
     )
     mode: Literal["mix", "clone"] = option("mix", "mix: average the gradients; clone: paste a masked region")
     mask: str | None = option(
-        None, "clone: mask image the size of INSERT, nonzero = paste (default: a centred ellipse)", metavar="M"
+        None, "clone: mask image the size of INSERT, nonzero = paste (default: a centred ellipse)", metavar="M",
+        path=True
     )
     at: str | None = option(None, "clone: X,Y pixel of BASE where the insert's centre goes (default: centre)",
                             metavar="X,Y")
@@ -56,6 +58,17 @@ class BlendConfig:
         "auto", "derivative engine: reverse (the closed-form backward sweep, compiled), analytic forward mode, "
                 "autograd or fused; auto: reverse where the network allows, autograd otherwise")
     chunk: int = option(16384, "points per chunk when evaluating the whole image")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the images are read)."""
+        check_values(self)
+        check_all([
+            (0.0 <= self.mix_weight <= 1.0, f"--mix-weight must be in [0, 1], got {self.mix_weight}"),
+            (self.gradient_weight > 0, "--gradient-weight must be positive"),
+            in_range("--gradient-weight", self.gradient_weight, high=MAX_WEIGHT),
+            check_side("--size", self.size),
+            (self.chunk >= 1, f"--chunk must be ≥ 1, got {self.chunk}"),
+        ])
 
 
 def _default_insert() -> Image:
@@ -73,7 +86,7 @@ def _parse_at(text: str | None, shape: tuple[int, int]) -> tuple[int, int]:
         return shape[0] // 2, shape[1] // 2
     try:
         x, y = (int(round(float(v))) for v in text.split(","))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         raise UserError(f"--at must be X,Y in pixels of BASE, got {text!r}") from None
     if not (0 <= x < shape[1] and 0 <= y < shape[0]):
         raise UserError(f"--at {text} lies outside BASE ({shape[1]}×{shape[0]} pixels after resizing)")
@@ -109,10 +122,7 @@ class BlendTask(Task):
 
     def __init__(self, config: BlendConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        if not 0.0 <= config.mix_weight <= 1.0:
-            raise UserError(f"--mix-weight must be in [0, 1], got {config.mix_weight}")
-        if config.gradient_weight <= 0:
-            raise UserError("--gradient-weight must be positive")
+        config.validate()
         base_src = _load(config.base, default_image)
         insert_src = _load(config.insert, _default_insert)
         base = resize_longer_side(base_src, config.size)
@@ -215,7 +225,19 @@ class BlendTask(Task):
     def signal_meta(self) -> dict[str, Any]:
         h, w = self.shape
         return {"height": h, "width": w, "channels": self.out_features, "bit_depth": self.base.bit_depth,
-                "mode": self.config.mode}
+                "mode": self.config.mode, "mean_value": self.mean_value}
+
+    # mean_value: the mean that mix mode gives the result (absent in runs of sirenkit 0.1.0 before it was stored)
+    signal_schema = {**IMAGE_SIGNAL, "mode": Choice(("mix", "clone")), "mean_value": Number(optional=True)}
+    network_inputs = 2
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return signal["channels"], f"channels {signal['channels']}"
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        check_image_render(signal, options)
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         result = self.blended(model)
@@ -232,10 +254,19 @@ class BlendTask(Task):
         return ["blend.png", "comparison.png", "psnr_curve.png"]
 
     @classmethod
-    def render(cls, model, meta, out, options, device) -> Path:
-        from .image import ImageTask
-
-        return ImageTask.render(model, meta, out, options, device)
+    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+               device: torch.device) -> Path:
+        """The network's values are the edited image's pixels in [0, 1] (not [-1, 1] as for `fit image`); in mix
+        mode shifted to the stored mean as `blended` does. In clone mode the network is shown everywhere (outside
+        the mask it was fitted to BASE's values, which a render does not have)."""
+        h, w = render_shape(meta, options.size)
+        values = predict(model, grid_coords((h, w), device=device), options.chunk)
+        require_finite(values, options)
+        pixels = values.cpu().double().numpy()
+        if meta["mode"] == "mix" and "mean_value" in meta:
+            pixels += meta["mean_value"] - pixels.mean()
+        save_image(out, np.clip(pixels.reshape(h, w, -1), 0.0, 1.0), meta.get("bit_depth", 8))
+        return out
 
 
 def _resize_to(image: Image, shape: tuple[int, int]) -> Image:

@@ -22,20 +22,29 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import MAX_REFERENCE_NODES, MAX_WEIGHT, check_values, in_range, option
 from ..diff import derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
-from ..pde.fwi import (AMPLITUDE, Cylinder, Measurements, default_geometry, load_measurements, simulate,
-                       synthetic_measurements)
+from ..pde.fwi import (
+    AMPLITUDE,
+    Cylinder,
+    Measurements,
+    default_geometry,
+    load_measurements,
+    simulate,
+    synthetic_measurements,
+)
 from ..pde.helmholtz import sample_field
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
-from .helmholtz import PmlProblemConfig, disc_points
-from .base import Batch, ExportContext, Task
+from .base import Batch, DamagedSignal, ExportContext, ListOf, Nullable, Number, Task, Vector
+from .helmholtz import MIN_SIGMA, PmlProblemConfig, disc_points
 
 BOX_MARGIN = 0.05  # --slowness-box 0: how far the learned square reaches past the outermost source or receiver
+MAX_SLOWNESS_SCALE = 1e3  # --slowness-scale: the slowness reads the network's output times this
+MAX_BOOST_EXPONENT = 20.0  # a training source wider than the data's is scaled by at most e^20 ≈ 5e8
 
 
 def parse_cylinder(text: str) -> Cylinder:
@@ -68,7 +77,8 @@ class FwiConfig(PmlProblemConfig):
     """The measurements, the true medium for the metrics, and the inversion's weights and priors."""
 
     path: str | None = option(None, "measurements (.mat with source, receivers, rec_val); default: simulated "
-                              "by sirenkit's solver for the cylinder", positional=True, metavar="DATA.mat")
+                              "by sirenkit's solver for the cylinder", positional=True, metavar="DATA.mat",
+                              path=True)
     cylinder: str = option("0,0,0.1,2", "true medium for the metrics: disc X,Y,RADIUS,VELOCITY in a background "
                            "of velocity 1 (derived for fwi_cylinder_5.mat; docs/pde.md)", metavar="X,Y,R,V")
     data_sigma: float = option(0.01, "standard deviation of the Gaussian sources the measurements were made "
@@ -87,6 +97,31 @@ class FwiConfig(PmlProblemConfig):
     slowness_tv: float = option(0.0, "weight of a total-variation prior on the squared slowness (mean |∇m|)")
     pretrain_steps: int = option(0, "steps of forward solving in the uniform medium before the inversion")
     eval_nodes: int = option(101, "nodes per axis of the evaluation grid over the inner square")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the measurements are read or simulated)."""
+        super().validate()
+        check_values(self)
+        boost = 0.5 * self.k * self.k * (self.source_sigma * self.source_sigma - self.data_sigma * self.data_sigma)
+        check_all([
+            (self.data_weight >= 0 and self.slowness_tv >= 0, "--data-weight and --slowness-tv must be ≥ 0"),
+            in_range("--data-weight", self.data_weight, high=MAX_WEIGHT),
+            in_range("--slowness-tv", self.slowness_tv, high=MAX_WEIGHT),
+            (0 <= self.slowness_box <= 1, "--slowness-box must be in [0, 1] (0: around the sources and receivers)"),
+            (self.source_mute >= 0, "--source-mute must be ≥ 0"),
+            in_range("--source-mute", self.source_mute, high=3.0, note=" (the domain's diagonal is 2√2)"),
+            (self.pretrain_steps >= 0, "--pretrain-steps must be ≥ 0"),
+            (self.slowness_scale > 0, "--slowness-scale must be > 0"),
+            in_range("--slowness-scale", self.slowness_scale, high=MAX_SLOWNESS_SCALE),
+            (self.eval_nodes >= 5, "--eval-nodes must be ≥ 5"),
+            in_range("--eval-nodes", self.eval_nodes, high=MAX_REFERENCE_NODES),
+            (self.data_sigma > 0, "--data-sigma must be > 0"),
+            in_range("--data-sigma", self.data_sigma, MIN_SIGMA, 1.0),
+            (boost <= MAX_BOOST_EXPONENT,
+             (f"--source-sigma {self.source_sigma:g} is too much wider than --data-sigma {self.data_sigma:g} at --k "
+              f"{self.k:g}: the sources would be scaled by exp(k²(σ² − σ_data²)/2) = exp({boost:.3g}), which "
+              "overflows float32; lower --source-sigma")),
+        ])
 
 
 @register
@@ -120,16 +155,7 @@ class FwiTask(Task):
 
     def __init__(self, config: FwiConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        config.check()
-        check_all([
-            (config.data_weight >= 0 and config.slowness_tv >= 0, "--data-weight and --slowness-tv must be ≥ 0"),
-            (0 <= config.slowness_box <= 1, "--slowness-box must be in [0, 1] (0: around the sources and receivers)"),
-            (config.source_mute >= 0, "--source-mute must be ≥ 0"),
-            (config.pretrain_steps >= 0, "--pretrain-steps must be ≥ 0"),
-            (config.slowness_scale > 0, "--slowness-scale must be > 0"),
-            (config.eval_nodes >= 5, "--eval-nodes must be ≥ 5"),
-            (config.data_sigma > 0, "--data-sigma must be > 0"),
-        ])
+        config.validate()
         self.truth = parse_cylinder(config.cylinder)
         self.m_range, self.m_shift = parse_velocity_range(config.velocity_range)
         # the finite-difference grid of the true medium resolves its shortest wavelength (inside a slow disc)
@@ -295,6 +321,27 @@ class FwiTask(Task):
                 "slowness_scale": cfg.slowness_scale,
                 "velocity_range": None if self.m_range is None else [math.exp(-self.m_range[1] / 2),
                                                                      math.exp(-self.m_range[0] / 2)]}
+
+    signal_schema = {"k": Number(gt=0), "sources": ListOf(Vector(2), hi=10_000), "receivers": ListOf(Vector(2)),
+                     "slowness_box": Number(ge=0, le=1), "source_mute": Number(ge=0), "pml_width": Number(ge=0, lt=1),
+                     "slowness_scale": Number(gt=0), "velocity_range": Nullable(Vector(2, Number(gt=0)))}
+    network_inputs = 2
+
+    @classmethod
+    def check_signal(cls, signal: dict[str, Any], fields: tuple[str, ...] | None = None,
+                     partial: bool = False) -> dict[str, Any]:
+        clean = super().check_signal(signal, fields, partial)
+        bounds = clean.get("velocity_range")
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise DamagedSignal(f"velocity_range {bounds} is not [vmin, vmax] with vmin < vmax")
+        return clean
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        if "sources" not in signal:
+            return None
+        n = len(signal["sources"])
+        return 2 * n + 1, f"{n} sources (a complex wavefield each, and the slowness: {2 * n + 1} values a point)"
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         h, w = self.eval_shape

@@ -21,7 +21,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import (
+    MAX_POINTS,
+    MAX_REFERENCE_NODES,
+    MAX_SCALE,
+    MAX_WEIGHT,
+    check_values,
+    in_range,
+    option,
+)
 from ..diff import Backend, supports_forward_mode
 from ..errors import UserError, check_all
 from ..grids import map_chunks
@@ -29,11 +37,14 @@ from ..pde.helmholtz import analytic_field, solve_fd
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
-from .base import Batch, ExportContext, Task
+from .base import Batch, Choice, ExportContext, Number, Task, Vector
 
 AMPLITUDE = 1 + 1j
 MIN_NODES_PER_WAVELENGTH = 10  # below this a second-order finite-difference reference is meaningless
 MAX_AUTO_REFERENCE_NODES = 4001
+MAX_K = 1e4  # wavenumber: even MAX_REFERENCE_NODES nodes per axis give < 1 node per wavelength beyond it
+MIN_SIGMA = 1e-4  # Gaussian sources: a narrower one peaks at 1/(2πσ²) > 1.6e7, beyond what float32 sampling resolves
+MAX_SOURCE_RADIUS = 1e3  # source points within this many σ of a source (the official code: 5)
 """Largest grid side picked automatically (16M unknowns); a larger reference has to be asked for by
 `--reference-nodes`, so a typo in --k or σ is refused at once instead of starting an hours-long solve."""
 
@@ -90,18 +101,29 @@ class PmlProblemConfig:
         "auto", "derivative engine: analytic forward mode (sine/elementwise MLPs), autograd, or auto")
     chunk: int = option(16384, "points per chunk when evaluating the whole field")
 
-    def check(self) -> None:
-        """UserError for the first setting out of range."""
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before any reference is solved)."""
+        check_values(self)
         check_all([
             (self.k > 0 and math.isfinite(self.k), "--k must be a positive number"),
+            in_range("--k", self.k, high=MAX_K, note=" (a finite-difference reference resolves at most that)"),
             (self.source_sigma > 0, "--source-sigma must be > 0"),
+            in_range("--source-sigma", self.source_sigma, MIN_SIGMA, 1.0),
             (self.batch_points >= 1 and self.source_points >= 0, "--batch-points must be ≥ 1, --source-points ≥ 0"),
+            in_range("--batch-points", self.batch_points, high=MAX_POINTS),
+            in_range("--source-points", self.source_points, high=MAX_POINTS),
             (self.source_radius > 0, "--source-radius must be > 0"),
+            in_range("--source-radius", self.source_radius, high=MAX_SOURCE_RADIUS, note=" σ"),
             (0 < self.pml_width < 1, "--pml-width must be in (0, 1)"),
             (self.pml_a0 >= 0 and self.source_weight >= 0, "--pml-a0 and --source-weight must be ≥ 0"),
+            in_range("--pml-a0", self.pml_a0, high=MAX_SCALE),
+            in_range("--source-weight", self.source_weight, high=MAX_WEIGHT),
             (self.reference_nodes == 0 or self.reference_nodes >= 21, "--reference-nodes must be 0 or ≥ 21"),
+            in_range("--reference-nodes", self.reference_nodes, high=MAX_REFERENCE_NODES),
             (self.chunk >= 1, "--chunk must be ≥ 1"),
         ])
+
+    check = validate
 
     def operator(self) -> PmlOperator:
         return PmlOperator(self.k, self.pml_width, self.pml_a0, self.source_sigma, AMPLITUDE)
@@ -170,7 +192,7 @@ class HelmholtzTask(Task):
 
     def __init__(self, config: HelmholtzConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        config.check()
+        config.validate()
         self.at = parse_point(config.source, "--source")
         if max(abs(self.at[0]), abs(self.at[1])) >= 1 - config.pml_width:
             raise UserError(f"--source {config.source} lies in the PML; keep it inside |x|, |y| < {1 - config.pml_width:g}")
@@ -252,6 +274,14 @@ class HelmholtzTask(Task):
     def signal_meta(self) -> dict[str, Any]:
         cfg = self.config
         return {"k": cfg.k, "velocity": cfg.velocity, "source": list(self.at), "pml_width": cfg.pml_width}
+
+    signal_schema = {"k": Number(gt=0), "velocity": Choice(("uniform", "square", "circle")),
+                     "source": Vector(2, Number(gt=-1, lt=1)), "pml_width": Number(ge=0, lt=1)}
+    network_inputs = 2
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return 2, "a complex wavefield (2 values a point)"
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         h, w = self.eval_shape

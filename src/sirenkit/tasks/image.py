@@ -15,14 +15,27 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import MAX_POINTS, MAX_SEED, MAX_WEIGHT, check_side, check_values, in_range, option
 from ..diff import derivatives, hessian
-from ..errors import UserError
+from ..errors import check_all
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
-from .base import Batch, ExportContext, RenderOptions, Task
+from .base import (
+    MAX_SIDE,
+    RENDER_PIXELS,
+    Batch,
+    Choice,
+    ExportContext,
+    RenderOptions,
+    Task,
+    Text,
+    Whole,
+    amount,
+    require_finite,
+    shown,
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,7 @@ class ImageConfig:
 
     path: str | None = option(
         None, "image file (PNG, JPEG, TIFF; grey or RGB; 8 or 16 bit); default: the cameraman",
-        positional=True, metavar="IMAGE",
+        positional=True, metavar="IMAGE", path=True,
     )
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
@@ -46,6 +59,22 @@ class ImageConfig:
     )
     prior_weight: float = option(1e-3, "weight k of the prior term in MSE + k·prior")
     prior_points: int = option(4096, "random coordinates per step at which the prior is evaluated")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the image is read)."""
+        check_values(self)
+        check_all([
+            check_side("--size", self.size),
+            (self.batch_pixels >= 0, "--batch-pixels must be ≥ 0 (0 uses every pixel)"),
+            in_range("--batch-pixels", self.batch_pixels, high=MAX_POINTS),
+            (self.chunk >= 1, "--chunk must be ≥ 1"),
+            (0.0 < self.keep_fraction <= 1.0, f"--keep-fraction must be in (0, 1], got {self.keep_fraction}"),
+            in_range("--mask-seed", self.mask_seed, 0, MAX_SEED),
+            (self.prior_weight >= 0 and self.prior_points >= 1,
+             "--prior-weight must be ≥ 0 and --prior-points ≥ 1"),
+            in_range("--prior-weight", self.prior_weight, high=MAX_WEIGHT),
+            in_range("--prior-points", self.prior_points, high=MAX_POINTS),
+        ])
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -95,6 +124,10 @@ def hessian_norm(model: nn.Module, coords: Tensor) -> Tensor:
 
 PRIORS = {"tv": total_variation, "hessian": hessian_norm}
 
+IMAGE_SIGNAL = {"height": Whole(2, MAX_SIDE), "width": Whole(2, MAX_SIDE), "channels": Choice((1, 3)),
+                "bit_depth": Choice((8, 16), optional=True), "source": Text()}
+"""What an image's `signal_meta` stores (also poisson and blend runs, and each network of a `fit images` run)."""
+
 
 @register
 class ImageTask(Task):
@@ -126,14 +159,7 @@ class ImageTask(Task):
 
     def __init__(self, config: ImageConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        if config.batch_pixels < 0:
-            raise UserError("--batch-pixels must be ≥ 0 (0 uses every pixel)")
-        if config.chunk < 1:
-            raise UserError("--chunk must be ≥ 1")
-        if not 0.0 < config.keep_fraction <= 1.0:
-            raise UserError(f"--keep-fraction must be in (0, 1], got {config.keep_fraction}")
-        if config.prior_weight < 0 or config.prior_points < 1:
-            raise UserError("--prior-weight must be ≥ 0 and --prior-points ≥ 1")
+        config.validate()
         source = load_image(config.path) if config.path else default_image()
         self.native_shape = source.pixels.shape[:2]
         image = resize_longer_side(source, config.size)
@@ -215,6 +241,17 @@ class ImageTask(Task):
         return {"height": h, "width": w, "channels": self.out_features, "bit_depth": self.image.bit_depth,
                 "source": self.image.source}
 
+    signal_schema = IMAGE_SIGNAL
+    network_inputs = 2
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return signal["channels"], f"channels {signal['channels']}"
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        check_image_render(signal, options)
+
     # ------------------------------------------------------------------ export
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         out = ctx.out_dir
@@ -279,13 +316,31 @@ class ImageTask(Task):
     @classmethod
     def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
-        h, w = int(meta["height"]), int(meta["width"])
-        size, chunk = options.size, options.chunk
-        if size:
-            scale = size / max(h, w)
-            h, w = max(2, round(h * scale)), max(2, round(w * scale))
+        """`meta`: the signal description as `checked_signal` returned it (see `check_render` for the cap)."""
+        h, w = render_shape(meta, options.size)
         coords = grid_coords((h, w), device=device)
-        pixels = _to_unit(predict(model, coords, chunk)).reshape(h, w, -1).cpu().numpy()
-        depth = meta.get("bit_depth")
-        save_image(out, pixels, depth if isinstance(depth, int) else 8)  # as fitted; 8 if the record is damaged
+        values = predict(model, coords, options.chunk)
+        require_finite(values, options)
+        pixels = _to_unit(values).reshape(h, w, -1).cpu().numpy()
+        save_image(out, pixels, meta.get("bit_depth", 8))  # as fitted
         return out
+
+
+def render_shape(signal: dict[str, Any], size: int | None) -> tuple[int, int]:
+    """(height, width) of a render of a checked image signal with `size` pixels on the longer side (None or 0: as
+    fitted); at most as large as `check_image_render` allows."""
+    h, w = signal["height"], signal["width"]
+    if size:
+        scale = size / max(h, w)
+        h, w = max(2, round(h * scale)), max(2, round(w * scale))
+    return h, w
+
+
+def check_image_render(signal: dict[str, Any], options: RenderOptions) -> None:
+    """Refuse an image render above `RENDER_PIXELS`, in integer arithmetic (a --size of 10^400 is no float)."""
+    h, w, size = signal["height"], signal["width"], options.size
+    if size:
+        longer = max(h, w)
+        h, w = max(2, (2 * h * size + longer) // (2 * longer)), max(2, (2 * w * size + longer) // (2 * longer))
+    request = f"--size {shown(size)} would render" if size else "the fitted size is"
+    RENDER_PIXELS.check(h * w, f"{request} {shown(w)}×{shown(h)} = {amount(h * w)} pixels", "pixels")

@@ -20,9 +20,9 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
-from ..config import option
+from ..config import MAX_POINTS, check_side, check_values, in_range, option
 from ..diff import unwrap
-from ..errors import UserError
+from ..errors import UserError, check_all
 from ..grids import grid_coords
 from ..io.atomic import write_json
 from ..io.images import IMAGE_SUFFIXES, Image, image_files_under, load_image, resize_longer_side, save_image, to_grey
@@ -31,7 +31,7 @@ from ..models.bank import ModelBank
 from ..plots import curve_plot, image_grid
 from ..train.checkpoint import CHECKPOINT, prefixed, save_checkpoint
 from . import register
-from .base import Batch, BuiltModel, ExportContext, RenderOptions, Task
+from .base import Batch, BuiltModel, DamagedSignal, ExportContext, ListOf, Record, RenderOptions, Task, Text
 from .image import psnr_from_mse, ssim
 
 BUNDLED = ("camera", "astronaut", "coffee", "chelsea", "moon", "rocket")
@@ -44,7 +44,7 @@ class ImagesConfig:
 
     folder: str | None = option(
         None, "folder of images (searched recursively; PNG, JPEG, TIFF, BMP, WebP); default: six photographs "
-              "bundled with scikit-image", positional=True, metavar="DIR")
+              "bundled with scikit-image", positional=True, metavar="DIR", path=True)
     size: int = option(128, "resize each image so that its longer side has this many pixels (0: native size)")
     batch_pixels: int = option(0, "random pixels per image per step (0: every pixel, full batch)")
     grey: bool = option(False, "convert colour images to grey before fitting")
@@ -53,6 +53,17 @@ class ImagesConfig:
     bank_mode: Literal["auto", "vmap", "loop"] = option(
         "auto", "how the stacked networks run: vmap (batched matmuls), loop (each network's slice in turn), "
                 "auto (loop on a CPU, where it measured faster; vmap on GPUs)")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the images are read)."""
+        check_values(self)
+        check_all([
+            (self.batch_pixels >= 0 and self.max_images >= 0 and self.chunk >= 1,
+             "--batch-pixels and --max-images must be ≥ 0 and --chunk ≥ 1"),
+            (self.size >= 0, f"--size must be ≥ 0, got {self.size}"),
+            check_side("--size", self.size),
+            in_range("--batch-pixels", self.batch_pixels, high=MAX_POINTS),
+        ])
 
 
 @dataclass
@@ -107,6 +118,9 @@ def named_image_files(folder: str) -> list[tuple[str, Path]]:
     return out
 
 
+MAX_IMAGES_PER_BANK = 2**20
+"""Most networks one stored bank may describe (a checkpoint claiming more was damaged or edited)."""
+
 @register
 class ImagesTask(Task):
     name = "images"
@@ -135,10 +149,7 @@ class ImagesTask(Task):
 
     def __init__(self, config: ImagesConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        if config.batch_pixels < 0 or config.max_images < 0 or config.chunk < 1:
-            raise UserError("--batch-pixels and --max-images must be ≥ 0 and --chunk ≥ 1")
-        if config.size < 0:
-            raise UserError(f"--size must be ≥ 0, got {config.size}")
+        config.validate()
         listed = named_image_files(config.folder) if config.folder else bundled_image_files()
         if config.max_images:
             listed = listed[: config.max_images]
@@ -197,7 +208,10 @@ class ImagesTask(Task):
     def model_from_spec(cls, spec: dict[str, Any]) -> nn.Module:
         banks = []
         for group in spec["groups"]:
-            banks.append(ModelBank([build_model(group["member"]) for _ in range(int(group["count"]))]))
+            count = int(group["count"])
+            if not 1 <= count <= MAX_IMAGES_PER_BANK:  # a damaged count would build millions of networks
+                raise ValueError(f"a bank of {count} images (1 to {MAX_IMAGES_PER_BANK:,} expected)")
+            banks.append(ModelBank([build_model(group["member"]) for _ in range(count)]))
         return ImageBanks(banks)
 
     def clip_gradients(self, model: nn.Module, params: list[Tensor], max_norm: float) -> None:
@@ -262,6 +276,24 @@ class ImagesTask(Task):
         return {"images": [{"name": name, "height": im.pixels.shape[0], "width": im.pixels.shape[1],
                             "channels": im.channels, "bit_depth": im.bit_depth, "source": im.source}
                            for name, im in zip(self.names, self.images)]}
+
+    @classmethod
+    def check_signal(cls, signal: dict[str, Any], fields: tuple[str, ...] | None = None,
+                     partial: bool = False) -> dict[str, Any]:
+        """Each image as a `fit image` run's signal, with its name (the folder of its own run)."""
+        from .base import check_schema
+        from .image import IMAGE_SIGNAL
+
+        schema = {"images": ListOf(Record({"name": Text(optional=False), **IMAGE_SIGNAL}))}
+        return check_schema(schema, signal, fields=fields, partial=partial)
+
+    @classmethod
+    def check_network(cls, spec: Any, signal: dict[str, Any]) -> None:
+        """One network per image, in banks of images of one shape."""
+        groups = spec.get("groups") if isinstance(spec, dict) else None
+        counts = [g.get("count") for g in groups if isinstance(g, dict)] if isinstance(groups, list) else None
+        if counts is None or sum(c for c in counts if isinstance(c, int)) != len(signal["images"]):
+            raise DamagedSignal(f"{len(signal['images'])} images, but the network is not a bank of as many networks")
 
     # ------------------------------------------------------------------ export
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:

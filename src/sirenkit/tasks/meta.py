@@ -19,7 +19,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import (
+    MAX_DEPTH,
+    MAX_IMAGE_SIDE,
+    MAX_POINTS,
+    MAX_SCALE,
+    MAX_SEED,
+    MAX_WEIGHT,
+    MAX_WIDTH,
+    check_number,
+    check_values,
+    in_range,
+    option,
+)
 from ..diff.forward import unwrap
 from ..errors import UserError, check_all
 from ..grids import grid_coords
@@ -36,12 +48,29 @@ from ..meta.data import (
 from ..meta.model import MetaNetConfig
 from ..meta.types import MetaOutput
 from ..plots import curve_plot, image_grid
+from ..runfolder import writing_outputs
 from . import register
-from .base import Batch, BuiltModel, ExportContext, Task
+from .base import (
+    Batch,
+    BuiltModel,
+    Choice,
+    DamagedSignal,
+    ExportContext,
+    Nullable,
+    Number,
+    Task,
+    Text,
+    Whole,
+    checked_signal,
+)
 
 DEFAULT_CONTEXTS = "10,100,1000,half"
 CONTEXTS: list[int | str] = [10, 100, 1000, "half"]  # the paper's, parsed
 EVAL_CHUNK = 100  # images per network call when evaluating
+MAX_META_SIDE = 1024
+"""Largest image side of a meta run that `meta eval` and `meta inpaint` take: they reconstruct whole images in one
+pass of the emitted SIREN (a 1024² image is 10⁶ points), and evaluating 100 test images at a time (EVAL_CHUNK)
+makes far smaller sides the practical limit of training."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +79,7 @@ class MetaConfig:
 
     data: str | None = option(
         None, "folder of images (recursive; CelebA's layout uses its official split); default: the offline "
-        "set of scikit-image photograph crops", positional=True, metavar="DATA")
+        "set of scikit-image photograph crops", positional=True, metavar="DATA", path=True)
     size: int = option(32, "images are centre-cropped and resized to size×size pixels")
     encoder: Literal["set", "cnn", "cnp"] = option(
         "set", "set encoder or CNN encoder into the hypernetwork, or the CNP baseline (no SIREN)")
@@ -76,6 +105,40 @@ class MetaConfig:
     eval_images: int = option(0, "test images used by the evaluations during training (0: all; the final "
                                  "evaluation always uses all)")
     eval_seed: int = option(0, "seed of the fixed test contexts")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the images are read)."""
+        check_values(self)
+        c, pixels = self, self.size * self.size
+        check_all([
+            (c.size >= 10, f"--size must be ≥ 10 (the headline mse_100 needs 100 context pixels), got {c.size}"),
+            in_range("--size", c.size, high=MAX_IMAGE_SIDE),
+            (c.batch_size >= 1, "--batch-size must be ≥ 1"),
+            in_range("--batch-size", c.batch_size, high=MAX_POINTS),
+            (1 <= c.context_min <= c.context_max <= pixels,
+             f"--context-min and --context-max must satisfy 1 ≤ min ≤ max ≤ {pixels} (pixels of a {c.size}² image)"),
+            (c.target_pixels >= 0, "--target-pixels must be ≥ 0 (0: every pixel)"),
+            in_range("--target-pixels", c.target_pixels, high=MAX_POINTS),
+            (min(c.latent_features, c.encoder_hidden_features, c.hyper_hidden_features, c.cnn_width) >= 1,
+             "--latent-features, --encoder-hidden-features, --hyper-hidden-features and --cnn-width must be ≥ 1"),
+            in_range("--latent-features", c.latent_features, high=MAX_WIDTH),
+            in_range("--encoder-hidden-features", c.encoder_hidden_features, high=MAX_WIDTH),
+            in_range("--hyper-hidden-features", c.hyper_hidden_features, high=MAX_WIDTH),
+            in_range("--cnn-width", c.cnn_width, high=MAX_WIDTH),
+            (min(c.encoder_hidden_layers, c.hyper_hidden_layers, c.cnn_blocks) >= 0,
+             "--encoder-hidden-layers, --hyper-hidden-layers and --cnn-blocks must be ≥ 0"),
+            in_range("--encoder-hidden-layers", c.encoder_hidden_layers, high=MAX_DEPTH),
+            in_range("--hyper-hidden-layers", c.hyper_hidden_layers, high=MAX_DEPTH),
+            in_range("--cnn-blocks", c.cnn_blocks, high=MAX_DEPTH),
+            (c.hyper_output_scale >= 0, "--hyper-output-scale must be ≥ 0"),
+            in_range("--hyper-output-scale", c.hyper_output_scale, high=MAX_SCALE),
+            (c.latent_weight >= 0 and c.weights_weight >= 0, "--latent-weight and --weights-weight must be ≥ 0"),
+            in_range("--latent-weight", c.latent_weight, high=MAX_WEIGHT),
+            in_range("--weights-weight", c.weights_weight, high=MAX_WEIGHT),
+            (0 < c.test_fraction < 1, f"--test-fraction must be in (0, 1), got {c.test_fraction}"),
+            (c.eval_images >= 0, "--eval-images must be ≥ 0 (0: every test image)"),
+            in_range("--eval-seed", c.eval_seed, 0, MAX_SEED),
+        ])
 
 
 @dataclass
@@ -185,21 +248,7 @@ class MetaTask(Task):
         super().__init__(config, device)
         c = config
         pixels = c.size * c.size
-        check_all([
-            (c.size >= 10, f"--size must be ≥ 10 (the headline mse_100 needs 100 context pixels), got {c.size}"),
-            (c.batch_size >= 1, "--batch-size must be ≥ 1"),
-            (1 <= c.context_min <= c.context_max <= pixels,
-             f"--context-min and --context-max must satisfy 1 ≤ min ≤ max ≤ {pixels} (pixels of a {c.size}² image)"),
-            (c.target_pixels >= 0, "--target-pixels must be ≥ 0 (0: every pixel)"),
-            (min(c.latent_features, c.encoder_hidden_features, c.hyper_hidden_features, c.cnn_width) >= 1,
-             "--latent-features, --encoder-hidden-features, --hyper-hidden-features and --cnn-width must be ≥ 1"),
-            (min(c.encoder_hidden_layers, c.hyper_hidden_layers, c.cnn_blocks) >= 0,
-             "--encoder-hidden-layers, --hyper-hidden-layers and --cnn-blocks must be ≥ 0"),
-            (c.hyper_output_scale >= 0, "--hyper-output-scale must be ≥ 0"),
-            (c.latent_weight >= 0 and c.weights_weight >= 0, "--latent-weight and --weights-weight must be ≥ 0"),
-            (0 < c.test_fraction < 1, f"--test-fraction must be in (0, 1), got {c.test_fraction}"),
-            (c.eval_images >= 0, "--eval-images must be ≥ 0 (0: every test image)"),
-        ])
+        c.validate()
         self.images = load_image_set(c.data, c.size, c.test_fraction)
         self.train_images = self.images.train.to(device)
         self.in_features, self.out_features, self.samples = 2, 3, c.size
@@ -228,8 +277,7 @@ class MetaTask(Task):
         if model_cfg.activation != "sine":
             raise UserError("meta train emits SIREN weights: --activation must be sine "
                             "(the CNP baseline's decoder is a ReLU MLP by design)")
-        if model_cfg.hidden_features < 1 or model_cfg.hidden_layers < 0:
-            raise UserError("--hidden-features must be ≥ 1 and --hidden-layers ≥ 0")
+        model_cfg.validate()  # the SIREN settings the hypernetwork emits (ω0 > 0, widths, depth)
         c = self.config
         return MetaNetConfig(
             encoder=c.encoder, channels=3, side=c.size, latent_features=c.latent_features,
@@ -299,6 +347,20 @@ class MetaTask(Task):
                 "train_images": len(self.images.train), "test_images": len(self.images.test),
                 "description": self.images.description, "eval_seed": self.config.eval_seed}
 
+    signal_schema = {"side": Whole(10, MAX_META_SIDE), "channels": Choice((3,)),
+                     "data": Nullable(Text(), optional=True), "test_fraction": Number(gt=0, lt=1, optional=True),
+                     "eval_seed": Whole(-2**40, 2**40, optional=True), "train_images": Whole(0, 2**40, optional=True),
+                     "test_images": Whole(0, 2**40, optional=True), "description": Text()}
+
+    @classmethod
+    def check_network(cls, spec: Any, signal: dict[str, Any]) -> None:
+        """The network is a meta network (encoder → hypernetwork → SIREN) for images of the stored side."""
+        if not isinstance(spec, dict) or spec.get("kind") != "meta":
+            raise DamagedSignal("the network is not a meta network (encoder, hypernetwork and SIREN)")
+        for key in ("side", "channels"):
+            if key in signal and spec.get(key) != signal[key]:
+                raise DamagedSignal(f"{key} {signal[key]}, but the network was built for {key} {spec.get(key)!r}")
+
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         test = self.images.test
         rows = np.linspace(0, len(test) - 1, min(4, len(test))).round().astype(int).tolist()
@@ -362,44 +424,47 @@ def _load_meta_run(run_dir: str | Path, device: str, verb: str) -> tuple[nn.Modu
     model, meta = load_run(run_dir, dev)
     if meta.get("task") != MetaTask.name:
         raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit meta {verb}` needs a `meta train` run")
-    signal = meta.get("signal")
-    if not isinstance(signal, dict) or not isinstance(signal.get("side"), int):
-        raise UserError(f"checkpoint of {run_dir} has no description of its image set; it was damaged or edited")
-    return model, meta, dev
+    return model, {**meta, "signal": checked_signal(meta, run_dir, MetaTask)}, dev
 
 
 def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int = 0, data: str | None = None,
-              device: str = "auto", json_path: str | Path | None = None) -> dict[str, float]:
-    """Test-split MSE of a finished `meta train` run from each context size (`sirenkit meta eval`)."""
+              device: str = "auto", json_path: str | Path | None = None, overwrite: bool = False) -> dict[str, float]:
+    """Test-split MSE of a finished `meta train` run from each context size (`sirenkit meta eval`); with
+    `json_path`, also written there (`writing_outputs`: never a file of a run's fit, nor one sirenkit did not write
+    unless `overwrite`)."""
+    images = check_number("--images", images, int)
     if images < 0:
         raise UserError(f"--images must be ≥ 0 (0: every test image), got {images}")
     if json_path is not None:
         require_output_file(json_path, "--json")
-    model, meta, dev = _load_meta_run(run_dir, device, "eval")
-    signal = meta["signal"]
-    side = signal["side"]
-    if context == DEFAULT_CONTEXTS:  # as training: mse_1000 only where the images have 1000 pixels
-        contexts = [x for x in CONTEXTS if x == "half" or x <= side * side]
-    else:
-        contexts = parse_contexts(context, side * side)
-    source = data if data is not None else signal.get("data")
-    image_set: ImageSet = load_image_set(source, side, float(signal.get("test_fraction", 0.1)))
-    test = image_set.test[:images] if images else image_set.test
-    metrics = evaluate_contexts(model, test, contexts, int(signal.get("eval_seed", 0)), dev)
-    metrics["test_images"] = len(test)
-    if json_path is not None:
-        from ..io.atomic import write_json
+    outputs = [(json_path, "--json")] if json_path is not None else []
+    with writing_outputs(outputs, "meta eval", overwrite=overwrite):
+        model, meta, dev = _load_meta_run(run_dir, device, "eval")
+        signal = meta["signal"]
+        side = signal["side"]
+        if context == DEFAULT_CONTEXTS:  # as training: mse_1000 only where the images have 1000 pixels
+            contexts = [x for x in CONTEXTS if x == "half" or x <= side * side]
+        else:
+            contexts = parse_contexts(context, side * side)
+        source = data if data is not None else signal.get("data")
+        image_set: ImageSet = load_image_set(source, side, float(signal.get("test_fraction", 0.1)))
+        test = image_set.test[:images] if images else image_set.test
+        metrics = evaluate_contexts(model, test, contexts, int(signal.get("eval_seed", 0)), dev)
+        metrics["test_images"] = len(test)
+        if json_path is not None:
+            from ..io.atomic import write_json
 
-        write_json(json_path, metrics)
-    return metrics
+            write_json(json_path, metrics)
+        return metrics
 
 
 def meta_inpaint(run_dir: str | Path, image: str | Path, context: str = "100", out: str | Path | None = None,
-                 seed: int = 0, device: str = "auto") -> tuple[Path, float]:
+                 seed: int = 0, device: str = "auto", overwrite: bool = False) -> tuple[Path, float]:
     """Reconstruct IMAGE from `context` random pixels (or 'half') with a finished `meta train` run and write a
     PNG (context | reconstruction | truth); returns the path and the MSE in [0, 1] (`sirenkit meta inpaint`)."""
     from ..io.images import load_image
 
+    seed = check_number("--seed", seed, int, 0, MAX_SEED)
     run_dir = Path(run_dir)
     if out is None:
         out = (run_dir if run_dir.is_dir() else run_dir.parent) / f"inpaint-{Path(image).stem}-{context}.png"
@@ -407,19 +472,20 @@ def meta_inpaint(run_dir: str | Path, image: str | Path, context: str = "100", o
     if out.suffix.lower() != ".png":
         raise UserError(f"--out {out}: give a .png file name")
     require_output_file(out, "--out", "give a file name ending in .png")
-    model, meta, dev = _load_meta_run(run_dir, device, "inpaint")
-    side = meta["signal"]["side"]
-    if "," in str(context):
-        raise UserError(f"--context takes one size (a pixel count or 'half'), got {context!r}")
-    ctx = parse_contexts(str(context), side * side)[0]
-    picture = square_rgb(load_image(image).pixels, side).unsqueeze(0)
-    index = fixed_context(1, side * side, side, ctx, seed)
-    rec = reconstruct(unwrap(model), picture, index, dev)[0]
-    truth = picture[0].float() / 255.0
-    mse = float((rec - truth).square().mean())
-    label = "top half" if ctx == "half" else f"{ctx} pixels"
-    image_grid([[(f"context ({label})", observed(picture[0], index[0]), {}),
-                 (f"reconstruction (MSE {mse:.4f})", rec.numpy(), {"vmin": 0, "vmax": 1}),
-                 ("truth", truth.numpy(), {"vmin": 0, "vmax": 1})]], out, cell=2.4)
-    return out, mse
+    with writing_outputs([(out, "--out")], "meta inpaint", overwrite=overwrite, inputs=(image,)):
+        model, meta, dev = _load_meta_run(run_dir, device, "inpaint")
+        side = meta["signal"]["side"]
+        if "," in str(context):
+            raise UserError(f"--context takes one size (a pixel count or 'half'), got {context!r}")
+        ctx = parse_contexts(str(context), side * side)[0]
+        picture = square_rgb(load_image(image).pixels, side).unsqueeze(0)
+        index = fixed_context(1, side * side, side, ctx, seed)
+        rec = reconstruct(unwrap(model), picture, index, dev)[0]
+        truth = picture[0].float() / 255.0
+        mse = float((rec - truth).square().mean())
+        label = "top half" if ctx == "half" else f"{ctx} pixels"
+        image_grid([[(f"context ({label})", observed(picture[0], index[0]), {}),
+                     (f"reconstruction (MSE {mse:.4f})", rec.numpy(), {"vmin": 0, "vmax": 1}),
+                     ("truth", truth.numpy(), {"vmin": 0, "vmax": 1})]], out, cell=2.4)
+        return out, mse
 

@@ -20,16 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import MAX_POINTS, check_side, check_values, in_range, option
 from ..diff import GradientBackend, derivatives
-from ..errors import UserError
+from ..errors import UserError, check_all
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
-from .base import Batch, ExportContext, Task
+from .base import Batch, Choice, ExportContext, RenderOptions, Task
 from .image import psnr_from_mse
-
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,8 @@ class PoissonConfig:
     """Which image to reconstruct from its derivatives and how."""
 
     path: str | None = option(
-        None, "image file (PNG, JPEG, TIFF; grey or RGB); default: the cameraman", positional=True, metavar="IMAGE"
+        None, "image file (PNG, JPEG, TIFF; grey or RGB); default: the cameraman", positional=True, metavar="IMAGE",
+        path=True,
     )
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
@@ -48,6 +48,16 @@ class PoissonConfig:
                 "backward sweep, compiled)"
     )
     chunk: int = option(16384, "points per chunk when evaluating the whole image")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the image is read)."""
+        check_values(self)
+        check_all([
+            check_side("--size", self.size),
+            (self.batch_pixels >= 0, "--batch-pixels must be ≥ 0 (0 uses every pixel)"),
+            in_range("--batch-pixels", self.batch_pixels, high=MAX_POINTS),
+            (self.chunk >= 1, "--chunk must be ≥ 1"),
+        ])
 
 
 def sobel_gradient(image: np.ndarray, spacing: float) -> np.ndarray:
@@ -99,10 +109,7 @@ class _PoissonTask(Task):
 
     def __init__(self, config: PoissonConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        if config.batch_pixels < 0:
-            raise UserError("--batch-pixels must be ≥ 0 (0 uses every pixel)")
-        if config.chunk < 1:
-            raise UserError("--chunk must be ≥ 1")
+        config.validate()
         if config.derivatives == "reverse" and self.order != 1:
             raise UserError(f"--derivatives reverse gives gradients only; the {self.target_name} needs analytic, "
                             "autograd or fused")
@@ -201,6 +208,29 @@ class _PoissonTask(Task):
         h, w = self.shape
         return {"height": h, "width": w, "channels": self.out_features, "bit_depth": self.image.bit_depth,
                 "source": self.image.source, "derivative": self.target_name}
+
+    network_inputs = 2
+
+    @classmethod
+    def check_signal(cls, signal: dict[str, Any], fields: tuple[str, ...] | None = None,
+                     partial: bool = False) -> dict[str, Any]:
+        """An image's fields, and the derivative that this task fits (a task name edited to the other Poisson
+        task, or to this one, shows here)."""
+        from .base import check_schema
+        from .image import IMAGE_SIGNAL
+
+        schema = {**IMAGE_SIGNAL, "derivative": Choice((cls.target_name,))}
+        return check_schema(schema, signal, fields=fields, partial=partial)
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return signal["channels"], f"channels {signal['channels']}"
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        from .image import check_image_render
+
+        check_image_render(signal, options)
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         h, w = self.shape

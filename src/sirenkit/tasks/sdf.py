@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import MAX_POINTS, MAX_SEED, MAX_WEIGHT, check_number, check_values, in_range, option
 from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError, check_all
 from ..geometry.meshing import (
     MeshResult,
+    NonFiniteField,
     drop_small_components,
     extract_mesh,
     field_from_model,
@@ -35,10 +36,32 @@ from ..geometry.shapes import SHAPES
 from ..io.files import require_output_file
 from ..io.meshes import MESH_OUT_SUFFIXES, Surface, load_mesh, load_surface, save_mesh
 from ..plots import curve_plot
+from ..runfolder import writing_outputs
 from . import register
-from .base import Batch, ExportContext, RenderOptions, Task
+from .base import (
+    RENDER_PIXELS,
+    Batch,
+    ExportContext,
+    Nullable,
+    Number,
+    OutputLimit,
+    Record,
+    RenderOptions,
+    Task,
+    Text,
+    Vector,
+    amount,
+    checked_signal,
+    shown,
+)
 
 HELD_OUT = 20_000
+
+MESH_RESOLUTION = OutputLimit(
+    "MESH_RESOLUTION", 2048, "memory and time grow with the resolution's square (the surface) and cube (the grid)")
+"""Grid nodes per axis of `sirenkit mesh`: 4× the paper's 512."""
+EVAL_SAMPLES = OutputLimit("EVAL_SAMPLES", 10**8, "about 220 bytes of memory a sample: 22 GB at the limit")
+"""Surface samples per mesh of `sirenkit eval-mesh`: 100× the default."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +70,10 @@ class SdfConfig:
 
     path: str | None = option(None, "point cloud (.xyz 'x y z nx ny nz', .ply with normals) or mesh "
                               "(.ply/.obj/.off/.stl); default: an analytic shape (--shape)",
-                              positional=True, metavar="SHAPE")
+                              positional=True, metavar="SHAPE", path=True)
     shape: Literal["torus", "sphere"] = option("torus", "analytic shape fitted when no SHAPE file is given")
     reference: str | None = option(None, "ground-truth mesh for the final metrics when SHAPE is a point cloud",
-                                   metavar="MESH")
+                                   metavar="MESH", path=True)
     surface_samples: int = option(250_000, "points sampled on a mesh (or analytic shape) to train on")
     estimate_normals: bool = option(False, "estimate missing normals of a point cloud by local PCA")
     batch_points: int = option(250_000, "N: surface points per step (plus N uniform points in the cube)")
@@ -71,6 +94,36 @@ class SdfConfig:
     eval_samples: int = option(1_000_000, "surface samples per side for Chamfer / F-score")
     fscore_threshold: float = option(0.01, "F-score distance threshold in the ground truth's [−1, 1]³ frame")
     chunk: int = option(65536, "points per network call when meshing and evaluating")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the surface is read)."""
+        check_values(self)
+        weights = {"surface": self.surface_weight, "off-surface": self.off_surface_weight,
+                   "normal": self.normal_weight, "eikonal": self.eikonal_weight}
+        negative = next((f"--{name}-weight {value:g}" for name, value in weights.items() if value < 0), "")
+        check_all([
+            (self.batch_points >= 1, "--batch-points must be ≥ 1"),
+            in_range("--batch-points", self.batch_points, high=MAX_POINTS),
+            (self.surface_samples >= 1, "--surface-samples must be ≥ 1"),
+            in_range("--surface-samples", self.surface_samples, high=MAX_POINTS),
+            (0.0 <= self.margin < 1.0, "--margin must be in [0, 1)"),
+            (self.mesh_resolution == 0 or self.mesh_resolution >= 8, "--mesh-resolution must be 0 or ≥ 8"),
+            (0.0 <= self.mesh_min_component < 1.0, "--mesh-min-component must be in [0, 1)"),
+            (self.eval_samples >= 1, "--eval-samples must be ≥ 1"),
+            (self.fscore_threshold > 0, "--fscore-threshold must be > 0"),
+            (self.chunk >= 1, "--chunk must be ≥ 1"),
+            (self.off_surface_falloff > 0, "--off-surface-falloff must be > 0"),
+            in_range("--off-surface-falloff", self.off_surface_falloff, high=MAX_WEIGHT),
+            (not negative, f"loss weights must be ≥ 0, got {negative}"),
+            in_range("--surface-weight", self.surface_weight, high=MAX_WEIGHT),
+            in_range("--off-surface-weight", self.off_surface_weight, high=MAX_WEIGHT),
+            in_range("--normal-weight", self.normal_weight, high=MAX_WEIGHT),
+            in_range("--eikonal-weight", self.eikonal_weight, high=MAX_WEIGHT),
+        ])
+        MESH_RESOLUTION.check(self.mesh_resolution, f"--mesh-resolution {self.mesh_resolution} would sample a grid "
+                              f"of {self.mesh_resolution}³ nodes", "nodes per axis")
+        EVAL_SAMPLES.check(self.eval_samples, f"--eval-samples {self.eval_samples} would sample each mesh "
+                           f"{self.eval_samples} times", "samples")
 
 
 def sdf_loss(phi: Tensor, grad: Tensor, normals: Tensor, cfg: SdfConfig) -> dict[str, Tensor]:
@@ -117,21 +170,7 @@ class SdfTask(Task):
 
     def __init__(self, config: SdfConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        checks = [
-            (config.batch_points >= 1, "--batch-points must be ≥ 1"),
-            (config.surface_samples >= 1, "--surface-samples must be ≥ 1"),
-            (0.0 <= config.margin < 1.0, "--margin must be in [0, 1)"),
-            (config.mesh_resolution == 0 or config.mesh_resolution >= 8, "--mesh-resolution must be 0 or ≥ 8"),
-            (0.0 <= config.mesh_min_component < 1.0, "--mesh-min-component must be in [0, 1)"),
-            (config.eval_samples >= 1, "--eval-samples must be ≥ 1"),
-            (config.fscore_threshold > 0, "--fscore-threshold must be > 0"),
-            (config.chunk >= 1, "--chunk must be ≥ 1"),
-            (config.off_surface_falloff > 0, "--off-surface-falloff must be > 0"),
-        ]
-        check_all(checks)
-        weights = (config.surface_weight, config.off_surface_weight, config.normal_weight, config.eikonal_weight)
-        if min(weights) < 0:
-            raise UserError("loss weights must be ≥ 0")
+        config.validate()
         self.in_features, self.out_features, self.samples = 3, 1, None
         self.shape = None
         if config.path:
@@ -233,6 +272,22 @@ class SdfTask(Task):
         return {"source": self.surface.source, "kind": self.surface.kind,
                 "normalisation": self.norm.as_dict(), "reference": self.config.reference}
 
+    # x_unit = (x − center) · scale: bounded so that a mesh written in the input's units stays finite
+    signal_schema = {"normalisation": Record({"center": Vector(3, Number(ge=-1e30, le=1e30)),
+                                              "scale": Number(ge=1e-30, le=1e30)}),
+                     "source": Text(), "kind": Text(), "reference": Nullable(Text(), optional=True)}
+    network_inputs = 3
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return 1, "a signed distance (1 value a point)"
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        size = options.size or 256
+        RENDER_PIXELS.check(3 * size * size, f"--size {shown(size)} would plot three planes of {shown(size)}×"
+                            f"{shown(size)} = {amount(3 * size * size)} points", "points")
+
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         from ..geometry.preview import slice_plot
 
@@ -254,8 +309,18 @@ class SdfTask(Task):
                device: torch.device) -> Path:
         from ..geometry.preview import slice_plot
 
-        slice_plot(field_from_model(model, device, options.chunk), out, size=options.size or 256)
+        field = field_from_model(model, device, options.chunk)
+        probe = np.stack(np.meshgrid(*[np.linspace(-1.0, 1.0, 5)] * 3), -1).reshape(-1, 3).astype(np.float32)
+        if not np.isfinite(field(probe)).all():
+            raise UserError(f"the network of {options.run} gives NaN or infinite values; its checkpoint was damaged "
+                            "or edited")
+        slice_plot(field, out, size=options.size or 256)
         return out
+
+
+def preview_path(mesh_path: Path) -> Path:
+    """Where the shaded preview of a mesh file goes: `<stem>_preview.png` beside it."""
+    return mesh_path.with_name(f"{mesh_path.stem}_preview.png")
 
 
 def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path) -> list[str]:
@@ -264,19 +329,25 @@ def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path) -> lis
 
     vertices = norm.from_unit(mesh.vertices)
     save_mesh(path, vertices, mesh.faces)
-    preview = path.with_name(f"{path.stem}_preview.png")
+    preview = preview_path(path)
     render_mesh(vertices, mesh.faces, preview, title=f"{path.name}: {len(mesh.faces):,} triangles, "
                 f"{mesh.resolution}³ grid")
     return [path.name, preview.name]
 
 
 def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None = None, chunk: int = 65536,
-             device: str = "auto", level: float = 0.0, min_component: float = 0.0) -> tuple[Path, MeshResult]:
+             device: str = "auto", level: float = 0.0, min_component: float = 0.0,
+             overwrite: bool = False) -> tuple[Path, MeshResult]:
     """Mesh the zero level set of a finished SDF run (`sirenkit mesh`); returns the mesh path and its stats.
-    `min_component` > 0 drops small detached parts (`drop_small_components`)."""
+    `min_component` > 0 drops small detached parts (`drop_small_components`). The mesh and its preview are
+    checked first (`writing_outputs`: never a file of the run's fit, nor one sirenkit did not write unless
+    `overwrite`); inside a run folder they are written under its lock."""
     from ..runner import load_run
     from ..train.device import resolve_device
 
+    resolution, chunk = check_number("--resolution", resolution, int), check_number("--chunk", chunk, int)
+    level = check_number("--level", level, float)
+    min_component = check_number("--min-component", min_component, float)
     if resolution < 8:
         raise UserError(f"--resolution must be ≥ 8, got {resolution}")
     if chunk < 1:
@@ -290,18 +361,27 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     if path.suffix.lower() not in MESH_OUT_SUFFIXES:
         raise UserError(f"--out {path}: use a .ply or .obj file name")
     require_output_file(path, "--out", "give a file name ending in .ply or .obj")
-    dev = resolve_device(device)
-    model, meta = load_run(run_dir, dev)
-    if meta.get("task") != SdfTask.name:
-        raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit mesh` needs an sdf run")
-    norm = Normalisation.from_dict(meta["signal"]["normalisation"])
-    mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)
-    if mesh.empty:
-        raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
-    mesh = drop_small_components(mesh, min_component)
-    write_mesh_outputs(mesh, norm, path)
-    mesh.peak_rss_mb = peak_rss_mb()  # writing included
-    return path, mesh
+    MESH_RESOLUTION.check(resolution, f"--resolution {shown(resolution)} would sample a grid of {shown(resolution)}³ "
+                          "nodes", "nodes per axis")
+    with writing_outputs([(path, "--out"), (preview_path(path), "--out (its preview)")], "mesh",
+                         overwrite=overwrite):
+        dev = resolve_device(device)
+        model, meta = load_run(run_dir, dev)
+        if meta.get("task") != SdfTask.name:
+            raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit mesh` needs an sdf run")
+        signal = checked_signal(meta, run_dir, SdfTask)
+        norm = Normalisation.from_dict(signal["normalisation"])
+        try:
+            mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)
+        except NonFiniteField:
+            raise UserError(f"the network of {run_dir} gives NaN or infinite values; its checkpoint was damaged or "
+                            "edited") from None
+        if mesh.empty:
+            raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
+        mesh = drop_small_components(mesh, min_component)
+        write_mesh_outputs(mesh, norm, path)
+        mesh.peak_rss_mb = peak_rss_mb()  # writing included
+        return path, mesh
 
 
 def eval_mesh(pred: str | Path, gt: str | Path, samples: int = 1_000_000, threshold: float = 0.01,
@@ -309,9 +389,13 @@ def eval_mesh(pred: str | Path, gt: str | Path, samples: int = 1_000_000, thresh
     """Chamfer-L1/L2, normal consistency and F-score of mesh file `pred` against mesh file `gt`."""
     from ..geometry.metrics import compare_meshes
 
+    samples, threshold = check_number("--samples", samples, int), check_number("--threshold", threshold, float)
+    seed = check_number("--seed", seed, int, 0, MAX_SEED)
     if samples < 1:
         raise UserError(f"--samples must be ≥ 1, got {samples}")
     if not 0 < threshold < float("inf"):  # also refuses NaN, which would make every F-score 0
         raise UserError(f"--threshold must be > 0, got {threshold}")
+    EVAL_SAMPLES.check(samples, f"--samples {shown(samples)} would sample each mesh {amount(samples)} times",
+                       "samples")
     return compare_meshes(load_mesh(pred, "predicted mesh"), load_mesh(gt, "ground-truth mesh"), samples,
                           threshold, seed)

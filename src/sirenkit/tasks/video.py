@@ -19,14 +19,30 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
-from ..errors import UserError
+from ..config import MAX_FPS, check_side, check_values, in_range, option
+from ..errors import check_all
 from ..grids import axis_coords, grid_coords, predict
 from ..io.atomic import write_text
 from ..io.video import load_video, scaled_size, synthetic_video, write_video
 from ..plots import curve_plot, new_figure, save_figure
 from . import register
-from .base import Batch, ExportContext, RenderOptions, Task
+from .base import (
+    MAX_SIDE,
+    RENDER_FRAMES,
+    RENDER_PIXELS,
+    RENDER_VIDEO_PIXELS,
+    Batch,
+    Choice,
+    ExportContext,
+    Number,
+    RenderOptions,
+    Task,
+    Text,
+    Whole,
+    amount,
+    require_finite,
+    shown,
+)
 from .image import psnr_from_mse
 
 
@@ -36,7 +52,7 @@ class VideoConfig:
 
     path: str | None = option(
         None, "video file (MP4 or any format ffmpeg reads) or a folder of frames; default: a generated clip",
-        positional=True, metavar="VIDEO",
+        positional=True, metavar="VIDEO", path=True,
     )
     frames: int = option(0, "number of frames to fit (0: every frame from --start-frame on)")
     start_frame: int = option(0, "first frame to fit (counting from 0)")
@@ -45,6 +61,21 @@ class VideoConfig:
     sample_frac: float = option(0.0038, "fraction of all pixels of the clip sampled at random per step (paper: 0.0038)")
     eval_frames: int = option(8, "evenly spaced frames scored during training (0: all); the final score uses all")
     chunk: int = option(65536, "points per chunk when evaluating or writing frames")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the clip is read)."""
+        check_values(self)
+        check_all([
+            (self.frames >= 0, f"--frames must be ≥ 0 (0 uses every frame), got {self.frames}"),
+            (self.start_frame >= 0, f"--start-frame must be ≥ 0, got {self.start_frame}"),
+            check_side("--size", self.size),
+            (self.fps >= 0, f"--fps must be ≥ 0 and finite (0: the file's own rate), got {self.fps}"),
+            in_range("--fps", self.fps, high=MAX_FPS, note=" frames per second"),
+            (0.0 < self.sample_frac <= 1.0,
+             f"--sample-frac must be in (0, 1] (the paper uses 0.0038), got {self.sample_frac}"),
+            (self.eval_frames >= 0, f"--eval-frames must be ≥ 0 (0 scores every frame), got {self.eval_frames}"),
+            (self.chunk >= 1, f"--chunk must be ≥ 1, got {self.chunk}"),
+        ])
 
 
 def time_axis(frames: int) -> Tensor:
@@ -104,12 +135,7 @@ class VideoTask(Task):
 
     def __init__(self, config: VideoConfig, device: torch.device) -> None:
         super().__init__(config, device)
-        if not 0.0 < config.sample_frac <= 1.0:
-            raise UserError(f"--sample-frac must be in (0, 1] (the paper uses 0.0038), got {config.sample_frac}")
-        if config.eval_frames < 0:
-            raise UserError(f"--eval-frames must be ≥ 0 (0 scores every frame), got {config.eval_frames}")
-        if config.chunk < 1:
-            raise UserError(f"--chunk must be ≥ 1, got {config.chunk}")
+        config.validate()
         reader = dict(frames=config.frames, start=config.start_frame, size=config.size, fps=config.fps)
         video = load_video(config.path, **reader) if config.path else synthetic_video(**reader)
         self.video = video
@@ -204,6 +230,34 @@ class VideoTask(Task):
                 "source": self.video.source, "start_frame": self.config.start_frame,
                 "native_height": self.video.native_size[0], "native_width": self.video.native_size[1]}
 
+    signal_schema = {"frames": Whole(1, MAX_SIDE), "height": Whole(1, MAX_SIDE), "width": Whole(1, MAX_SIDE),
+                     "channels": Choice((3,)), "fps": Number(gt=0, le=1e6, optional=True), "source": Text(),
+                     "start_frame": Whole(0, 2**63 - 1, optional=True),
+                     "native_height": Whole(1, MAX_SIDE, optional=True), "native_width": Whole(1, MAX_SIDE, optional=True)}
+    network_inputs = 3
+    renders_frames = True
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return 3, "channels 3 (RGB)"
+
+    @classmethod
+    def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
+        """Frames, pixels of a frame (held in memory) and frames × pixels (network passes, file size) against the
+        limits, in integer arithmetic (an astronomical --size or --frames is no float)."""
+        t, h, w, size = signal["frames"], signal["height"], signal["width"], options.size
+        if size and size != max(h, w):
+            longer = max(h, w)
+            h, w = ((size if n == longer else max(2, 2 * ((n * size + longer) // (2 * longer)))) for n in (h, w))
+        count = options.frames or t
+        asked = " and ".join(f"{flag} {shown(v)}" for flag, v in (("--frames", options.frames), ("--size", size)) if v)
+        request = f"{asked} would render" if asked else "the fitted clip has"
+        RENDER_FRAMES.check(count, f"{request} {amount(count)} frames", "frames")
+        RENDER_PIXELS.check(h * w, f"{request} frames of {shown(w)}×{shown(h)} = {amount(h * w)} pixels",
+                            "pixels a frame")
+        RENDER_VIDEO_PIXELS.check(count * h * w, f"{request} {amount(count)} frames of {shown(w)}×{shown(h)} = "
+                                  f"{amount(count * h * w)} pixels", "pixels")
+
     # ------------------------------------------------------------------ export
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         out = ctx.out_dir
@@ -260,18 +314,25 @@ class VideoTask(Task):
                device: torch.device) -> Path:
         """Write an MP4 with `options.frames` frames (t uniform over [-1, 1]; same duration, so the frame rate
         scales with the count) at `options.size` on the longer side, one frame at a time."""
-        t, h, w = int(meta["frames"]), int(meta["height"]), int(meta["width"])
+        t, h, w = meta["frames"], meta["height"], meta["width"]  # checked; the size by `check_render`
         if options.size:
             h, w = scaled_size(h, w, options.size)
         count = options.frames or t
-        fps = float(meta.get("fps", 25.0)) * count / t
+        fps = meta.get("fps", 25.0) * count / t
         plane = grid_coords((h, w), keep_aspect=True, device=device)
         times = time_axis(count).tolist()
 
+        def frame(tc: float) -> np.ndarray:
+            values = predict(model, frame_coords(tc, plane), options.chunk)
+            require_finite(values, options)  # after the first frame raised inside write_video, which cleans up
+            return _to_uint8(_to_unit(values)).reshape(h, w, 3)
+
+        first = frame(times[0])  # before the file is opened: a damaged network is refused with nothing written
+
         def frames():
-            for tc in times:
-                fit = _to_unit(predict(model, frame_coords(tc, plane), options.chunk))
-                yield _to_uint8(fit).reshape(h, w, 3)
+            yield first
+            for tc in times[1:]:
+                yield frame(tc)
 
         return write_video(out, frames(), fps)
 

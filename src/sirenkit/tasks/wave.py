@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import option
+from ..config import MAX_POINTS, MAX_REFERENCE_NODES, MAX_SCALE, MAX_WEIGHT, check_values, in_range, option
 from ..diff import Backend, derivatives
 from ..diff.types import Derivatives
 from ..errors import UserError, check_all
@@ -30,8 +30,9 @@ from ..grids import map_chunks
 from ..pde.wave import solve_wave
 from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
 from . import register
-from .base import Batch, ExportContext, Task
+from .base import Batch, ExportContext, Number, Task
 from .helmholtz import MAX_AUTO_REFERENCE_NODES
+
 
 @dataclass(frozen=True)
 class WaveConfig:
@@ -55,6 +56,48 @@ class WaveConfig:
     video_frames: int = option(41, "frames of wave.mp4, evenly spaced over [0, T]")
     reference_nodes: int = option(0, "nodes per side of the finite-difference reference (0: spacing ≤ σ/8)")
     chunk: int = option(16384, "points per chunk when evaluating the whole field")
+
+    def validate(self) -> None:
+        """UserError for the first setting out of range (before the reference is solved)."""
+        check_values(self)
+        grid = self.eval_size**2
+        checks = [
+            (self.t_end > 0, "--t-end must be > 0"),
+            (self.speed > 0, "--speed must be > 0"),
+            (0 < self.source_sigma <= 0.25, "--source-sigma must be in (0, 0.25]"),
+            (self.amplitude != 0, "--amplitude must not be 0"),
+            in_range("--amplitude", abs(self.amplitude), high=MAX_SCALE, note=" in size"),
+            (self.batch_points >= 1, "--batch-points must be ≥ 1"),
+            in_range("--batch-points", self.batch_points, high=MAX_POINTS),
+            (self.initial_points >= 0 and self.source_points >= 0
+             and self.initial_points + self.source_points >= 1,
+             "--initial-points and --source-points must be ≥ 0, and not both 0"),
+            in_range("--initial-points", self.initial_points, high=MAX_POINTS),
+            in_range("--source-points", self.source_points, high=MAX_POINTS),
+            (self.initial_weight >= 0 and self.velocity_weight >= 0,
+             "--initial-weight and --velocity-weight must be ≥ 0"),
+            in_range("--initial-weight", self.initial_weight, high=MAX_WEIGHT),
+            in_range("--velocity-weight", self.velocity_weight, high=MAX_WEIGHT),
+            (self.window_steps >= 1, "--window-steps must be ≥ 1 (1: the whole window from the start)"),
+            (self.eval_size >= 8, "--eval-size must be ≥ 8"),
+            in_range("--eval-size", self.eval_size, high=MAX_REFERENCE_NODES),
+            (self.eval_times >= 2 and self.video_frames >= 2, "--eval-times and --video-frames must be ≥ 2"),
+            (self.eval_times * grid <= MAX_POINTS,
+             (f"--eval-times {self.eval_times} × --eval-size {self.eval_size}² = {self.eval_times * grid:,} "
+              f"evaluation points, more than {MAX_POINTS:,}; lower either")),
+            (self.video_frames * grid <= MAX_POINTS,
+             (f"--video-frames {self.video_frames} × --eval-size {self.eval_size}² = {self.video_frames * grid:,} "
+              f"video pixels, more than {MAX_POINTS:,}; lower either")),
+            (self.reference_nodes == 0 or self.reference_nodes >= self.eval_size,
+             "--reference-nodes must be 0 (automatic) or ≥ --eval-size"),
+            in_range("--reference-nodes", self.reference_nodes, high=MAX_REFERENCE_NODES),
+            (self.chunk >= 1, "--chunk must be ≥ 1"),
+        ]
+        check_all(checks)
+        reach = self.speed * self.t_end + 4 * self.source_sigma
+        if reach >= 1:
+            raise UserError(f"the wave front reaches the edge of [−1, 1]² (c·T + 4σ = {reach:.2f} ≥ 1), where the "
+                            "reference's u = 0 edge reflects it; lower --t-end, --speed or --source-sigma")
 
 
 def network_time(t: Tensor | float, t_end: float) -> Any:
@@ -143,31 +186,7 @@ class WaveTask(Task):
 
     @staticmethod
     def _check(config: WaveConfig) -> None:
-        finite = all(math.isfinite(v) for v in (config.t_end, config.speed, config.source_sigma, config.amplitude))
-        checks = [
-            (finite, "--t-end, --speed, --source-sigma and --amplitude must be finite numbers"),
-            (config.t_end > 0, "--t-end must be > 0"),
-            (config.speed > 0, "--speed must be > 0"),
-            (0 < config.source_sigma <= 0.25, "--source-sigma must be in (0, 0.25]"),
-            (config.amplitude != 0, "--amplitude must not be 0"),
-            (config.batch_points >= 1, "--batch-points must be ≥ 1"),
-            (config.initial_points >= 0 and config.source_points >= 0
-             and config.initial_points + config.source_points >= 1,
-             "--initial-points and --source-points must be ≥ 0, and not both 0"),
-            (config.initial_weight >= 0 and config.velocity_weight >= 0,
-             "--initial-weight and --velocity-weight must be ≥ 0"),
-            (config.window_steps >= 1, "--window-steps must be ≥ 1 (1: the whole window from the start)"),
-            (config.eval_size >= 8, "--eval-size must be ≥ 8"),
-            (config.eval_times >= 2 and config.video_frames >= 2, "--eval-times and --video-frames must be ≥ 2"),
-            (config.reference_nodes == 0 or config.reference_nodes >= config.eval_size,
-             "--reference-nodes must be 0 (automatic) or ≥ --eval-size"),
-            (config.chunk >= 1, "--chunk must be ≥ 1"),
-        ]
-        check_all(checks)
-        reach = config.speed * config.t_end + 4 * config.source_sigma
-        if reach >= 1:
-            raise UserError(f"the wave front reaches the edge of [−1, 1]² (c·T + 4σ = {reach:.2f} ≥ 1), where the "
-                            "reference's u = 0 edge reflects it; lower --t-end, --speed or --source-sigma")
+        config.validate()
 
     def _reference_nodes(self) -> tuple[int, int]:
         """(FD nodes per side, stride to the evaluation grid): (G − 1)·stride + 1 nodes, spacing ≤ σ/8."""
@@ -263,6 +282,14 @@ class WaveTask(Task):
     def signal_meta(self) -> dict[str, Any]:
         cfg = self.config
         return {"t_end": cfg.t_end, "speed": cfg.speed, "source_sigma": cfg.source_sigma, "amplitude": cfg.amplitude}
+
+    signal_schema = {"t_end": Number(gt=0), "speed": Number(gt=0), "source_sigma": Number(gt=0),
+                     "amplitude": Number()}
+    network_inputs = 3
+
+    @classmethod
+    def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
+        return 1, "a displacement (1 value a point)"
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         g = self.config.eval_size

@@ -70,14 +70,20 @@ class TensorBoardLogger(Callback):
     """Writes loss, each loss term, the metric and the lr to `<run>/tensorboard`."""
 
     def __init__(self, log_dir: Path, metric: str) -> None:
+        self.writer = self.writer_class()(str(log_dir))
+        self.metric = metric
+
+    @staticmethod
+    def writer_class() -> type:
+        """TensorBoard's SummaryWriter; a one-line UserError when tensorboard is not installed (the runner asks
+        before it writes anything)."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise UserError(
                 "--tensorboard needs the tensorboard package: pip install 'sirenkit[tensorboard]'"
             ) from None
-        self.writer = SummaryWriter(str(log_dir))
-        self.metric = metric
+        return SummaryWriter
 
     def on_log(self, row: dict[str, Any]) -> None:
         step = row["step"]

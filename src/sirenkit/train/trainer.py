@@ -49,9 +49,12 @@ CURVE = "curve.csv"
 
 
 class Interrupted(UserError):
-    """Ctrl-C during training: a checkpoint was written and the run can be resumed."""
+    """Ctrl-C (exit code 130) or SIGTERM (143) during training: a checkpoint was written and the run can be
+    resumed."""
 
-    exit_code = 130
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,13 @@ class TrainConfig:
     tensorboard: bool = option(False, "also log to <out>/tensorboard")
 
     def validate(self) -> None:
+        from ..config import MAX_SEED, check_values, in_range
+
+        check_values(self)
         checks = [
             (self.steps >= 1, "--steps must be ≥ 1"),
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
+            in_range("--seed", self.seed, 0, MAX_SEED),
             (0 <= self.lr_final <= 1, "--lr-final must be in [0, 1]"),
             (self.warmup_steps >= 0, "--warmup-steps must be ≥ 0"),
             (self.clip_grad >= 0, "--clip-grad must be ≥ 0 (0 turns clipping off)"),
@@ -300,15 +307,16 @@ class Trainer:
                 if out_of_time:
                     stopped_early = step < cfg.steps
                     break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI turns them into one
             synchronize(self.device)
             seconds += time.perf_counter() - clock
             self._save(model, optimizer, generator, step, seconds, curve)
             for cb in self.callbacks:
                 cb.on_end()
-            raise Interrupted(
-                f"interrupted at step {step}; checkpoint written to {self.out_dir} — continue with --resume"
-            ) from None
+            how = getattr(exc, "how", "interrupted")
+            where = f"checkpoint written to {self.out_dir} — continue with --resume" if self.out_dir and \
+                self.writer else "no checkpoint (no run folder)"
+            raise Interrupted(f"{how} at step {step}; {where}", getattr(exc, "exit_code", 130)) from None
         except TrainingDiverged:
             for cb in self.callbacks:
                 cb.on_end()
