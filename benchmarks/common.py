@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sirenkit.bench.suite import (cpu_name, interleaved_step_times, machine_info, optimiser_step,
-                                  step_time_table)
+from sirenkit.bench.suite import cpu_name, interleaved_step_times, machine_info, optimiser_step, step_time_table
 
 __all__ = ["cpu_name", "interleaved_step_times", "machine_info", "optimiser_step", "report_header", "shared_data",
            "step_time_table", "write_json"]

@@ -13,6 +13,7 @@ import argparse
 import time
 
 from common import shared_data
+
 from sirenkit.pde.fwi import Cylinder, fit_cylinder, load_measurements, misfit, simulate
 
 DEFAULT = shared_data() / "fwi_cylinder_5.mat"

@@ -48,7 +48,7 @@ from sirenkit.models import ACTIVATIONS, ModelConfig, count_parameters
 from sirenkit.tasks.image import ImageConfig, ImageTask
 from sirenkit.train.callbacks import Callback
 from sirenkit.train.device import resolve_device, synchronize
-from sirenkit.train.trainer import Trainer, TrainConfig
+from sirenkit.train.trainer import TrainConfig, Trainer
 
 # The paper's numbers (cameraman 512², Adam lr 1e-4, read off the project figure at 10–15k steps) — context only.
 PAPER_PSNR = {"sine": "≈ 50", "relu": "≈ 24", "tanh": "≈ 24", "relu-pe": "≈ 40", "rbf-relu": "≈ 28"}

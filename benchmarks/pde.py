@@ -25,13 +25,12 @@ import time
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
 
 import torch
+from common import cpu_name, interleaved_step_times, optimiser_step, step_time_table
 
 import sirenkit
 from sirenkit import ModelConfig
 from sirenkit.tasks import REGISTRY
 from sirenkit.train.device import resolve_device
-
-from common import cpu_name, interleaved_step_times, optimiser_step, step_time_table
 
 PAPER = {"helmholtz": "MSE vs analytic at k 20: SIREN 7.9e-6, tanh 2.6e-5 (50k steps; the paper's own field scale)"}
 

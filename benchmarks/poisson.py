@@ -25,13 +25,12 @@ import time
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
 
 import torch
+from common import interleaved_step_times, optimiser_step, step_time_table
 
 from sirenkit import ModelConfig
 from sirenkit.tasks.poisson import PoissonConfig, PoissonGradientTask, PoissonLaplacianTask
 from sirenkit.train.device import resolve_device
-from sirenkit.train.trainer import Trainer, TrainConfig
-
-from common import interleaved_step_times, optimiser_step, step_time_table
+from sirenkit.train.trainer import TrainConfig, Trainer
 
 TASKS = {"gradient": PoissonGradientTask, "laplacian": PoissonLaplacianTask}
 PAPER = {"gradient": {"sine": 32.9, "tanh": 25.8, "relu-pe": 26.4}}

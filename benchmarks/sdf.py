@@ -33,8 +33,8 @@ from pathlib import Path
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
 
 import torch
-
 from common import cpu_name, shared_data
+
 from sirenkit.geometry.meshing import peak_rss_mb
 from sirenkit.models import ModelConfig
 from sirenkit.runner import run_task

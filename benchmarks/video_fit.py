@@ -37,7 +37,7 @@ from sirenkit.config import from_dict
 from sirenkit.models import ModelConfig, count_parameters
 from sirenkit.tasks.video import VideoConfig, VideoTask
 from sirenkit.train.device import resolve_device
-from sirenkit.train.trainer import Trainer, TrainConfig
+from sirenkit.train.trainer import TrainConfig, Trainer
 
 DEFAULT_VIDEO = shared_data() / "bikes.mp4"
 PAPER = "cat video, 3→1024×3→3, 100k steps: SIREN 29.9 ± 1.1 dB, ReLU 25.1 dB (bikes: no number in the paper)"

@@ -26,7 +26,6 @@ from sirenkit.geometry.pointcloud import Normalisation
 from sirenkit.grids import axis_coords, grid_coords
 from sirenkit.io.images import image_from_array
 
-
 # Hypothesis keeps caches in ./.hypothesis/ even without an example database: send them to a temporary folder.
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="sirenkit-hypothesis-"))
 

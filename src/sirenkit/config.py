@@ -15,11 +15,14 @@ import numbers
 import operator
 import types
 import typing
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .errors import UserError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def option(default: Any, help: str, *, positional: bool = False, metavar: str | None = None,
@@ -187,6 +190,7 @@ def in_range(flag: str, value: float, low: float | None = None, high: float | No
     elif low is not None:
         bounds = f"{'>' if above else '≥'} {fmt(low)}"
     else:
+        assert high is not None  # both None returned above
         bounds = f"≤ {fmt(high)}"
     return ok, f"{flag} must be {bounds}{note}, got {fmt(value) if isinstance(value, (int, float)) else show(value)}"
 

@@ -159,7 +159,7 @@ def resolve_settings(
     if run.resume and stored is not None:
         _check_resume(task_cls, explicit, base, classes)
     merged = {s: {**base[s], **explicit[s]} for s in SECTIONS}
-    configs = {s: from_dict(classes[s], merged[s], f"{s} settings") for s in SECTIONS}
+    configs: dict[str, Any] = {s: from_dict(classes[s], merged[s], f"{s} settings") for s in SECTIONS}
     return configs, device, recipe
 
 

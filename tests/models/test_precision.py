@@ -11,6 +11,7 @@ from torch import nn
 
 import sirenkit
 from sirenkit.diff import forward_derivatives
+from sirenkit.errors import UserError
 from sirenkit.models import ModelConfig
 from sirenkit.models.bank import ModelBank
 from sirenkit.models.precision import (
@@ -24,7 +25,6 @@ from sirenkit.models.precision import (
 from sirenkit.tasks import REGISTRY
 from sirenkit.tasks.images import ImageBanks
 from sirenkit.train.trainer import choose_precision
-from sirenkit.errors import UserError
 
 from ..conftest import run_cli
 

@@ -153,7 +153,7 @@ def test_cuda_graph_step_runs_like_the_plain_compiled_step(monkeypatch):
     torch.compile skips the graph capture, so on a CPU this checks the wrapper's numbers, not its speed."""
     from sirenkit import Siren
     from sirenkit.tasks.image import ImageConfig, ImageTask
-    from sirenkit.train.trainer import Trainer, TrainConfig
+    from sirenkit.train.trainer import TrainConfig, Trainer
 
     monkeypatch.setattr(TrainConfig, "check_device", lambda self, device: None)
     cpu = torch.device("cpu")

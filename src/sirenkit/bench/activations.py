@@ -16,7 +16,7 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from ..errors import TrainingDiverged, UserError
 from ..io.atomic import describe_os_error
 from ..runfolder import writing_outputs
 from ..train.callbacks import Callback
+
+if TYPE_CHECKING:
+    from ..models.builder import ActivationName
 
 METHOD_LR: dict[str, float] = {
     "sine": 1e-3, "relu": 1e-3, "tanh": 1e-3, "softplus": 1e-3, "elu": 1e-2, "selu": 3e-4, "relu-pe": 1e-3,
@@ -70,7 +73,7 @@ def _rates(text: str | None) -> list[float]:
     return rates
 
 
-def _methods(names: str | None) -> list[str]:
+def _methods(names: str | None) -> list[ActivationName]:
     from ..models import ACTIVATIONS
 
     if not names:
@@ -80,7 +83,7 @@ def _methods(names: str | None) -> list[str]:
     if unknown or not chosen:
         raise UserError(f"--methods: unknown method(s) {', '.join(unknown) or '(none given)'}; "
                         f"known: {', '.join(ACTIVATIONS)}")
-    return chosen
+    return cast("list[ActivationName]", chosen)  # each checked against ACTIVATIONS above
 
 
 class _Collect(Callback):
@@ -94,7 +97,7 @@ class _Collect(Callback):
             self.rows.append({"step": row["step"], "seconds": row["seconds"], "psnr": row["metric"]})
 
 
-def fit_one(path: Path, method: str, size: int, batch_pixels: int, steps: int, seconds: float | None,
+def fit_one(path: Path, method: ActivationName, size: int, batch_pixels: int, steps: int, seconds: float | None,
             budget_width: int, budget_layers: int, lr: float | None, seed: int, eval_every: int,
             device: torch.device) -> dict[str, Any]:
     """Fit `method` to one image; returns its hyperparameters, parameter count and PSNR curve."""
@@ -216,7 +219,7 @@ def _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixel
             _log(f"{name:>10s} {method:>9s}: {run['psnr']:6.2f} dB, {run['parameters']:,} parameters, "
                  f"{run['steps']} steps in {run['seconds']:.1f} s", quiet)
     summary = summarise(runs, chosen)
-    result = {"machine": machine_info(dev), "settings": settings, "runs": runs, "summary": summary}
+    result: dict[str, Any] = {"machine": machine_info(dev), "settings": settings, "runs": runs, "summary": summary}
     result["markdown"] = markdown(result)
     if out_dir is not None:
         from ..io.atomic import write_json, write_text

@@ -98,7 +98,8 @@ def interleaved_step_times(steps: dict, device, rounds: int = 3, warmup: int = 2
 
 def optimiser_step(model, loss_fn, batch, lr: float = 1e-4, fused: bool = False):
     """A zero-argument function doing one Adam step of `loss_fn(batch)` (a dict of loss terms) on `model`."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr, **({"fused": True} if fused else {}))
+    options: dict[str, Any] = {"fused": True} if fused else {}
+    opt = torch.optim.Adam(model.parameters(), lr=lr, **options)
 
     def step() -> None:
         loss = sum(loss_fn(batch).values())
@@ -361,7 +362,9 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
         return _suite(device, quick, json_path, threads, workloads, memory, target, rounds, warmup, timed, graphs)
 
 
-def _suite(device, quick, json_path, threads, workloads, memory, target, rounds, warmup, timed, graphs):
+def _suite(device: str, quick: bool, json_path: str | None, threads: int | None,
+           workloads: tuple[str, ...] | list[str], memory: bool, target: bool, rounds: int | None,
+           warmup: int | None, timed: int | None, graphs: bool) -> dict[str, Any]:
     from ..train.device import resolve_device
 
     unknown = [w for w in workloads if w not in WORKLOADS]
@@ -389,7 +392,7 @@ def _suite(device, quick, json_path, threads, workloads, memory, target, rounds,
         GPU script's lease) keeps the rows it finished."""
         machine = {**machine_info(dev), "quick": quick, "rounds": rounds, "warmup": warmup, "timed": timed,
                    "seconds": round(time.time() - start, 1)}
-        out = {"machine": machine, "rows": rows, "time_to_target": ttt, "complete": complete}
+        out: dict[str, Any] = {"machine": machine, "rows": rows, "time_to_target": ttt, "complete": complete}
         out["markdown"] = markdown(out)
         if json_path:
             write_text(json_path, json.dumps(finite_json(out), indent=2, default=str, allow_nan=False) + "\n")

@@ -41,7 +41,7 @@ def require_backend(model: nn.Module, backend: str) -> None:
                         "use --derivatives analytic or autograd")
 
 
-def gradient_backend(backend: str, model: nn.Module) -> str:
+def gradient_backend(backend: GradientBackend, model: nn.Module) -> GradientBackend:
     """The backend a loss on values and gradients uses: `auto` is the closed-form reverse sweep where the network
     allows it (compiles whole, half forward mode's products for 3-D inputs) and autograd otherwise."""
     if backend != "auto":

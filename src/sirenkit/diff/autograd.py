@@ -34,7 +34,9 @@ def divergence(y: Tensor, x: Tensor, create_graph: bool = True) -> Tensor:
     """Σ_k ∂y_k/∂x_k of a vector field y (N, d): (N,)."""
     if y.shape[-1] != x.shape[-1]:
         raise ValueError(f"divergence needs as many outputs as inputs ({x.shape[-1]}), got {y.shape[-1]}")
-    return sum(_grad(y[..., k], x, create_graph)[..., k] for k in range(x.shape[-1]))
+    total = sum(_grad(y[..., k], x, create_graph)[..., k] for k in range(x.shape[-1]))
+    assert isinstance(total, Tensor)  # x has at least one coordinate, so the sum is a tensor (not the start 0)
+    return total
 
 
 def laplacian(y: Tensor, x: Tensor, create_graph: bool = True) -> Tensor:

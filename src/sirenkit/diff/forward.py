@@ -9,6 +9,8 @@ and the parameters' gradients need only a first-order backward (no double backwa
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -55,7 +57,9 @@ def supports_forward_mode(model: nn.Module) -> bool:
     model = unwrap(model)
     if not isinstance(model, FieldMLP) or not isinstance(model.encoding, Encoding):
         return False
-    return all(type(a).with_derivatives is not Activation.with_derivatives for a in model.activations)
+    # a FieldMLP's activations are `Activation`s (its constructor's type); ModuleList yields plain Modules
+    return all(type(cast(Activation, a)).with_derivatives is not Activation.with_derivatives
+               for a in model.activations)
 
 
 def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: bool = False) -> Derivatives:
@@ -81,8 +85,10 @@ def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: b
             s = None
         elif s is not None and not per_axis:
             s = s.unsqueeze(0)  # second-derivative streams always carry a leading stream axis: (1 or d, N, F)
-        first = _linear_streams(net.layers[0].weight, net.layers[0].bias, h, t, s, plain=True)
+        layer0 = cast(nn.Linear, net.layers[0])  # a FieldMLP's layers are nn.Linear (built in its __init__)
+        first = _linear_streams(layer0.weight, layer0.bias, h, t, s, plain=True)
     for i, (linear, act) in enumerate(zip(net.layers, net.activations)):
+        linear, act = cast(nn.Linear, linear), cast(Activation, act)  # FieldMLP's parts, see above
         u, ut, us = first if i == 0 else _linear_streams(linear.weight, linear.bias, h, t, s)
         a, a1, a2 = act.with_derivatives(u)
         h = a

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -69,7 +70,7 @@ def streams_backward_torch(u: Tensor, g: Tensor, omega: float, d: int, laplacian
         parts[1] = dut - 2.0 * omega * omega * (sn * gs) * ut
         parts.append((omega * cs * gs).unsqueeze(0))
     parts[0] = du0.unsqueeze(0)
-    return torch.cat(parts, 0)
+    return torch.cat(cast(list[Tensor], parts), 0)  # every entry is set now
 
 
 # --------------------------------------------------------------------------------------------- Triton kernels
@@ -153,7 +154,8 @@ def fused_derivatives(model: torch.nn.Module, x: Tensor, order: int = 2) -> Deri
     parts = [x.unsqueeze(0), eye] + ([torch.zeros_like(x).unsqueeze(0)] if laplacian else [])
     h = torch.cat(parts, 0)  # (S, N, d): the coordinates, their unit tangents, a zero Laplacian
     for linear, act in zip(net.layers, net.activations):
-        h = SineStreams.apply(h, linear.weight, linear.bias, float(act.omega_0), d, laplacian)
+        omega_0 = cast(Sine, act).omega_0  # supports_fused checked that every activation is a Sine
+        h = SineStreams.apply(h, linear.weight, linear.bias, float(omega_0), d, laplacian)
     out = torch.matmul(h, net.head.weight.t())
     value = out[0] + net.head.bias
     grad = out[1 : 1 + d].permute(1, 2, 0)

@@ -10,9 +10,12 @@ whole loss. Used for first-order losses (SDF normals and eikonal term, Poisson f
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
+from ..models.activations import Activation
 from ..models.mlp import FieldMLP
 from ..models.precision import dense, full_precision, upcast
 from .forward import require_forward_mode, unwrap
@@ -31,18 +34,22 @@ def reverse_derivatives(model: nn.Module, x: Tensor) -> Derivatives:
     assert isinstance(net, FieldMLP)
     with full_precision(x.device.type):
         h, tangents, _ = net.encoding.streams(x, per_axis=False)  # tangents: (d, 1 or N, F0) = ∂enc/∂x_k
-        first = upcast(nn.functional.linear(h, net.layers[0].weight, net.layers[0].bias))
+        # A FieldMLP's layers are nn.Linear and its activations `Activation`s; ModuleList yields plain Modules.
+        layer0 = cast(nn.Linear, net.layers[0])
+        first = upcast(nn.functional.linear(h, layer0.weight, layer0.bias))
     slopes = []
     for i, (linear, act) in enumerate(zip(net.layers, net.activations)):
+        linear, act = cast(nn.Linear, linear), cast(Activation, act)
         u = first if i == 0 else upcast(dense(h, linear.weight, linear.bias))
         h, slope, _ = act.with_derivatives(u)
         slopes.append(slope)
     value = upcast(dense(h, net.head.weight, net.head.bias))
     g = net.head.weight.unsqueeze(1)  # (m, 1, F): ∂Φ_j/∂h of the last hidden layer
     for linear, slope in zip(net.layers[:0:-1], slopes[:0:-1]):
+        linear = cast(nn.Linear, linear)
         g = upcast(dense(g * slope, linear.weight.t()))  # (m, N, F_in)
     with full_precision(x.device.type):  # the first layer and the encoding, as in the forward pass
-        g = torch.matmul(g * slopes[0], net.layers[0].weight)  # (m, N, F0)
+        g = torch.matmul(g * slopes[0], layer0.weight)  # (m, N, F0)
         # Chain through the encoding: ∂Φ_j/∂x_k = Σ_f g[j, n, f] ∂enc_f/∂x_k.
         if tangents.shape[1] == 1:
             grad = torch.matmul(g, tangents[:, 0, :].t())  # (m, N, d)

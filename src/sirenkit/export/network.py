@@ -21,7 +21,7 @@ def run_folder(run: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def run_inputs(run: str | Path) -> dict[Path, str]:
+def run_inputs(run: str | Path) -> dict[str | Path, str]:  # the type of writing_outputs(inputs=)
     """The files a command reads from `run` (folder or checkpoint), as {path: what it is}, for `writing_outputs`:
     an output there would destroy the run (`sirenkit compress RUN --out RUN/checkpoint.safetensors` would replace
     the network it has just read by its quantised copy)."""
@@ -51,7 +51,8 @@ def load_coordinate_network(run: str | Path, command: str, fields: tuple[str, ..
     spec = meta.get("model")
     task = meta.get("task", "?")
     if task == "images":  # a bank of one network per image: each has its own complete run folder
-        names = [im.get("name") for im in (meta.get("signal") or {}).get("images", []) if isinstance(im, dict)]
+        names = [im["name"] for im in (meta.get("signal") or {}).get("images", [])
+                 if isinstance(im, dict) and isinstance(im.get("name"), str)]
         example = names[0] if names else "NAME"
         raise UserError(f"{run} is a `fit images` run (one network per image); {command} one image's network: "
                         f"`sirenkit {command} {Path(run) / 'images' / example}`")

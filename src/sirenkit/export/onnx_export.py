@@ -91,7 +91,8 @@ def _describe(run: str | Path, path: Path, meta: dict[str, Any], model: nn.Modul
     """The sidecar's content (the onnxruntime check is added after export)."""
     spec = meta["model"]
     task = str(meta.get("task", ""))
-    signal = meta.get("signal") if isinstance(meta.get("signal"), dict) else {}
+    stored = meta.get("signal")
+    signal = stored if isinstance(stored, dict) else {}
     return {
         "format": SIDECAR_FORMAT,
         "sirenkit": __version__,

@@ -161,7 +161,8 @@ def extract_mesh(
 def _interpolate(values: np.ndarray, lower: np.ndarray, weight: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Trilinear interpolation of the coarse grid at the fine nodes of `rows` × all × all (separable)."""
     out = values
-    for axis, index in enumerate((rows, slice(None), slice(None))):
+    indices: tuple[np.ndarray | slice, ...] = (rows, slice(None), slice(None))
+    for axis, index in enumerate(indices):
         lo, w = lower[index], weight[index]
         shape = [1, 1, 1]
         shape[axis] = -1
@@ -173,7 +174,8 @@ def _interpolate(values: np.ndarray, lower: np.ndarray, weight: np.ndarray, rows
 def _dilate(active: np.ndarray, lower: np.ndarray, other: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Fine nodes of `rows` × all × all that touch an active block (separable OR over both touching blocks)."""
     out = active
-    for axis, index in enumerate((rows, slice(None), slice(None))):
+    indices: tuple[np.ndarray | slice, ...] = (rows, slice(None), slice(None))
+    for axis, index in enumerate(indices):
         out = np.take(out, lower[index], axis=axis) | np.take(out, other[index], axis=axis)
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,7 +21,8 @@ class Normalisation:
         lo, hi = points.min(axis=0), points.max(axis=0)
         longest = float((hi - lo).max())
         scale = 2.0 * extent / longest if longest > 0 else 1.0
-        return cls(tuple(float(c) for c in (lo + hi) / 2.0), scale)
+        # points are (N, 3): three coordinates
+        return cls(cast(tuple[float, float, float], tuple(float(c) for c in (lo + hi) / 2.0)), scale)
 
     def to_unit(self, points: np.ndarray) -> np.ndarray:
         return (np.asarray(points, np.float64) - np.asarray(self.center)) * self.scale
@@ -34,7 +35,8 @@ class Normalisation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Normalisation:
-        return cls(tuple(float(c) for c in data["center"]), float(data["scale"]))
+        # a run's stored normalisation is checked (a list of 3 finite numbers) before it comes here
+        return cls(cast(tuple[float, float, float], tuple(float(c) for c in data["center"])), float(data["scale"]))
 
 
 def estimate_normals(points: np.ndarray, neighbours: int = 16) -> np.ndarray:

@@ -31,7 +31,7 @@ def _splat(points: np.ndarray, normals: np.ndarray, rot: np.ndarray, size: int) 
     first = order[np.unique(flat[order], return_index=True)[1]]
     light = np.array([-0.4, 0.5, 0.77])
     shade = 0.15 + 0.85 * np.clip(np.abs(n[first] @ (light / np.linalg.norm(light))), 0, 1)
-    image = np.full(size * size, np.nan)
+    image: np.ndarray = np.full(size * size, np.nan)  # flat, then (size, size)
     image[flat[first]] = shade
     image = image.reshape(size, size)
     holes = np.isnan(image)

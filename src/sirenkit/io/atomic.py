@@ -130,7 +130,7 @@ def remove_stale(folder: str | Path) -> list[str]:
 
     Only names of the form `atomic_path` makes, whose process no longer runs, are touched; returns their names.
     """
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

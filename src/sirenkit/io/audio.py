@@ -61,8 +61,8 @@ def default_audio(seconds: float = 3.0, rate: int = DEFAULT_RATE) -> Audio:
     t = np.arange(n, dtype=np.float64) / rate
     chord = np.zeros(n)
     for f in (220.0, 277.18, 329.63):
-        for k, weight in ((1, 1.0), (2, 0.4), (3, 0.2)):
-            chord += weight * np.sin(2 * np.pi * f * k * t)
+        for harmonic, weight in ((1, 1.0), (2, 0.4), (3, 0.2)):
+            chord += weight * np.sin(2 * np.pi * f * harmonic * t)
     swell = 0.6 + 0.4 * np.sin(2 * np.pi * t / max(seconds, 1e-3)) ** 2
     f0, f1 = 150.0, 3000.0
     span = max(seconds, 1e-3)

@@ -103,12 +103,14 @@ def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None
     extent = float(np.ptp(vertices, axis=0).max()) if len(vertices) else 0.0
     tolerance = SAVE_PRECISION * extent
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+    data: bytes | str | dict[Any, Any]
     if suffix == ".ply" and tolerance > 0 and np.abs(vertices.astype(np.float32) - vertices).max() > tolerance:
         data = _ply_float64(vertices, np.asarray(faces))
     elif suffix == ".obj" and 0 < tolerance < 1e-8:
         data = mesh.export(file_type="obj", digits=min(17, int(np.ceil(-np.log10(tolerance)))))
     else:
         data = mesh.export(file_type=suffix[1:])
+    assert not isinstance(data, dict)  # trimesh exports .ply as bytes and .obj as str (dicts: other formats)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -104,6 +105,10 @@ def load_video(path: str | Path, frames: int = 0, start: int = 0, size: int = 0,
     return _collect(source, fps or rate, native, reader, total, frames, start, size, batch)
 
 
+@overload
+def _to_decode(frames: int, start: int, available: int) -> int: ...
+@overload
+def _to_decode(frames: int, start: int, available: int | None) -> int | None: ...
 def _to_decode(frames: int, start: int, available: int | None) -> int | None:
     """Frames decoded for a request: `start` + `frames` (decoding stops there; 0: to the end), at most
     `available` (the clip's count, None when unknown)."""
@@ -223,7 +228,7 @@ def _open_file(path: Path, frames: int = 0, start: int = 0):
         reader.close()
         raise
 
-    def frames_of() -> Iterator[np.ndarray]:
+    def frames_of() -> Generator[np.ndarray, None, None]:
         n = 0
         try:
             for raw in reader:

@@ -47,6 +47,7 @@ class HyperNetwork(nn.Module):
             for name, param in template.named_parameters():
                 net = relu_mlp(latent_features, hidden_features, hidden_layers, param.numel())
                 last = net[-1]
+                assert isinstance(last, nn.Linear)  # relu_mlp ends with its output layer
                 spread = float(param.std()) if param.numel() > 1 else float(param.abs().max())
                 last.weight.normal_(0.0, output_scale * spread / math.sqrt(hidden_features))
                 last.bias.copy_(param.detach().reshape(-1))

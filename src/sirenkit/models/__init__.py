@@ -5,8 +5,8 @@ from .activations import Activation, Sine
 from .builder import ACTIVATIONS, ModelConfig, build_model, model_spec
 from .encodings import FourierFeatures, IdentityEncoding, PositionalEncoding, RBFEncoding, nyquist_frequencies
 from .grid import Grid
-from .wire import Wire
 from .mlp import FieldMLP, Siren, count_parameters
+from .wire import Wire
 
 __all__ = [
     "ACTIVATIONS",

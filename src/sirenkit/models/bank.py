@@ -22,6 +22,8 @@ from torch.func import functional_call, stack_module_state, vmap
 class ModelBank(nn.Module):
     """B networks with identical architecture; member b's tensors are `state[name][b]`."""
 
+    _template: nn.Module  # set with object.__setattr__ (outside the module tree): declared for the type checker
+
     def __init__(self, members: list[nn.Module], mode: str = "auto") -> None:
         super().__init__()
         if mode not in ("auto", "vmap", "loop"):
@@ -58,7 +60,7 @@ class ModelBank(nn.Module):
 
     def forward(self, coords: Tensor) -> Tensor:
         """coords (N, d) shared by every member, or (B, N, d) one set per member -> values (B, N, out)."""
-        params = dict(self.stacked.named_parameters())
+        params: dict[str, Tensor] = dict(self.stacked.named_parameters())
         buffers = dict(self.stacked.named_buffers())
 
         def one(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
@@ -82,8 +84,8 @@ class ModelBank(nn.Module):
         with torch.no_grad():
             for name, value in self.stacked.named_parameters():
                 out.get_parameter(name).copy_(value[index])
-            for name, value in self.stacked.named_buffers():
-                out.get_buffer(name).copy_(value[index])
+            for name, buffer in self.stacked.named_buffers():
+                out.get_buffer(name).copy_(buffer[index])
         return out
 
     def clip_member_gradients_(self, max_norm: float) -> Tensor:
@@ -93,6 +95,7 @@ class ModelBank(nn.Module):
         if not grads:
             return torch.zeros(self.count)
         sq = sum(g.detach().reshape(self.count, -1).double().pow(2).sum(1) for g in grads)
+        assert isinstance(sq, Tensor)  # grads is not empty, so the sum is a tensor (never the start value 0)
         norms = sq.sqrt()
         scale = (max_norm / (norms + 1e-6)).clamp(max=1.0).to(grads[0].dtype)
         for g in grads:

@@ -39,7 +39,7 @@ from .activations import (
     init_lecun_normal,
     init_xavier_normal,
 )
-from .encodings import FourierFeatures, PositionalEncoding, RBFEncoding, nyquist_frequencies
+from .encodings import Encoding, FourierFeatures, PositionalEncoding, RBFEncoding, nyquist_frequencies
 from .grid import MAX_DIMENSIONS, Grid, largest_resolution
 from .mlp import FieldMLP, Siren, count_parameters, siren_init
 from .wire import Wire, complex_width
@@ -48,7 +48,7 @@ ActivationName = Literal[
     "sine", "relu", "tanh", "softplus", "elu", "selu", "relu-pe", "rbf-relu", "fourier", "finer", "gauss", "wire",
     "grid",
 ]
-ACTIVATIONS: tuple[str, ...] = ActivationName.__args__  # type: ignore[attr-defined]
+ACTIVATIONS: tuple[ActivationName, ...] = ActivationName.__args__  # type: ignore[attr-defined]
 
 # Activation class and weight init of each plain baseline (the paper's choices).
 _BASELINES = {
@@ -136,18 +136,18 @@ class ModelConfig:
             _check_grid_dimensions(in_features)
             return Grid(in_features, out_features, int(cfg.grid_resolution or 2))
         if cfg.activation == "finer":
-            acts: list[Activation] = [Finer(cfg.first_omega_0)] + [Finer(cfg.hidden_omega_0)
-                                                                   for _ in range(cfg.hidden_layers)]
+            acts: list[Activation] = [Finer(cfg.first_omega_0), *(Finer(cfg.hidden_omega_0)
+                                                                 for _ in range(cfg.hidden_layers))]
             net = FieldMLP(in_features, out_features, cfg.hidden_features, cfg.hidden_layers, acts)
             siren_init(net, cfg.hidden_omega_0)
             with torch.no_grad():
-                net.layers[0].bias.uniform_(-cfg.finer_first_bias, cfg.finer_first_bias)
+                net.linears()[0].bias.uniform_(-cfg.finer_first_bias, cfg.finer_first_bias)  # = layers[0]
             return net
         if cfg.activation == "gauss":  # PyTorch's default Linear init, as public Gaussian-network code uses
             acts = [Gauss(cfg.gauss_scale) for _ in range(cfg.hidden_layers + 1)]
             return FieldMLP(in_features, out_features, cfg.hidden_features, cfg.hidden_layers, acts)
         act_cls, init = _BASELINES[cfg.activation]
-        encoding = None
+        encoding: Encoding | None = None
         if cfg.activation == "relu-pe":
             encoding = PositionalEncoding(in_features, int(cfg.pe_frequencies or DEFAULT_PE_FREQUENCIES))
         elif cfg.activation == "rbf-relu":

@@ -54,6 +54,8 @@ def nyquist_frequencies(samples: int) -> int:
 class PositionalEncoding(Encoding):
     """[x, sin(2^i π x), cos(2^i π x) for i < L]: the NeRF encoding, raw coordinates included."""
 
+    omegas: Tensor  # a buffer (register_buffer): declared for the type checker
+
     def __init__(self, in_features: int, frequencies: int) -> None:
         super().__init__()
         self.in_features = in_features
@@ -142,6 +144,8 @@ class FourierFeatures(Encoding):
     B is drawn once, from torch's global generator, when the encoding is built (so the run's seed fixes it)
     and kept as a buffer: it is saved with the checkpoint but never trained. Output width 2m.
     """
+
+    matrix: Tensor  # a buffer (register_buffer): declared for the type checker
 
     def __init__(self, in_features: int, features: int, sigma: float) -> None:
         super().__init__()

@@ -32,6 +32,8 @@ class Grid(nn.Module):
     """
 
     representation = "grid"
+    strides: Tensor  # buffers (register_buffer): declared for the type checker
+    corners: Tensor
 
     def __init__(self, in_features: int, out_features: int, resolution: int) -> None:
         super().__init__()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -58,7 +59,8 @@ class FieldMLP(nn.Module):
         with full_precision(coords.device.type):
             h = self.activations[0](self.layers[0](self.encoding(coords)))
         for linear, act in zip(self.layers[1:], self.activations[1:]):
-            h = act(upcast(dense_layer(linear, h)))
+            # `layers` holds only nn.Linear (built in __init__); ModuleList yields plain Modules to the type checker
+            h = act(upcast(dense_layer(cast(nn.Linear, linear), h)))
         return upcast(dense_layer(self.head, h))
 
 
@@ -79,7 +81,7 @@ class Siren(FieldMLP):
         first_omega_0: float = 30.0,
         hidden_omega_0: float = 30.0,
     ) -> None:
-        acts: list[Activation] = [Sine(first_omega_0)] + [Sine(hidden_omega_0) for _ in range(hidden_layers)]
+        acts: list[Activation] = [Sine(first_omega_0), *(Sine(hidden_omega_0) for _ in range(hidden_layers))]
         super().__init__(in_features, out_features, hidden_features, hidden_layers, acts)
         self.first_omega_0 = float(first_omega_0)
         self.hidden_omega_0 = float(hidden_omega_0)

@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .mlp import FieldMLP
 
 Precision = Literal["auto", "fp32", "bf16", "bf16-backward"]
 
@@ -73,7 +76,7 @@ def tf32_hardware(device: torch.device) -> bool:
 MIN_BF16_WIDTH = 256
 
 
-def _networks(model: nn.Module) -> list[nn.Module] | None:
+def _networks(model: nn.Module) -> list[FieldMLP] | None:
     """The coordinate MLPs inside `model` (itself, a bank's template, a `banks` list's templates), or None when
     some part is not a coordinate MLP."""
     from .bank import ModelBank
@@ -197,17 +200,17 @@ class _Bf16BackwardLinear(torch.autograd.Function):
     generate_vmap_rule = True  # ModelBank evaluates its members under torch.func.vmap
 
     @staticmethod
-    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return nn.functional.linear(x, weight, bias)
 
     @staticmethod
-    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+    def setup_context(ctx, inputs, output) -> None:
         x, weight, bias = inputs
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
 
     @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
+    def backward(ctx, grad: Tensor):
         x, weight = ctx.saved_tensors
         low = grad.dtype if torch.is_grad_enabled() else torch.bfloat16
         g = grad.to(low)

@@ -62,7 +62,7 @@ def speed_squared(speed: Speed, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return c * c
 
 
-def time_step(h: float, c_max: float, times: Sequence[float], cfl: float = 0.5) -> tuple[float, int]:
+def time_step(h: float, c_max: float, times: Sequence[float] | np.ndarray, cfl: float = 0.5) -> tuple[float, int]:
     """(dt, steps to the last time) with dt ≤ cfl·h/c_max; for evenly spaced times from 0 the steps are a
     multiple of their count, so that every requested time falls exactly on a step."""
     if not 0 < cfl <= 1 / math.sqrt(2):
@@ -91,7 +91,7 @@ def leapfrog(u0: np.ndarray, c2: np.ndarray, h: float, dt: float, steps: int):
         yield prev, now
 
 
-def solve_wave(n: int, times: Sequence[float], sigma: float = 0.1, amplitude: float = 1.0,
+def solve_wave(n: int, times: Sequence[float] | np.ndarray, sigma: float = 0.1, amplitude: float = 1.0,
                speed: Speed = 1.0, at: tuple[float, float] = (0.0, 0.0), extent: float = 1.0,
                cfl: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """u at `times` (≥ 0) from a Gaussian at rest: (axis (n,), fields (len(times), n, n) [row = y, column = x]).

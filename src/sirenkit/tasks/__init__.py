@@ -22,7 +22,8 @@ def get_task(name: str) -> type[Task]:
     return REGISTRY[name]
 
 
-# One import line per task module: importing registers it.
+# One import line per task module: importing registers it (a new task adds its line here).
+# isort: off
 from . import audio  # noqa: E402,F401
 from . import blend  # noqa: E402,F401
 from . import fwi  # noqa: E402,F401
@@ -34,5 +35,6 @@ from . import poisson  # noqa: E402,F401
 from . import sdf  # noqa: E402,F401
 from . import video  # noqa: E402,F401
 from . import wave  # noqa: E402,F401
+# isort: on
 
 __all__ = ["REGISTRY", "Batch", "ExportContext", "Task", "get_task", "register"]

@@ -199,6 +199,7 @@ class AudioTask(Task):
                 self._cdf, self._weight = self._cdf.to(self.device), self._weight.to(self.device)
             u = torch.rand(n, generator=generator, device=generator.device, dtype=torch.float64).to(self.device)
             idx = torch.searchsorted(self._cdf, u).clamp_(max=self.frames - 1)
+            assert self._weight is not None  # set together with _cdf
             return WeightedBatch(self.coords[idx], self.values[idx], self._weight[idx])
         idx = self.random_indices(n, self.frames, generator)
         return Batch(self.coords[idx], self.values[idx])

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -502,6 +503,7 @@ class Task(ABC):
 # ---------------------------------------------------------------------------------------------- the one check
 def _spec_numbers(spec: Any, path: str = "") -> tuple[str, Any] | None:
     """(where, value) of the first number in a network description that is not finite, or None."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(spec, dict):
         items = spec.items()
     elif isinstance(spec, (list, tuple)):
@@ -535,7 +537,7 @@ def checked_signal(meta: dict[str, Any], run: str | Path, task_cls: type[Task] |
         from . import get_task
 
         task_cls = get_task(meta.get("task", ""))
-    spec = meta.get("model")
+    spec: Any = meta.get("model")  # any JSON value: checked below
     bad = _spec_numbers(spec)
     if bad is not None:
         raise UserError(f"checkpoint of {run} describes its network impossibly ({bad[0]} {bad[1]} is not a finite "

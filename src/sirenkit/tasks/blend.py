@@ -176,7 +176,7 @@ class BlendTask(Task):
     def batch(self, step: int, generator: torch.Generator) -> Batch:
         return Batch(self.coords, self.grad_target)
 
-    def _backend(self, model: nn.Module) -> str:
+    def _backend(self, model: nn.Module) -> GradientBackend:
         return gradient_backend(self.config.derivatives, model)
 
     def compile_by_default(self, model: nn.Module) -> bool:

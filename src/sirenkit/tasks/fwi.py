@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -178,7 +178,8 @@ class FwiTask(Task):
         # field outside both supports (the medium around the sources being the background).
         boost = math.exp(0.5 * config.k**2 * (config.source_sigma**2 - config.data_sigma**2))
         self.operator = PmlOperator(config.k, config.pml_width, config.pml_a0, config.source_sigma, AMPLITUDE * boost)
-        self.sources = [tuple(float(v) for v in s) for s in self.data.sources]
+        # (S, 2) positions: default_geometry's, or a file's (load_measurements checks their shape)
+        self.sources = [cast(tuple[float, float], tuple(float(v) for v in s)) for s in self.data.sources]
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
         self.receivers = as_tensor(self.data.receivers)
         values = self.data.values  # (R, S) complex → (R, 2S) as the network's (Re, Im) columns
@@ -358,7 +359,7 @@ class FwiTask(Task):
                      (f"|error| (relative {ctx.metrics['velocity_error']:.3g})", np.abs(velocity - true_v),
                       {"cmap": "magma", "origin": "lower", "extent": extent, "colorbar": True})]],
                    ctx.out_dir / "velocity.png")
-        rows = [[], []]
+        rows: list[list[tuple[str, np.ndarray, dict[str, Any]]]] = [[], []]
         lim = robust_limits(ref[:, ::2], fields[:, ::2], symmetric=True)
         wopts = {"cmap": "RdBu_r", "origin": "lower", "extent": extent, **lim}
         for j in range(self.n_sources):

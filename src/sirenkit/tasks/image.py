@@ -259,7 +259,7 @@ class ImageTask(Task):
         truth = self.image.pixels
         save_image(out / "reconstruction.png", fit, self.image.bit_depth)
         err = np.abs(fit - truth).mean(-1)
-        row = [("ground truth", truth, {"vmin": 0, "vmax": 1}),
+        row: list[tuple[str, np.ndarray, dict[str, Any]]] = [("ground truth", truth, {"vmin": 0, "vmax": 1}),
                (f"fit ({ctx.metrics['psnr']:.2f} dB)", fit, {"vmin": 0, "vmax": 1}),
                ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6), "colorbar": True})]
         if self.inpainting:
@@ -288,6 +288,7 @@ class ImageTask(Task):
 
         def grad_lap(x: Tensor) -> Tensor:
             d = derivatives(model, x, order=2, create_graph=False)
+            assert d.laplacian is not None  # order=2
             g = torch.einsum("nmd,m->nd", d.gradient.detach(), weights)
             lap = (d.laplacian.detach() * weights).sum(-1, keepdim=True)
             return torch.cat([g, lap], dim=-1)

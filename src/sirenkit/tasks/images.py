@@ -11,9 +11,10 @@ Each image gets a complete `fit image` run folder under RUN/images/NAME (render,
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -82,6 +83,11 @@ class ImageBanks(nn.Module):
 
     def forward(self, coords: list[Tensor]) -> list[Tensor]:
         return [bank(x) for bank, x in zip(self.banks, coords)]
+
+
+def _banks(model: nn.Module) -> Sequence[ModelBank]:
+    """The banks of an `ImageBanks` model (behind any torch.compile / DistributedDataParallel wrapper)."""
+    return cast("Sequence[ModelBank]", unwrap(model).banks)  # its ModuleList of ModelBanks, typed
 
 
 def bundled_image_files() -> list[tuple[str, Path]]:
@@ -215,7 +221,7 @@ class ImagesTask(Task):
         return ImageBanks(banks)
 
     def clip_gradients(self, model: nn.Module, params: list[Tensor], max_norm: float) -> None:
-        for bank in unwrap(model).banks:
+        for bank in _banks(model):
             bank.clip_member_gradients_(max_norm)
 
     # ------------------------------------------------------------------ training
@@ -249,7 +255,7 @@ class ImagesTask(Task):
     @torch.no_grad()
     def reconstructions(self, model: nn.Module) -> list[np.ndarray]:
         """Every fitted image in [0, 1], (H, W, C), in image order."""
-        banks = unwrap(model).banks
+        banks = _banks(model)
         out: list[np.ndarray | None] = [None] * len(self.images)
         for (shape, members), bank, coords in zip(self.groups, banks, self.coords):
             parts = [bank(coords[i : i + self.config.chunk]) for i in range(0, coords.shape[0], self.config.chunk)]
@@ -299,7 +305,7 @@ class ImagesTask(Task):
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
         """A complete `fit image` run folder per image (images/NAME), an overview figure and the mean PSNR curve."""
         fits = self.reconstructions(model)
-        banks = unwrap(model).banks
+        banks = _banks(model)
         record = json.loads((ctx.out_dir / "config.json").read_text(encoding="utf-8"))
         per_image = ctx.metrics.get("per_image", {})
         written = []

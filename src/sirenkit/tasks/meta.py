@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -156,6 +156,7 @@ def meta_losses(out: MetaOutput, target: Tensor, latent_weight: float, weights_w
     terms = {"mse": ((out.values - target) ** 2).mean()}
     if out.weights is not None:
         squares = sum(w.square().sum() for w in out.weights.values())
+        assert isinstance(squares, Tensor)  # the hypernetwork emits at least one tensor (never sum's start 0)
         count = sum(w.numel() for w in out.weights.values())
         terms["latent"] = latent_weight * out.latent.square().mean()
         terms["weights"] = weights_weight * squares / count
@@ -254,7 +255,8 @@ class MetaTask(Task):
         self.in_features, self.out_features, self.samples = 2, 3, c.size
         self.pixels = pixels
         self.grid = grid_coords((c.size, c.size), device=device)
-        self.eval_contexts = [x for x in CONTEXTS if x == "half" or x <= pixels]  # mse_1000 needs ≥ 32² images
+        # mse_1000 needs ≥ 32² images; CONTEXTS holds pixel counts besides "half"
+        self.eval_contexts = [x for x in CONTEXTS if x == "half" or cast(int, x) <= pixels]
 
     def describe(self) -> str:
         c = self.config
@@ -332,7 +334,7 @@ class MetaTask(Task):
         test = self.images.test
         if not final and self.config.eval_images:
             test = test[: self.config.eval_images]
-        contexts = self.eval_contexts if final else [100]
+        contexts: list[int | str] = self.eval_contexts if final else [100]
         return evaluate_contexts(model, test, contexts, self.config.eval_seed, self.device)
 
     @classmethod

@@ -141,7 +141,7 @@ class _PoissonTask(Task):
     def _fitted(self, d) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _backend(self, model: nn.Module) -> str:
+    def _backend(self, model: nn.Module) -> GradientBackend:
         """The derivative backend in use: `auto` is the closed-form reverse sweep for the gradient and forward
         mode for the Laplacian where the network allows (autograd otherwise)."""
         from ..diff import gradient_backend, supports_forward_mode
@@ -271,9 +271,9 @@ class _PoissonTask(Task):
 
 # Derivative supervision wants the paper's lr: at 1e-3 the network fits the target at the sampled pixels
 # exactly but oscillates between them (64² gradient fit, 300 steps: 12.8 dB at 1e-3, 31.7 dB at 1e-4).
-_CPU_RECIPE = {"task": {"size": 256, "batch_pixels": 8192}, "train": {"steps": 1000, "lr": 1e-4, "schedule": "cosine", "eval_every": 250}}
-_GPU_RECIPE = {"task": {"size": 256, "batch_pixels": 0}, "train": {"steps": 3000, "lr": 1e-4, "schedule": "cosine", "eval_every": 250}}
-_PAPER_RECIPE = {"task": {"size": 256, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}}
+_CPU_RECIPE: dict[str, dict[str, Any]] = {"task": {"size": 256, "batch_pixels": 8192}, "train": {"steps": 1000, "lr": 1e-4, "schedule": "cosine", "eval_every": 250}}
+_GPU_RECIPE: dict[str, dict[str, Any]] = {"task": {"size": 256, "batch_pixels": 0}, "train": {"steps": 3000, "lr": 1e-4, "schedule": "cosine", "eval_every": 250}}
+_PAPER_RECIPE: dict[str, dict[str, Any]] = {"task": {"size": 256, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}}
 _NOTES = {
     "paper": "the paper: 256², every pixel, Adam lr 1e-4 constant, 10k steps",
     "gpu": "256², every pixel, lr 1e-4 with cosine decay, 3000 steps",

@@ -194,7 +194,7 @@ class SdfTask(Task):
         self.eval_points, self.eval_normals = points[held].to(device), normals[held].to(device)
         self.mesh: MeshResult | None = None
 
-    def _backend(self, model: nn.Module) -> str:
+    def _backend(self, model: nn.Module) -> GradientBackend:
         return gradient_backend(self.config.derivatives, model)
 
     def compile_by_default(self, model: nn.Module) -> bool:
@@ -262,6 +262,7 @@ class SdfTask(Task):
 
     def _sdf_error(self, model: nn.Module) -> float:
         """Mean |Φ − true distance| within 0.05 of an analytic surface (unit coordinates)."""
+        assert self.shape is not None  # evaluate calls this for an analytic shape only
         rng = np.random.default_rng(1)
         pts, nrm = self.shape.sample(50_000, rng)
         pts = pts + nrm * rng.uniform(-0.05, 0.05, size=(len(pts), 1))

@@ -136,7 +136,7 @@ class VideoTask(Task):
     def __init__(self, config: VideoConfig, device: torch.device) -> None:
         super().__init__(config, device)
         config.validate()
-        reader = dict(frames=config.frames, start=config.start_frame, size=config.size, fps=config.fps)
+        reader: dict[str, Any] = dict(frames=config.frames, start=config.start_frame, size=config.size, fps=config.fps)
         video = load_video(config.path, **reader) if config.path else synthetic_video(**reader)
         self.video = video
         t, h, w = video.shape

@@ -100,7 +100,7 @@ class WaveConfig:
                             "reference's u = 0 edge reflects it; lower --t-end, --speed or --source-sigma")
 
 
-def network_time(t: Tensor | float, t_end: float) -> Any:
+def network_time(t: Tensor | np.ndarray | float, t_end: float) -> Any:
     """Physical time t ∈ [0, T] → the network's τ = 2t/T − 1 ∈ [−1, 1]."""
     return 2.0 * t / t_end - 1.0
 

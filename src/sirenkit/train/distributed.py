@@ -76,10 +76,10 @@ class StateDictDDP(DistributedDataParallel):
     """DistributedDataParallel whose state dict is the wrapped module's own (no 'module.' prefix), so that
     checkpoints of a distributed run load into a plain model and resume into a wrapped one alike."""
 
-    def state_dict(self, *args, **kwargs):  # type: ignore[override]
+    def state_dict(self, *args, **kwargs):
         return self.module.state_dict(*args, **kwargs)
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # type: ignore[override]
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         return self.module.load_state_dict(state_dict, strict=strict, assign=assign)
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -244,11 +244,12 @@ class Trainer:
         cfg = self.config
         optimizer = self._make_optimizer(model)
         generator = self._new_generator()
+        curve: list[dict[str, Any]]
         start, seconds, curve = 0, 0.0, []
         if resume:
             start, seconds, curve = self._restore(model, optimizer, generator)
         loss_fn = self._loss_fn(task, model)
-        params = [p for p in model.parameters() if p.requires_grad]
+        params: list[Tensor] = [p for p in model.parameters() if p.requires_grad]
         check_every_step = self.device.type == "cpu"
 
         for cb in self.callbacks:
@@ -270,7 +271,8 @@ class Trainer:
                     group["lr"] = cfg.lr * factor
                 batch = task.batch(step, generator)
                 terms = loss_fn(batch)
-                loss = sum(terms.values()) if len(terms) > 1 else next(iter(terms.values()))
+                # a sum of two or more tensors is a tensor (never sum's start value 0)
+                loss = cast(Tensor, sum(terms.values())) if len(terms) > 1 else next(iter(terms.values()))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.clip_grad > 0:
