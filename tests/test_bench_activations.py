@@ -8,6 +8,7 @@ import pytest
 
 from sirenkit.bench.activations import METHOD_LR, psnr_at, run_activations
 from sirenkit.cli import main
+from sirenkit.errors import UserError
 from sirenkit.models import ACTIVATIONS
 
 
@@ -60,9 +61,10 @@ def test_psnr_at_time():
     (["--lr", "1e-3", "--lr-sweep", "1e-3"], "either --lr or --lr-sweep"),
     (["--lr-sweep", "a,b"], "--lr-sweep takes comma-separated numbers"),
     (["--max-images", "-1"], "--max-images must be ≥ 0"),
-    (["--threads", "-1"], "--threads must be ≥ 1"),
+    (["--threads", "-1"], "--threads must be in [1, 65536], got -1"),
+    (["--threads", "2147483648"], "--threads must be in [1, 65536], got 2147483648"),  # was a ValueError in torch
 ], ids=["methods-unknown", "steps-0", "images-missing", "lr-and-sweep", "sweep-not-numbers", "max-images-negative",
-        "threads-negative"])
+        "threads-negative", "threads-huge"])
 def test_bad_options_are_refused(args, message, capsys):
     assert main(["bench", "activations", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -73,3 +75,55 @@ def test_a_diverging_method_is_reported_not_fatal():
     result = run_activations(methods="sine,relu", steps=10, size=16, lr=1e30, max_images=1, device="cpu", quiet=True)
     assert all(r.get("diverged") for r in result["runs"])
     assert "diverged on 1 image(s)" in result["markdown"]
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "read-only-file-system"])
+def test_an_unwritable_out_is_refused_before_the_fits(where, tmp_path, capsys, monkeypatch):
+    """`--out` where no folder can be made was refused only after the whole benchmark had run: now before the
+    first fit (a fit would fail this test), with one line, and nothing is left behind."""
+    import os
+
+    from sirenkit.bench import activations
+
+    def no_fits(*args, **kwargs):
+        raise AssertionError("a fit ran before --out was checked")
+
+    monkeypatch.setattr(activations, "fit_one", no_fits)
+    if where == "under-a-file":
+        (tmp_path / "a_file").write_text("not a folder")
+        out = tmp_path / "a_file" / "acts"
+        reason = "Not a directory"
+    else:
+        real_mkdir = os.mkdir
+
+        def read_only(path, *args, **kwargs):  # as a read-only mount answers (also to root)
+            if str(path).startswith(str(tmp_path / "ro")):
+                raise OSError(30, "Read-only file system", str(path))
+            return real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "mkdir", read_only)
+        out = tmp_path / "ro" / "acts"
+        reason = "Read-only file system"
+    before = sorted(tmp_path.rglob("*"))
+    code = main(["bench", "activations", "--methods", "sine", "--steps", "2", "--size", "16", "--max-images", "1",
+                 "--device", "cpu", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"sirenkit: error: cannot write to output folder {out}: {reason}"), err[0]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_folder_made_for_out_is_removed_when_the_benchmark_fails(tmp_path, monkeypatch):
+    """The --out folder is made before the fits (so an unwritable place is refused at once); if the benchmark then
+    fails, the folders it made are removed again, and a folder that was there stays."""
+    from sirenkit.bench import activations
+
+    def failing(*args, **kwargs):
+        raise UserError("a fit failed")
+
+    monkeypatch.setattr(activations, "fit_one", failing)
+    for out, kept in [(tmp_path / "new" / "deeper" / "acts", tmp_path), (tmp_path, tmp_path)]:
+        with pytest.raises(UserError, match="a fit failed"):
+            run_activations(methods="sine", steps=2, size=16, max_images=1, device="cpu", quiet=True, out=str(out))
+        assert kept.is_dir() and not (tmp_path / "new").exists()
+        assert list(tmp_path.iterdir()) == []

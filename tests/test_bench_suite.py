@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -77,3 +78,30 @@ def test_cuda_graphs_variant_builds_and_is_tabled() -> None:
            "default": variant, GRAPHS: {**variant, "ms": 2.5}, "ratio": 2.0, "ratio_graphs": 4.0}
     text = markdown({"machine": machine, "rows": [row], "time_to_target": None})
     assert "| image | 5.00 | 2.50 | 4.00× | 100 |" in text
+
+
+@pytest.mark.parametrize("threads, message", [
+    ("2147483648", "--threads must be in [1, 65536], got 2147483648"),  # was a ValueError from torch
+    ("0", "--threads must be in [1, 65536], got 0"),
+    ("-1", "--threads must be in [1, 65536], got -1"),
+])
+def test_threads_out_of_range_are_refused(threads, message, tmp_path, capsys) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    out = tmp_path / "suite.json"
+    assert main(["bench", "suite", "--device", "cpu", "--quick", "--threads", threads, "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"sirenkit: error: {message}"]
+    assert not out.exists() and torch.get_num_threads() == before
+
+
+def test_python_api_threads_are_checked() -> None:
+    from sirenkit.errors import UserError
+
+    for bad, words in [(1.5, "--threads must be an integer"), (2**40, "--threads must be in [1, 65536]"),
+                       (True, "--threads must be an integer")]:
+        with pytest.raises(UserError, match=re.escape(words)):
+            sirenkit.bench_suite(device="cpu", quick=True, threads=bad, memory=False)
+        with pytest.raises(UserError, match=re.escape(words)):
+            sirenkit.bench_activations(steps=1, device="cpu", threads=bad, quiet=True)

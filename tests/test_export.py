@@ -154,6 +154,44 @@ def test_sidecar_describes_the_run(ort, fitted, tmp_path):
     assert embedded["coordinates"] == coords and embedded["model"] == record["model"]
 
 
+def _strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, as standard JSON parsers (JavaScript, Go, jq) do."""
+    def refuse(token: str):
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("where", ["signal", "check"])
+def test_sidecar_is_strict_json(ort, tmp_path, monkeypatch, where):
+    """A NaN in the record (an unchecked field of the checkpoint's signal metadata, or a NaN `max_abs_diff` from
+    the onnxruntime check) was written as the bare token NaN, which strict parsers refuse; it is null now, with
+    the reason under `not_finite`, in the sidecar and in the copy embedded in the ONNX file."""
+    import onnx
+
+    from sirenkit.export import onnx_export
+
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_features=8, hidden_layers=1)
+    model = config.build(3, 1, 32).eval()
+    signal = {"note": float("nan")} if where == "signal" else {}
+    run = _save_run(tmp_path / "run", model, model_spec(config, 3, 1, 32), "sdf", signal)
+    if where == "check":
+        real = onnx_export._check
+        monkeypatch.setattr(onnx_export, "_check", lambda *a, **k: {**real(*a, **k), "max_abs_diff": float("nan")})
+    path = export_onnx(run, tmp_path / "m.onnx")
+    text = sidecar_path(path).read_text(encoding="utf-8")
+    record = _strict_json(text)
+    key = "signal.note" if where == "signal" else "check.max_abs_diff"
+    section, field = key.split(".")
+    assert record[section][field] is None
+    assert record["not_finite"] == {key: "nan: not a finite number, written as null"}
+    assert "\\u" not in text  # non-ASCII characters (×, −) stay readable
+    embedded = _strict_json({p.key: p.value for p in onnx.load(str(path)).metadata_props}["sirenkit"])
+    if where == "signal":
+        assert embedded["signal"]["note"] is None and embedded["not_finite"] == record["not_finite"]
+
+
 def test_sidecar_convention_reproduces_the_reconstruction(ort, fitted, tmp_path):
     """Follow the sidecar's words outside sirenkit: grid formula in, (v + 1)/2 out == reconstruction.png."""
     import imageio.v3 as iio

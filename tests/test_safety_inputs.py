@@ -252,6 +252,34 @@ def _celeba_bomb(folder: Path) -> Path:
     return folder
 
 
+def tetrahedron(path: Path, scale: float) -> Path:
+    """A tetrahedron with corners at 0 and `scale` on each axis, as OBJ, PLY or STL (by suffix)."""
+    import trimesh
+
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float64) * scale
+    faces = [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]
+    if path.suffix == ".obj":  # written by hand: every digit of the coordinates
+        path.write_text("".join(f"v {x!r} {y!r} {z!r}\n" for x, y, z in vertices.tolist())
+                        + "".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces))
+    else:
+        trimesh.Trimesh(vertices, faces, process=False).export(path)
+    return path
+
+
+def sphere_cloud(path: Path, scale: float, normals: bool = True) -> Path:
+    """200 points of a sphere of radius `scale` (and their normals), as .xyz or .ply."""
+    import trimesh
+
+    rng = np.random.default_rng(9)
+    unit = rng.normal(size=(200, 3))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    if path.suffix == ".xyz":
+        np.savetxt(path, np.hstack([unit * scale, unit]) if normals else unit * scale, fmt="%.17g")
+    else:
+        trimesh.points.PointCloud(unit * scale).export(path)
+    return path
+
+
 PNG_BOMB = lambda p: png_bomb(p, 33000, 33000)  # noqa: E731  (1.09e9 pixels, over the default 2**28)
 
 CASES = [
@@ -262,6 +290,14 @@ CASES = [
     Case("bomb-png-probe", "the probe's 140 KB PNG, 12000×12000, with `--max-pixels 100000000`",
          _fit_with("image", lambda p: png_bomb(p, 12000, 12000), "probe.png", "--max-pixels", "100000000"),
          ("probe.png is 12000×12000 pixels (1.4e8), more than --max-pixels 100000000",)),
+    Case("bomb-png-inside", "a 64 KB PNG declaring 2×2 whose IDAT inflates to 64 MB of zeros",
+         _fit_with("image", lambda p: png_stream(p, ZEROS_64_MB, 2, 2), "inside.png"),
+         ("image {tmp}/inside.png holds more pixel data than its header declares (2×2); it is damaged or a "
+          "decompression bomb",)),
+    Case("bomb-tiff-inside", "a 64 KB zlib TIFF declaring 2×2 whose strip inflates to 64 MB of zeros",
+         _fit_with("image", lambda p: tiff_stream(p, zlib.compress(ZEROS_64_MB, 9), 2, 2), "inside.tif"),
+         ("image {tmp}/inside.tif holds more pixel data than its header declares (2×2); it is damaged or a "
+          "decompression bomb",)),
     Case("bomb-tiff", "a 1.7 MB zlib TIFF of zeros, 40000×40000", _fit_with(
         "image", lambda p: tiff_bomb(p, 40000, 40000), "bomb.tif"),
          ("image {tmp}/bomb.tif is 40000×40000 pixels (1.6e9), more than --max-pixels",)),
@@ -319,6 +355,25 @@ CASES = [
          ("is 16×16 pixels (256), more than --max-pixels 255",)),
     Case("bomb-compress", "`compress RUN` whose config.json names a PNG bomb", _compress_bomb,
          ("cannot rebuild the image", "bomb.png is 33000×33000 pixels", "--max-pixels")),
+    # ---- shapes whose coordinates overflow (float64 at 1e160, trimesh's int64 vertex merge at 1e20)
+    Case("mesh-coordinates-1e160", "`fit sdf` of a tetrahedron with vertices at 1e160 (was a fake divergence)",
+         _fit_with("sdf", lambda p: tetrahedron(p, 1e160), "huge.obj"),
+         "mesh {tmp}/huge.obj has a coordinate of 1e+160; coordinates must lie within ±1e+15 (in the file's units): "
+         "scale the shape down"),
+    Case("mesh-coordinates-1e160-eval", "`eval-mesh huge.obj sphere.ply` (was an IndexError)",
+         lambda env: ["eval-mesh", str(tetrahedron(env.tmp / "huge.obj", 1e160)), env.d("sphere.ply"),
+                      "--samples", "100"], "mesh {tmp}/huge.obj has a coordinate of 1e+160"),
+    Case("mesh-coordinates-1e20", "`fit sdf` of a tetrahedron at 1e20 (was a trimesh RuntimeWarning)",
+         _fit_with("sdf", lambda p: tetrahedron(p, 1e20), "e20.obj"), "e20.obj has a coordinate of 1e+20"),
+    Case("mesh-coordinates-reference", "`fit sdf good.xyz --reference huge.stl`",
+         lambda env: fit("sdf", "{d}/good.xyz", "--reference", str(tetrahedron(env.tmp / "huge.stl", -3e16)))(env),
+         "mesh {tmp}/huge.stl has a coordinate of 3e+16"),
+    Case("points-coordinates-xyz", "`fit sdf` of an .xyz cloud at 1e20",
+         _fit_with("sdf", lambda p: sphere_cloud(p, 1e20), "far.xyz"),
+         "point cloud {tmp}/far.xyz has a coordinate of 1e+20; coordinates must lie within ±1e+15"),
+    Case("points-coordinates-ply", "`fit sdf --estimate-normals` of a .ply cloud at 2e15",
+         _fit_with("sdf", lambda p: sphere_cloud(p, 2e15), "far.ply", "--estimate-normals"),
+         "point cloud {tmp}/far.ply has a coordinate of 2e+15"),
     # ---- audio
     Case("bomb-flac", "a 4096-frame FLAC whose header declares 2**35 − 1 frames × 2 channels",
          _fit_with("audio", lambda p: flac_declaring(p, 2**35 - 1), "bomb.flac"),
@@ -555,3 +610,174 @@ def test_a_huge_image_is_reduced_by_block_means_first(monkeypatch):
     error = np.abs(blocked - direct)
     assert float(error.mean()) < 0.02 and float(error.max()) < 0.08
     assert not np.array_equal(blocked, direct.astype(np.float32))  # the block path did run
+
+
+# ------------------------------------------------------------------------------------------------ bombs inside the size
+def png_stream(path: Path, raw: bytes, width: int, height: int, depth: int = 8, colour: int = 0,
+               interlace: bool = False) -> Path:
+    """A PNG whose IDAT is `raw` (filter bytes and pixels) deflated at level 9, whatever its header declares."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    c = zlib.compressobj(9)
+    data = b"".join(c.compress(raw[i : i + (1 << 22)]) for i in range(0, len(raw), 1 << 22)) + c.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, int(interlace))
+    palette = chunk(b"PLTE", bytes(3 * 16)) if colour == 3 else b""
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + palette + chunk(b"IDAT", data)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+ZEROS_64_MB = bytes(64 << 20)  # deflates to 64 KB
+
+
+@pytest.mark.parametrize("interlace", [False, True], ids=["straight", "interlaced"])
+def test_png_bomb_inside_its_declared_size(tmp_path, interlace):
+    """A 2×2 PNG whose IDAT inflates to 64 MB (a 64 KB file; the probe's was 1 GB in 1 MB): pypng inflates a
+    chunk whole, so it is inflated here first in small pieces and refused as soon as it holds more than the
+    header allows — in a moment and in little memory (before: 64 MB held at once, 2.3 GB for the 1 GB one)."""
+    import tracemalloc
+
+    path = png_stream(tmp_path / "bomb.png", ZEROS_64_MB, 2, 2, interlace=interlace)
+    assert path.stat().st_size < 100_000
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        with pytest.raises(UserError, match=r"image .*bomb\.png holds more pixel data than its header declares "
+                                            r"\(2×2\); it is damaged or a decompression bomb"):
+            load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MB"
+    assert time.perf_counter() - started < SECONDS
+
+
+@pytest.mark.parametrize("width,height,depth,colour,interlace", [
+    (2, 2, 8, 0, False), (2, 2, 8, 0, True), (3, 2, 1, 0, True), (13, 7, 1, 0, False), (13, 7, 2, 0, True),
+    (9, 11, 4, 3, True), (5, 3, 8, 2, False), (17, 9, 16, 2, True), (6, 5, 16, 4, True), (8, 8, 8, 6, True),
+    (3, 10, 16, 6, False)])
+def test_png_data_allowance_is_exact(tmp_path, width, height, depth, colour, interlace):
+    """A PNG of zeros whose stream holds exactly what its header allows is read (rows × (1 + bytes per row), or
+    the seven Adam7 passes); one byte more is refused with the bomb line."""
+    from sirenkit.io.images import png_data_size
+
+    planes = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+    size = png_data_size(width, height, depth * planes, interlace)
+    image = load_image(png_stream(tmp_path / "exact.png", bytes(size), width, height, depth, colour, interlace))
+    assert image.pixels.shape[:2] == (height, width)
+    with pytest.raises(UserError, match="holds more pixel data than its header declares"):
+        load_image(png_stream(tmp_path / "over.png", bytes(size + 1), width, height, depth, colour, interlace))
+
+
+def test_png_data_size_matches_pypng(tmp_path):
+    """The allowance is what pypng itself writes, interlaced or not."""
+    import png
+
+    from sirenkit.io.images import png_data_size
+
+    rng = np.random.default_rng(7)
+    for width, height, interlace in [(1, 1, True), (2, 2, True), (7, 3, True), (33, 17, True), (33, 17, False)]:
+        path = tmp_path / "p.png"
+        rows = rng.integers(0, 65535, (height, width * 3), dtype=np.uint16)
+        with open(path, "wb") as f:
+            png.Writer(width, height, greyscale=False, bitdepth=16, interlace=interlace).write(f, rows)
+        reader = png.Reader(filename=str(path))
+        idat = b"".join(data for kind, data in reader.chunks() if kind == b"IDAT")
+        assert len(zlib.decompress(idat)) == png_data_size(width, height, 48, interlace)
+
+
+def tiff_stream(path: Path, strip: bytes, width: int, height: int, compression: str = "zlib") -> Path:
+    """A one-strip grey 8-bit TIFF of width × height whose strip holds `strip` (already compressed)."""
+    import tifffile
+
+    tifffile.imwrite(path, data=iter([strip]), shape=(height, width), dtype=np.uint8, compression=compression,
+                     rowsperstrip=height)
+    return path
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzma", "lzma-second-stream"])
+def test_tiff_bomb_inside_its_declared_size(tmp_path, compression):
+    """tifffile inflates a strip in one call: a 2×2 TIFF whose strip inflates to 64 MB (a 64 KB file) held 128 MB
+    and was accepted (a 256 KB file: 512 MB). Refused now in a moment and in little memory, also when the bomb is a second LZMA stream
+    after a harmless one (`lzma.decompress`, which tifffile uses, reads on)."""
+    import lzma
+    import tracemalloc
+
+    strip = {"zlib": lambda: zlib.compress(ZEROS_64_MB, 9), "lzma": lambda: lzma.compress(ZEROS_64_MB),
+             "lzma-second-stream": lambda: lzma.compress(bytes(4)) + lzma.compress(ZEROS_64_MB)}[compression]()
+    path = tiff_stream(tmp_path / "bomb.tif", strip, 2, 2, compression.split("-")[0])
+    assert path.stat().st_size < 100_000
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        with pytest.raises(UserError, match=r"image .*bomb\.tif holds more pixel data than its header declares "
+                                            r"\(2×2\); it is damaged or a decompression bomb"):
+            load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # what is held: 64 KB steps, and for LZMA the dictionary its header asks for (8 MB at the default preset)
+    assert peak < (4 << 20 if compression == "zlib" else 12 << 20), f"peak {peak / 2**20:.1f} MB"
+    assert time.perf_counter() - started < SECONDS
+
+
+@pytest.mark.parametrize("layout", ["strips", "tiles", "planes", "predictor", "lzma", "bits", "one-byte-over"])
+def test_compressed_tiffs_of_every_layout_are_read(tmp_path, layout):
+    """Real zlib / LZMA TIFFs (strips, tiles, separate planes, a predictor, 1-bit) pass the strip check; a strip
+    one byte longer than its rows is refused."""
+    import tifffile
+
+    from sirenkit.io.images import _check_tiff_stream
+
+    path = tmp_path / "photo.tif"
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 65535, (37, 45, 3), dtype=np.uint16)
+    if layout == "strips":
+        tifffile.imwrite(path, rgb, photometric="rgb", compression="zlib", rowsperstrip=8)
+    elif layout == "tiles":
+        tifffile.imwrite(path, rgb, photometric="rgb", compression="zlib", tile=(16, 16))
+    elif layout == "planes":
+        tifffile.imwrite(path, np.moveaxis(rgb, -1, 0).copy(), photometric="rgb", planarconfig="separate",
+                         compression="zlib", rowsperstrip=8)
+        _check_tiff_stream(path)  # passes; (imageio then reads the planes as (3, 37, 45): not this check's business)
+        return
+    elif layout == "predictor":
+        tifffile.imwrite(path, rgb[..., 0], compression="zlib", predictor=True)
+    elif layout == "lzma":
+        tifffile.imwrite(path, rgb, photometric="rgb", compression="lzma", rowsperstrip=8)
+    elif layout == "bits":
+        tifffile.imwrite(path, rng.random((37, 45)) > 0.5, compression="zlib")
+    else:
+        tiff_stream(path, zlib.compress(bytes(37 * 45 + 1)), 45, 37)
+        with pytest.raises(UserError, match="holds more pixel data than its header declares"):
+            load_image(path)
+        tiff_stream(path, zlib.compress(bytes(37 * 45)), 45, 37)
+    assert load_image(path).pixels.shape[:2] == (37, 45)
+
+
+@pytest.mark.parametrize("shape", ["obj", "stl", "ply", "xyz", "xyz-estimated", "ply-cloud", "eval-mesh"])
+def test_shapes_at_the_coordinate_bound_are_read_without_warnings(shape, tmp_path, capsys):
+    """A shape with coordinates of ±1e15 (the bound) is fitted, or compared, with no warning on the way: trimesh
+    merged vertices as int64 of coordinate × 1e8, which overflowed (a RuntimeWarning) above 4.6e10."""
+    import trimesh
+
+    from sirenkit.io.meshes import MAX_COORDINATE, load_mesh
+
+    if shape == "eval-mesh":
+        mesh = tetrahedron(tmp_path / "t.obj", MAX_COORDINATE)
+        code, err = badinput.call(["eval-mesh", str(mesh), str(mesh), "--samples", "100"], capsys)
+        assert code == 0 and err == "", err
+        return
+    kind, _, estimated = shape.partition("-")
+    if kind in ("xyz", "ply") and (estimated or shape == "xyz"):
+        path = sphere_cloud(tmp_path / f"s.{kind}", -MAX_COORDINATE)
+    else:
+        path = tetrahedron(tmp_path / f"t.{kind}", MAX_COORDINATE)
+    if kind == "stl":  # every triangle's corners stored apart: merged into 4 vertices, as below the bound
+        assert len(load_mesh(path).vertices) == 4
+        assert len(trimesh.load(str(path), process=False).vertices) == 12
+    extra = ["--estimate-normals"] if estimated else []
+    code, err = badinput.call(fit("sdf", str(path), *extra, "--mesh-resolution", "16")(
+        Env(tmp_path, tmp_path, tmp_path, tmp_path, tmp_path)), capsys)
+    assert code == 0 and "WARNING" not in err and "Warning" not in err, err

@@ -39,6 +39,8 @@ from sirenkit.train.trainer import TrainConfig
 from .badinput import Case, Env, check_case, fit
 
 # ------------------------------------------------------------------------------------------------ CLI cases
+TORCH_DEVICE_TYPES = ("meta", "xla", "xpu", "hpu", "ipu", "mtia", "lazy", "vulkan", "ve", "fpga", "maia", "mkldnn",
+                      "opengl", "opencl", "ideep", "hip", "privateuseone")
 
 
 def config_file(sections: dict[str, Any] | None = None, text: str | None = None):
@@ -184,6 +186,20 @@ CASES = [
     Case("export-opset-huge", "`export RUN --opset 10^20`",
          lambda e: ["export", str(e.image_run), "--opset", "1" + "0" * 20],
          "argument --opset: expected a 64-bit integer"),
+    # torch knows many device types sirenkit does not run on: each was a traceback (`meta` after the run folder
+    # was created); only auto, cpu, cuda, cuda:N and mps are accepted
+    *[Case(f"device-{name}", f"`fit image --device {name}`", fit("image", "--device", name),
+           f"--device {name!r} is not a device name (use auto, cpu, cuda, cuda:N or mps)")
+      for name in TORCH_DEVICE_TYPES + ("cpu:0", "mps:0", "cuda:x", "cuda:-1")],
+    Case("device-meta-render", "`render RUN --device meta`",
+         lambda e: ["render", str(e.image_run), "--device", "meta", "--out", str(e.tmp / "r.png")],
+         "--device 'meta' is not a device name (use auto, cpu, cuda, cuda:N or mps)"),
+    Case("device-xla-mesh", "`mesh RUN --device xla`",
+         lambda e: ["mesh", str(e.sdf_run), "--device", "xla", "--out", str(e.tmp / "m.ply")],
+         "--device 'xla' is not a device name"),
+    Case("device-lazy-meta-inpaint", "`meta inpaint RUN IMAGE --device lazy`",
+         lambda e: ["meta", "inpaint", str(e.meta_run), e.d("base.png"), "--device", "lazy",
+                    "--out", str(e.tmp / "x.png")], "--device 'lazy' is not a device name"),
 ]
 
 
@@ -444,3 +460,30 @@ def test_number_type_parses_like_the_generated_flags():
     for text in ["1.5", "0x10", "", "1e3"]:
         with pytest.raises(argparse.ArgumentTypeError, match="expected an integer"):
             as_int(text)
+
+
+def test_cuda_device_index_is_checked(monkeypatch):
+    """`cuda:N` must name a device this machine has (was accepted, failing later in torch); `cuda` is the
+    current one. (The CUDA functions are faked: no GPU is needed.)"""
+    import torch
+
+    from sirenkit.train.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(UserError, match=r"^--device cuda:2: this machine has 2 CUDA devices, cuda:0 to cuda:1$"):
+        resolve_device("cuda:2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(UserError, match=r"^--device cuda:99999999999999999999: this machine has 1 CUDA device, "
+                                        r"cuda:0$"):
+        resolve_device("cuda:99999999999999999999")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="CUDA is not available on this machine"):
+        resolve_device("cuda:0")
+    for bad in (5, None, ["cpu"], "x" * 500, "cuda:" + "9" * 5000):
+        with pytest.raises(UserError, match="is not a device name"):
+            resolve_device(bad)  # type: ignore[arg-type]
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")  # type: ignore[arg-type]

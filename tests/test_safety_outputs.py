@@ -259,12 +259,12 @@ CASES = [
          render("image", model("hidden_omega_0", float("inf"))),
          ("describes its network", "hidden-omega-0 must be a finite number (got inf)", DAMAGED)),
     Case("weights-nan-image", "image run with NaN weights", render("image", nan_weights),
-         "gives NaN or infinite values at 256 of 256 points"),
-    Case("weights-nan-audio", "audio run with NaN weights", render("audio", nan_weights), "gives NaN or infinite"),
-    Case("weights-nan-video", "video run with NaN weights", render("video", nan_weights), "gives NaN or infinite"),
+         "holds NaN or infinite values in"),
+    Case("weights-nan-audio", "audio run with NaN weights", render("audio", nan_weights), "holds NaN or infinite"),
+    Case("weights-nan-video", "video run with NaN weights", render("video", nan_weights), "holds NaN or infinite"),
     Case("weights-nan-sdf-render", "sdf run with NaN weights, render", render("sdf", nan_weights),
-         "gives NaN or infinite"),
-    Case("weights-nan-mesh", "sdf run with NaN weights, mesh", mesh(nan_weights), "gives NaN or infinite values"),
+         "holds NaN or infinite"),
+    Case("weights-nan-mesh", "sdf run with NaN weights, mesh", mesh(nan_weights), "holds NaN or infinite values"),
     # ---- the audio signal
     Case("audio-rate-text", "audio signal rate 'fast'", render("audio", signal("rate", "fast")),
          bad("rate 'fast' is not a positive integer")),
@@ -291,6 +291,10 @@ CASES = [
          bad("fps 'fast' is not a number")),
     Case("video-channels-1", "video signal channels 1", render("video", signal("channels", 1)),
          bad("channels 1 is not one of 3")),
+    Case("video-start-frame-negative", "video signal start_frame -5 (said 'is not an integer')",
+         render("video", signal("start_frame", -5)), bad("start_frame -5 is below 0")),
+    Case("video-start-frame-text", "video signal start_frame 'x'", render("video", signal("start_frame", "x")),
+         bad("start_frame 'x' is not an integer")),
     # ---- the sdf signal (mesh and render)
     Case("mesh-scale-nan", "sdf normalisation scale NaN", mesh(signal("normalisation.scale", float("nan"))),
          bad("normalisation.scale nan is not a finite number")),
@@ -321,6 +325,8 @@ CASES = [
          bad("test_fraction 2 is not < 1")),
     Case("meta-eval-seed-text", "meta signal eval_seed 'x'", meta_eval(signal("eval_seed", "x")),
          bad("eval_seed 'x' is not an integer")),
+    Case("meta-eval-seed-low", "meta signal eval_seed -2⁴¹ (below its rule's -2⁴⁰)",
+         meta_eval(signal("eval_seed", -2**41)), bad("eval_seed -2199023255552 is below -1099511627776")),
     Case("meta-eval-data-number", "meta signal data 5", meta_eval(signal("data", 5)), bad("data 5 is not a text")),
     Case("meta-eval-no-signal", "meta run without a signal description", meta_eval(top("signal", None)),
          "has no description of the fitted signal"),
@@ -443,13 +449,17 @@ def test_blend_render_is_the_blended_image(runs, tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["image", "audio", "video", "sdf"])
 def test_an_astronomical_size_is_refused_through_the_api(kind, env, capsys):
-    """`sirenkit.rendering.render_run(RUN, size=10**400)`: no float holds the size; the caps count in integers."""
+    """`sirenkit.rendering.render_run(RUN, size=10**400)`: refused by the type rule of the CLI's integers (64 bits:
+    no float holds 10**400); a 64-bit size as large as 2**62 by the caps, which count in integers."""
     from sirenkit.errors import UserError
     from sirenkit.rendering import render_run
 
     frames = 10**400 if kind == "video" else None
-    with pytest.raises(UserError, match=r"about 10\^\d+ .*more than the limit of"):
+    with pytest.raises(UserError, match=r"--size must be a 64-bit integer.*\(got an integer of about 401 digits\)"):
         render_run(run_of(kind, env), 10**400, env.tmp / f"r{SUFFIX[kind]}", device="cpu", frames=frames)
+    frames = 2**62 if kind == "video" else None
+    with pytest.raises(UserError, match=r"about 10\^\d+ .*more than the limit of"):
+        render_run(run_of(kind, env), 2**62, env.tmp / f"r{SUFFIX[kind]}", device="cpu", frames=frames)
     assert list(env.tmp.iterdir()) == []
 
 
@@ -485,3 +495,58 @@ def test_every_task_declares_its_signal():
 
     for name, cls in REGISTRY.items():
         assert cls.signal_schema or cls.check_signal.__func__ is not Task.check_signal.__func__, name
+
+
+def test_whole_says_type_first_then_range():
+    """The schema rule of a stored integer: 'is not an integer' only for what is not one; a value under the
+    rule's lower bound is 'below' it (a start_frame of -5 was 'not an integer')."""
+    from sirenkit.tasks.base import DamagedSignal, Whole
+
+    for rule, value, words in [(Whole(0), -5, "start_frame -5 is below 0"),
+                               (Whole(0), 1.5, "start_frame 1.5 is not an integer"),
+                               (Whole(0), "x", "start_frame 'x' is not an integer"),
+                               (Whole(0), True, "start_frame True is not an integer"),
+                               (Whole(1), 0, "start_frame 0 is not a positive integer"),
+                               (Whole(1), -3, "start_frame -3 is not a positive integer"),
+                               (Whole(2), 1, "start_frame 1 is below 2"),
+                               (Whole(-10, 10), -11, "start_frame -11 is below -10"),
+                               (Whole(0, 5), 6, "start_frame 6 is above 5")]:
+        with pytest.raises(DamagedSignal) as caught:
+            rule.check("start_frame", value)
+        assert str(caught.value) == words
+    assert Whole(0).check("start_frame", 0) == 0 and Whole(-10, 10).check("s", -10.0) == -10
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"size": "16"}, "--size must be an integer (got '16')"),
+    ({"size": float("inf")}, "--size must be an integer (got inf)"),
+    ({"size": float("nan")}, "--size must be an integer (got nan)"),
+    ({"size": 2.5}, "--size must be an integer (got 2.5)"),
+    ({"size": True}, "--size must be an integer (got True)"),
+    ({"size": 1}, "--size must be ≥ 2, got 1"),
+    ({"frames": "x"}, "--frames must be an integer (got 'x')"),
+    ({"frames": 0}, "--frames must be ≥ 1, got 0"),
+    ({"chunk": 1.5}, "--chunk must be an integer (got 1.5)"),
+    ({"chunk": 2**64}, "--chunk must be a 64-bit integer"),
+    ({"chunk": 0}, "--chunk must be ≥ 1, got 0"),
+], ids=["size-text", "size-inf", "size-nan", "size-fraction", "size-bool", "size-1", "frames-text", "frames-0",
+        "chunk-fraction", "chunk-2-64", "chunk-0"])
+def test_render_api_checks_its_numbers_first(options, words, env):
+    """`sirenkit.render(...)` from Python: a number of the wrong type was a TypeError (size='16', frames='x',
+    chunk=1.5), an OverflowError (size=inf) or a ValueError (size=nan), and size=2.5 was accepted. They are
+    checked like the CLI's, before the run is read (a missing run here) and before anything is written."""
+    import sirenkit
+    from sirenkit.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        sirenkit.render(str(env.tmp / "missing-run"), out=str(env.tmp / "r.png"), device="cpu", **options)
+    assert str(caught.value).startswith(words), str(caught.value)
+    assert list(env.tmp.iterdir()) == []
+
+
+def test_render_api_takes_an_integral_float(env):
+    """24.0 (as JSON may write 24) is the integer 24, as everywhere else."""
+    import sirenkit
+
+    path = sirenkit.render(str(env.image_run), size=24.0, out=str(env.tmp / "r.png"), device="cpu", chunk=4096.0)
+    assert iio.imread(path).shape[:2] == (24, 24)

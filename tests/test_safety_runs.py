@@ -150,6 +150,88 @@ def _render_over_run_file(name: str):
     return argv
 
 
+def _lock_symlink(env: Env) -> list[str]:
+    victim = env.tmp / "victim.txt"
+    victim.write_text("precious")
+    out = env.tmp / "r"
+    out.mkdir()
+    (out / LOCK).symlink_to(victim)
+    return [*QUICK_IMAGE, "--out", str(out)]
+
+
+def _photo_run(env: Env) -> Path:
+    """A finished run fitted to `photo.png` in the case's folder (the image stays there)."""
+    iio.imwrite(env.tmp / "photo.png", np.random.default_rng(1).integers(0, 255, (16, 16), dtype=np.uint8))
+    run = env.tmp / "photo-run"
+    assert main([*QUICK_IMAGE, str(env.tmp / "photo.png"), "--out", str(run)]) == 0
+    return run
+
+
+def _render_over_input(env: Env) -> list[str]:
+    run = _photo_run(env)
+    return ["render", str(run), "--size", "8", "--out", str(env.tmp / "photo.png"), "--overwrite"]
+
+
+def _compress_over_input(env: Env) -> list[str]:
+    run = _photo_run(env)
+    return ["compress", str(run), "--out", str(env.tmp / "photo.safetensors"), "--overwrite"]
+
+
+def _meta_json_into_data(env: Env) -> list[str]:
+    data = env.tmp / "faces"
+    data.mkdir()
+    for k in range(12):
+        iio.imwrite(data / f"p{k}.png", np.random.default_rng(k).integers(0, 255, (12, 12, 3), dtype=np.uint8))
+    run = env.tmp / "meta-run"
+    assert main(["meta", "train", str(data), "--out", str(run), *TASK_QUICK["meta"], *QUICK]) == 0
+    return ["meta", "eval", str(run), "--json", str(data / "p0.png"), "--overwrite"]
+
+
+def _through_link_and_dotdot(env: Env) -> list[str]:
+    run = env.run_copy()
+    (run / "inner").mkdir()
+    (env.tmp / "lnk").symlink_to(run / "inner")
+    return ["render", str(run), "--size", "8", "--out", str(env.tmp / "lnk" / ".." / "reconstruction.png"),
+            "--overwrite"]
+
+
+def _dot_after_link(env: Env) -> list[str]:
+    link = env.tmp / "L1"
+    link.symlink_to(env.run_copy())
+    return [*QUICK_IMAGE, "--out", str(link) + "/.", "--overwrite"]
+
+
+def _dangling(env: Env) -> list[str]:
+    (env.tmp / "gone").symlink_to(env.tmp / "nowhere")
+    return [*QUICK_IMAGE, "--out", str(env.tmp / "gone")]
+
+
+def _nan_weights(command: list[str]):
+    def argv(env: Env) -> list[str]:
+        from safetensors import safe_open
+        from safetensors.torch import load_file, save_file
+
+        run = env.run_copy()
+        tensors = load_file(str(run / CHECKPOINT))
+        with safe_open(str(run / CHECKPOINT), framework="pt") as f:
+            header = f.metadata()
+        tensors["model.head.bias"] = tensors["model.head.bias"] * float("nan")
+        save_file(tensors, str(run / CHECKPOINT), metadata=header)
+        return [a.replace("RUN", str(run)).replace("TMP", str(env.tmp)) for a in command]
+
+    return argv
+
+
+def _stopped_before_checkpoint(env: Env) -> list[str]:
+    """A run folder whose fit was killed (or hit a full disk) before its first checkpoint: run.json says running."""
+    run = env.tmp / "r"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / MARKER).write_text(json.dumps({"format": "sirenkit-run-1", "id": "x", "state": "running",
+                                          "files": {"config.json": "fit"}}))
+    return [*QUICK_IMAGE, "--out", str(run)]
+
+
 CASES = [
     Case("overwrite-user-folder", "`--out p --overwrite`, p holds config.json `{}` and main.c",
          lambda e: [*QUICK_IMAGE, "--out", str(_user_folder(e)), "--overwrite"],
@@ -181,12 +263,34 @@ CASES = [
     Case("render-over-user-file", "`render RUN --out photo.png`, photo.png not written by sirenkit",
          _render_over_user_file, "already exists and sirenkit did not write it; pass --overwrite"),
     Case("render-over-checkpoint", "`render RUN --out RUN/checkpoint.safetensors`",
-         _render_over_run_file(CHECKPOINT), "is a file of the run in"),
+         _render_over_run_file(CHECKPOINT), ("is the checkpoint of run", "writing it would destroy it")),
     Case("render-over-config", "`render RUN --out RUN/config.json`", _render_over_run_file("config.json"),
-         "is a file of the run in"),
+         "is the config.json of run"),
     Case("render-over-reconstruction", "`render RUN --out RUN/reconstruction.png` (written by the fit)",
          _render_over_run_file("reconstruction.png"), "is a file of the run in"),
     Case("abbreviated-flag", "`--ov` for `--overwrite`", fit("image", "--ov"), "unrecognized arguments: --ov"),
+    Case("lock-is-symlink", "`--out r`, r holding only `.sirenkit.lock`, a symlink to the user's file", _lock_symlink,
+         ".sirenkit.lock is a symbolic link"),
+    Case("render-over-run-input", "`render RUN --out photo.png --overwrite`, photo.png the image RUN was fitted to",
+         _render_over_input, ("is an input of run", "writing it would destroy it")),
+    Case("compress-over-run-input", "`compress RUN --out photo.safetensors --overwrite` (its PNG would replace the "
+         "image RUN was fitted to)", _compress_over_input, ("photo.png is an input of run",)),
+    Case("meta-json-into-data", "`meta eval RUN --json faces/p0.png --overwrite`, faces/ the run's image folder",
+         _meta_json_into_data, "is an input of run"),
+    Case("render-through-link-dotdot", "`render RUN --out LINK/../reconstruction.png --overwrite`, LINK a symlink "
+         "to RUN/inner", _through_link_and_dotdot, "is a file of the run in"),
+    Case("overwrite-link-dot", "`--out LINK/. --overwrite`, LINK a symlink to a run", _dot_after_link,
+         "is a symbolic link"),
+    Case("out-dangling-link", "`--out gone`, a symlink to a missing folder", _dangling,
+         ("is a symbolic link to", "which does not exist")),
+    Case("out-nul", "`--out` holding a NUL character", lambda e: [*QUICK_IMAGE, "--out", "x\0y"],
+         "holds a NUL character"),
+    Case("export-nan-weights", "`export RUN` whose checkpoint holds NaN weights",
+         _nan_weights(["export", "RUN", "--onnx", "TMP/m.onnx"]), "holds NaN or infinite values in head.bias"),
+    Case("compress-nan-weights", "`compress RUN` whose checkpoint holds NaN weights",
+         _nan_weights(["compress", "RUN", "--out", "TMP/c.safetensors"]), "holds NaN or infinite values"),
+    Case("rerun-stopped-before-checkpoint", "`--out RUN`, a run stopped before its first checkpoint",
+         _stopped_before_checkpoint, ("stopped before its first checkpoint", "pass --overwrite")),
 ]
 
 
@@ -438,7 +542,8 @@ def test_tensorboard_missing_is_refused_before_anything_is_written(tmp_path, cap
     assert not (tmp_path / "run").exists()
     monkeypatch.delitem(sys.modules, "torch.utils.tensorboard")
     assert _fit(tmp_path / "run", "--tensorboard") == 0  # the same command works once it is installed
-    assert json.loads((tmp_path / "run" / MARKER).read_text())["files"]["tensorboard/"] == "fit"
+    files = json.loads((tmp_path / "run" / MARKER).read_text())["files"]
+    assert any(name.startswith("tensorboard/events.out.tfevents.") for name in files)
 
 
 def test_metrics_are_strict_json_with_a_reason_for_each_null(tmp_path):
@@ -506,3 +611,87 @@ def test_read_only_disk_for_real(tmpfs, image_run, capsys):
     code, err = call(["render", str(image_run), "--size", "8", "--out", str(disk / "x.png")], capsys)
     assert code == 2 and "Read-only file system" in one_line_error(err)
 
+
+
+# ------------------------------------------------------------------------------------------------ the probe's variants
+def test_overwrite_keeps_a_users_file_inside_tensorboards_folder(tmp_path):
+    run = tmp_path / "run"
+    assert _fit(run, "--tensorboard") == 0
+    files = json.loads((run / MARKER).read_text())["files"]
+    events = [name for name in files if name.startswith("tensorboard/events.out.tfevents.")]
+    assert events and "tensorboard/" not in files  # the event files by name, never the folder
+    (run / "tensorboard" / "notes.txt").write_text("mine")
+    assert _fit(run, "--overwrite") == 0
+    assert (run / "tensorboard" / "notes.txt").read_text() == "mine"
+    assert not (run / events[0]).exists()
+
+
+def test_a_fit_never_replaces_a_users_file_in_its_folder(tmp_path, capsys):
+    """--overwrite keeps the user's reconstruction.wav; the audio fit that would write that name refuses (one line,
+    run marked failed) instead of replacing it."""
+    run = tmp_path / "run"
+    assert _fit(run) == 0
+    (run / "reconstruction.wav").write_text("my recording")
+    code, err = call(["fit", "audio", "--duration", "0.2", *QUICK, "--out", str(run), "--overwrite"], capsys)
+    assert code == 2
+    assert "reconstruction.wav exists and sirenkit did not write it" in one_line_error(err.split("\n", 1)[-1])
+    assert (run / "reconstruction.wav").read_text() == "my recording"
+    assert json.loads((run / MARKER).read_text())["state"] == "failed"
+
+
+def test_resume_refuses_an_input_whose_content_changed(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    iio.imwrite("in.png", np.random.default_rng(0).integers(0, 255, (16, 16), dtype=np.uint8))
+    assert main([*QUICK_IMAGE, "in.png", "--out", "run"]) == 0
+    config = json.loads(Path("run/config.json").read_text())
+    assert config["inputs"]["path"]["bytes"] == Path("in.png").stat().st_size
+    iio.imwrite("in.png", np.random.default_rng(1).integers(0, 255, (16, 16), dtype=np.uint8))  # same size
+    code, err = call([*QUICK_IMAGE, "--out", "run", "--resume", "--steps", "4"], capsys)
+    assert code == 2 and "the input file in.png (the data) changed since the run" in one_line_error(err)
+    assert json.loads(Path("run/checkpoint.json").read_text())["step"] == 2
+
+
+def test_array_artefacts_are_recorded_and_written_atomically(tmp_path):
+    out = tmp_path / "run"
+    assert main(["poisson", "gradient", "--out", str(out), *TASK_QUICK["gradient"], *QUICK]) == 0
+    assert json.loads((out / MARKER).read_text())["files"]["fitted_gradient.npy"] == "fit"
+    assert np.load(out / "fitted_gradient.npy").shape[:2] == (16, 16)
+
+
+def test_an_overwrite_stopped_midway_never_leaves_a_run_marked_complete(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert _fit(run) == 0
+    from sirenkit import runfolder
+
+    real = runfolder.remove_owned
+
+    def stopped(folder, marker):
+        (folder / "config.json").unlink()
+        raise KeyboardInterrupt  # as a Ctrl-C while the old files are being removed
+
+    monkeypatch.setattr(runfolder, "remove_owned", stopped)
+    code, err = call([*QUICK_IMAGE, "--out", str(run), "--overwrite"], capsys)
+    assert code == 130 and "interrupted" in one_line_error(err)
+    assert json.loads((run / MARKER).read_text())["state"] == "replacing"
+    monkeypatch.setattr(runfolder, "remove_owned", real)
+    assert _fit(run, "--overwrite") == 0  # the next --overwrite finishes the job
+    assert json.loads((run / MARKER).read_text())["state"] == "complete"
+
+
+def test_an_interrupt_outside_training_is_one_error_line(tmp_path, capsys, monkeypatch):
+    from sirenkit.tasks.image import ImageTask
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ImageTask, "__init__", interrupted)
+    code, err = call([*QUICK_IMAGE, "--out", str(tmp_path / "run")], capsys)
+    assert code == 130 and "error: interrupted" in one_line_error(err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_long_legal_output_name_is_written(image_run, tmp_path):
+    """Names up to the system's 255 bytes work: the temporary name beside them is shortened to fit."""
+    name = "r" * 240 + ".png"
+    assert main(["render", str(image_run), "--size", "8", "--out", str(tmp_path / name)]) == 0
+    assert (tmp_path / name).stat().st_size > 0

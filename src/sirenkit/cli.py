@@ -245,13 +245,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"sirenkit: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        print(f"sirenkit: {getattr(exc, 'how', 'interrupted')}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # outside a fit's training loop (that one writes a checkpoint and says so)
+        print(f"sirenkit: error: {getattr(exc, 'how', 'interrupted')}; temporary files removed, nothing "
+              "half-written left", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except (MemoryError, RuntimeError, ValueError, OSError) as exc:
         if out_of_memory(exc):
             flags = memory_flags(args)
             print(f"sirenkit: error: out of memory ({first_line(exc)})" + (f"; try a smaller {flags}" if flags else ""),
+                  file=sys.stderr)
+            return 2
+        if isinstance(exc, ValueError) and "null byte" in str(exc):  # os functions refuse a NUL in a file name
+            print("sirenkit: error: a file or folder name holds a NUL character (\\0), which no file system allows",
                   file=sys.stderr)
             return 2
         if not isinstance(exc, OSError):
@@ -262,12 +267,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+_LINE_BREAKS = {code: repr(chr(code))[1:-1] for code in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029] if code != 0x09}
 
 
 def one_line(text: str) -> str:
-    """`text` with every character that would start a new line shown as its escape (`\\n`): a file name or a
-    JSON key from the user may hold one, and an error is one line."""
+    """`text` with every control character (but tab) and every character that would start a new line shown as
+    its escape (`\\n`, `\\x00`): a file name or a JSON key from the user may hold one, and an error is one
+    line."""
     return text.translate(_LINE_BREAKS)
 
 

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from . import __version__
 from .errors import UserError
-from .export.network import load_coordinate_network, run_folder, run_inputs
+from .export.network import load_coordinate_network, run_folder
 from .io.atomic import atomic_path
 from .io.files import require_output_file
 from .runfolder import writing_outputs
@@ -189,7 +189,7 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None, ove
     if png.is_dir():
         raise UserError(f"--out {out}: the decoded image's path {png} is a folder; choose another name")
     with writing_outputs([(out, "--out"), (png, "the decoded image of --out")], "compress", overwrite=overwrite,
-                         inputs=run_inputs(run)):
+                         reads=run):
         spec = meta["model"]
         tensors, kinds, payload = encode(model, spec, bits, str(run))
         decoded = decode(tensors, spec, kinds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import check_number
 from .errors import UserError
 from .io.files import require_output_file
 from .runfolder import writing_outputs
@@ -21,12 +22,12 @@ def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | N
     the signal description is complete and sane) and the size of the output (`Task.check_render`, against the
     `OutputLimit`s of sirenkit.tasks.base) are checked, then the output path (`writing_outputs`: never a file of
     the run's fit or one sirenkit did not write, unless `overwrite`; inside a run folder, under its lock)."""
-    if size is not None and size < 2:
-        raise UserError(f"--size must be ≥ 2, got {size}")
-    if frames is not None and frames < 1:
-        raise UserError(f"--frames must be ≥ 1, got {frames}")
-    if chunk < 1:
-        raise UserError(f"--chunk must be ≥ 1, got {chunk}")
+    # the type rules of the CLI's numbers first (the Python API passes anything: '16', 2.5, inf, nan), then ranges
+    if size is not None:
+        size = check_number("--size", size, int, 2)
+    if frames is not None:
+        frames = check_number("--frames", frames, int, 1)
+    chunk = check_number("--chunk", chunk, int, 1)
     dev = resolve_device(device)
     model, meta = load_run(run_dir, dev)
     task_cls = get_task(meta.get("task", ""))
@@ -39,5 +40,5 @@ def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | N
         out = Path(run_dir) / f"render-{size or 'native'}{task_cls.render_suffix()}"
     example = Path(out) / f"render{task_cls.render_suffix()}"
     out = require_output_file(out, "--out", f"give a file name such as {example}")
-    with writing_outputs([(out, "--out")], "render", overwrite=overwrite):
+    with writing_outputs([(out, "--out")], "render", overwrite=overwrite, reads=run_dir):
         return task_cls.render(model, signal, out, options, dev)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
+import stat
 import sys
 import time
 import uuid
@@ -100,11 +100,8 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        path = self.folder / LOCK
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise UserError(f"cannot lock run folder {self.folder}: {atomic.describe_os_error(exc)}") from None
+        fd = _open_lock(self.folder, create=True)
+        assert fd is not None
         try:
             if not _try_lock(fd):
                 raise UserError(busy_message(self.folder, _read_holder(fd)))
@@ -132,11 +129,34 @@ def busy_message(folder: Path, holder: dict[str, Any] | None) -> str:
     return f"run folder {folder} is in use by {who}; wait for it to finish or choose another folder"
 
 
+def _open_lock(folder: Path, create: bool) -> int | None:
+    """A descriptor of `folder`'s lock file (None when it is absent and `create` is False). The lock file is
+    written into, so it is never opened through a symbolic link or when it has other hard links: that would
+    overwrite a file elsewhere."""
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(folder / LOCK, flags, 0o644)
+    except FileNotFoundError:
+        if create:
+            raise UserError(f"cannot lock run folder {folder}: it does not exist") from None
+        return None
+    except OSError as exc:
+        if (folder / LOCK).is_symlink():
+            raise UserError(f"{folder / LOCK} is a symbolic link; sirenkit writes its lock there only as a plain "
+                            "file: remove it") from None
+        raise UserError(f"cannot lock run folder {folder}: {atomic.describe_os_error(exc)}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+        os.close(fd)
+        raise UserError(f"{folder / LOCK} is not a plain file of its own (a device, or a hard link to another "
+                        "file); sirenkit writes its lock there: remove it")
+    return fd
+
+
 def check_not_busy(folder: Path) -> None:
     """Refuse early (before any data is loaded) when another process holds `folder`'s lock."""
-    try:
-        fd = os.open(folder / LOCK, os.O_RDWR)
-    except OSError:
+    fd = _open_lock(folder, create=False)
+    if fd is None:
         return  # no lock file: nobody holds the folder
     try:
         if not _try_lock(fd):
@@ -193,48 +213,60 @@ else:  # Windows: a byte-range lock far past the holder record, so that the reco
 class RunFolder:
     """A run folder held for writing by this process: its lock, its marker, and the record of the files written.
 
-    While it is open, every file written through `sirenkit.io.atomic` inside the folder is recorded in the
-    marker as written by `writer` ("fit", "render", …). Use it as a context manager; leaving it with an exception
-    marks the run `failed` (or `interrupted`) unless `finish` was called, and releases the lock.
+    While it is open, every file about to be written through `sirenkit.io.atomic` inside the folder is first
+    recorded in the marker as written by `writer` ("fit", "render", …), so the marker never lists less than the
+    folder holds; an existing file that the marker does not list is never replaced. Use it as a context manager;
+    leaving it with an exception marks the run `failed` (or `interrupted`) unless `finish` was called, and
+    releases the lock.
     """
 
-    def __init__(self, path: Path, writer: str, lock: FolderLock, marker: dict[str, Any] | None) -> None:
-        self.path = path
+    def __init__(self, path: Path, writer: str, lock: FolderLock, marker: dict[str, Any] | None,
+                 replaceable: frozenset[str] = frozenset()) -> None:
+        self.path = Path(os.path.realpath(path))
         self.writer = writer
         self.lock = lock
         self.marker = marker  # None for a folder that is not a run: files written there are not recorded
+        self.replaceable = replaceable  # files not sirenkit's that the user allowed to replace (--overwrite)
         self._token: Any = None
         self._outer: Any = None
         self._finished = False
+        self._tracked: list[tuple[str, str, set[str]]] = []
 
     def __enter__(self) -> RunFolder:
-        self._outer = atomic.on_written.get()  # an enclosing holder of another folder keeps recording
-        self._token = atomic.on_written.set(self._record)
+        self._outer = atomic.before_write.get()  # an enclosing holder of another folder keeps its say
+        self._token = atomic.before_write.set(self._declare)
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
         try:
             if self._token is not None:
-                atomic.on_written.reset(self._token)
+                atomic.before_write.reset(self._token)
                 self._token = None
+            self._own_tracked()
             if self.writer == FIT and not self._finished and exc is not None:
                 interrupted = isinstance(exc, KeyboardInterrupt) or getattr(exc, "exit_code", 2) != 2
-                self.finish("interrupted" if interrupted else "failed", error=str(exc).splitlines()[0] if
-                            str(exc) else type(exc).__name__)
+                error = getattr(exc, "how", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+                self.finish("interrupted" if interrupted else "failed", error=error)
         finally:
             self.lock.release()
 
     def own(self, relative: str) -> None:
-        """Record `relative` (a file or, ending in '/', a folder sirenkit fills: TensorBoard's) as this writer's."""
+        """Record the file `relative` (a path inside the folder, '/'-separated) as this writer's."""
         if self.marker is not None and self.marker["files"].get(relative) != self.writer:
             self.marker["files"][relative] = self.writer
             self._save()
+
+    def track(self, relative_dir: str, prefix: str) -> None:
+        """Files another library writes into `relative_dir` (TensorBoard's event files, named `prefix`…) are
+        recorded when the folder is released: those that appeared meanwhile, by name, never the folder itself."""
+        self._tracked.append((relative_dir, prefix, set(_names(self.path / relative_dir))))
 
     def finish(self, state: str, error: str | None = None) -> None:
         """Record the run's final state (best effort: a full disk must not hide the error that ended the run)."""
         self._finished = True
         if self.marker is None or self.writer != FIT:
             return
+        self._own_tracked()
         self.marker.update(state=state, updated=_now(), pid=os.getpid())
         if error:
             self.marker["error"] = error
@@ -243,27 +275,43 @@ class RunFolder:
         with contextlib.suppress(UserError, OSError):
             self._save()
 
-    def _record(self, written: Path) -> None:
+    def _own_tracked(self) -> None:
+        for relative_dir, prefix, before in self._tracked:
+            for name in sorted(set(_names(self.path / relative_dir)) - before):
+                if name.startswith(prefix):
+                    with contextlib.suppress(UserError, OSError):
+                        self.own(f"{relative_dir}/{name}")
+
+    def _declare(self, target: Path) -> None:
         if self._outer is not None:
-            self._outer(written)
+            self._outer(target)
+        real = Path(os.path.realpath(target.parent)) / target.name
         try:
-            relative = Path(os.path.abspath(written)).relative_to(os.path.abspath(self.path))
+            relative = real.relative_to(self.path).as_posix()
         except ValueError:
             return
-        if relative.parts and relative.as_posix() != MARKER:
-            self.own(relative.as_posix())
+        if self.marker is None or relative == MARKER:
+            return
+        if relative not in self.marker["files"] and relative not in self.replaceable and os.path.lexists(real) \
+                and not self.marker.get("adopted"):
+            raise UserError(f"{real} exists and sirenkit did not write it; move it out of the run folder {self.path} "
+                            "(sirenkit would replace it)")
+        self.own(relative)
 
     def _save(self) -> None:
         assert self.marker is not None
-        token = atomic.on_written.set(None)  # the marker does not record itself
+        token = atomic.before_write.set(None)  # the marker does not record itself
         try:
             atomic.write_json(self.path / MARKER, self.marker)
         finally:
-            atomic.on_written.reset(token)
+            atomic.before_write.reset(token)
 
 
-def _folder_name(path: Path) -> Path:
-    return Path(os.path.normpath(path)) if str(path) else Path(".")
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def check_out_dir(out: str | None, task_name: str, resume: bool, overwrite: bool) -> Path:
@@ -289,6 +337,8 @@ def check_out_dir(out: str | None, task_name: str, resume: bool, overwrite: bool
         present = False
     except OSError as exc:  # a file on the way (ENOTDIR), a name too long, no permission to look
         raise UserError(f"cannot write to output folder {out}: {atomic.describe_os_error(exc)}") from None
+    if present and path.is_symlink() and not path.exists():
+        raise UserError(f"--out {path} is a symbolic link to {os.readlink(path)}, which does not exist")
     if present and not path.is_dir():
         raise UserError(f"--out {path} is a file, not a folder")
     if resume:
@@ -300,18 +350,17 @@ def check_out_dir(out: str | None, task_name: str, resume: bool, overwrite: bool
         _check_special(path, out)
     if not present or not _listing(path):
         return path
+    check_not_busy(path)
     marker = read_marker(path)
     if overwrite:
         _check_replaceable(path)
-    elif marker is not None and marker.get("state") in ("failed", "interrupted") and not _is_file(path / CHECKPOINT):
-        ended = "failed" if marker["state"] == "failed" else "was interrupted"
-        raise UserError(f"--out {path} holds a run that {ended} before its first checkpoint; pass --overwrite to "
-                        "replace it")
+    elif marker is not None and marker.get("state") != "complete" and not _is_file(path / CHECKPOINT):
+        raise UserError(f"--out {path} holds a run that stopped before its first checkpoint (state "
+                        f"{marker.get('state')!r}); pass --overwrite to replace it")
     elif marker is not None or _legacy_run(path):
         raise UserError(f"--out {path} already holds a run; pass --resume to continue it or --overwrite to replace it")
     else:
         raise UserError(f"--out {path} is not empty and holds no sirenkit run; choose another folder")
-    check_not_busy(path)
     return path
 
 
@@ -325,7 +374,7 @@ def _listing(folder: Path) -> list[str]:
 
 def _check_special(path: Path, given: str) -> None:
     """`--overwrite` never applies to `.`, a folder above the current one, a home or root folder, or a symlink."""
-    if os.path.islink(given.rstrip("/\\") or given):
+    if os.path.islink(os.path.normpath(given)):  # also `LINK/`, `LINK/.`, `./LINK`
         raise UserError(f"--overwrite: --out {given} is a symbolic link; give the folder it points to, or another "
                         "folder")
     here, target = Path.cwd().resolve(), path.resolve()
@@ -349,8 +398,8 @@ def open_run(path: Path, command: str, *, resume: bool, overwrite: bool) -> RunF
     """Create (or reopen, for `--resume` / `--overwrite`) the fit's run folder and hold it for writing.
 
     Called once every setting and the data were checked. Under the lock the folder is checked again (another
-    process may have written there since `check_out_dir`); a folder this call created is removed again if it
-    cannot be used.
+    process may have written there since `check_out_dir`); a folder this call created and locked is removed again
+    if it cannot be used.
     """
     created = not _exists(path)
     try:
@@ -358,24 +407,22 @@ def open_run(path: Path, command: str, *, resume: bool, overwrite: bool) -> RunF
     except OSError as exc:
         raise UserError(f"cannot write to output folder {path}: {atomic.describe_os_error(exc)}") from None
     lock = FolderLock(path, command)
-    try:
-        lock.acquire()
-    except UserError:
-        if created:
-            _remove_created(path)
-        raise
+    lock.acquire()  # refused: the folder is the other process's now, even if this one created it
     try:
         marker = read_marker(path)
         if resume:
-            if marker is None:  # a run from before the marker: adopt the files sirenkit names
+            if marker is None:  # a run from before the marker: adopt it (its artefacts may be replaced as before)
                 marker = _new_marker(command)
                 marker["files"] = {name: FIT for name in LEGACY_FILES if _is_file(path / name)}
+                marker["adopted"] = True
             marker.update(state="running", updated=_now(), pid=os.getpid(), command=command)
             with contextlib.suppress(FileNotFoundError):  # it described the run before this continuation
                 (path / METRICS).unlink()
             marker["files"].pop(METRICS, None)
         else:
             if overwrite and marker is not None:
+                marker.update(state="replacing", updated=_now(), pid=os.getpid())  # a kill from here on never
+                RunFolder(path, FIT, lock, marker)._save()  # leaves a marker saying `complete` over a partial run
                 kept = remove_owned(path, marker)
                 if kept:
                     shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
@@ -417,17 +464,18 @@ def _owned_path(folder: Path, relative: str) -> Path | None:
 
 
 def remove_owned(folder: Path, marker: dict[str, Any]) -> list[str]:
-    """Delete the files `marker` records (and folders they leave empty); returns the names kept (not sirenkit's)."""
+    """Delete the files `marker` records (and folders they leave empty; a folder is never removed with what it
+    holds); returns the names kept (not sirenkit's)."""
     parents: set[Path] = set()
     for relative in marker["files"]:
         target = _owned_path(folder, relative)
         if target is None:
             continue
         with contextlib.suppress(FileNotFoundError):
-            if relative.endswith("/") and target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.is_symlink() or target.is_file():
+            if target.is_symlink() or target.is_file():
                 target.unlink()
+            elif target.is_dir():  # a folder is removed only when empty: what else it holds is not sirenkit's
+                parents.add(target)
         parents.update(p for p in target.parents if folder in p.parents)
     for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
@@ -440,48 +488,92 @@ def remove_owned(folder: Path, marker: dict[str, Any]) -> list[str]:
 def run_of(folder: Path) -> Path | None:
     """The run folder that holds `folder`: the nearest one up with a marker (`fit images` nests per-image folders
     inside its run), else the nearest run of an earlier sirenkit."""
-    chain = [Path(os.path.abspath(folder)), *Path(os.path.abspath(folder)).parents]
+    real = Path(os.path.realpath(folder))
+    chain = [real, *real.parents]
     return next((c for c in chain if is_run(c)), None) or next((c for c in chain if _legacy_run(c)), None)
+
+
+def read_inputs(run: str | Path) -> dict[Path, str]:
+    """The files a command reads from `run` (folder or checkpoint) and the inputs its fit read (config.json's input
+    paths, relative to its `cwd`), as {path: what it is}: an output there would destroy the run or its data
+    (`compress RUN --out RUN/checkpoint.safetensors`, `render RUN --out photo.png --overwrite` over the image the
+    run was fitted to)."""
+    path = Path(run)
+    checkpoint = path if _is_file(path) else path / CHECKPOINT
+    folder = checkpoint.parent
+    found: dict[Path, str] = {checkpoint: f"the checkpoint of run {run}",
+                              checkpoint.with_suffix(".json"): f"the checkpoint's JSON twin of run {run}",
+                              folder / CONFIG: f"the {CONFIG} of run {run}"}
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        from .config import path_fields
+        from .tasks import REGISTRY
+
+        task = REGISTRY.get(config.get("task_name", ""))
+        fields = path_fields(task.Config) if task is not None else []
+        started_in = config.get("cwd") if isinstance(config.get("cwd"), str) else "."
+        for field in fields:
+            value = config.get("task", {}).get(field)
+            if isinstance(value, str) and value:
+                flag = "--" + field.replace("_", "-")
+                found[Path(started_in) / value] = f"an input of run {run} ({flag if field != 'path' else 'its data'})"
+    except (OSError, ValueError, RecursionError, AttributeError, TypeError):
+        pass  # no readable config.json: the checkpoint alone is protected
+    return found
 
 
 @contextlib.contextmanager
 def writing_outputs(outputs: list[tuple[str | Path, str]], command: str, *, overwrite: bool = False,
-                    inputs: dict[str | Path, str] | tuple[str | Path, ...] = ()) -> Iterator[None]:
+                    inputs: tuple[str | Path, ...] = (), reads: str | Path | None = None) -> Iterator[None]:
     """Hold what writing the output files `outputs` ([(path, flag naming it)]) needs, for the whole command.
 
-    Refused with one line, before any work: a file a run's fit wrote (config, checkpoint, metrics, …), one of the
-    command's `inputs` ({path: what it is} or paths), or an existing file sirenkit cannot prove it wrote (unless
-    `overwrite`). Inside a run
-    folder its lock is held throughout and each file is recorded in its marker as written by `command`;
-    temporary files that killed commands left beside the outputs are removed.
+    Refused with one line, before any work, whatever `overwrite` says: a file a run's fit wrote (config,
+    checkpoint, metrics, …), one of the command's `inputs`, a file or a path inside a folder that the run it
+    `reads` was fitted from (`read_inputs`); and without `overwrite`, an existing file sirenkit cannot prove it
+    wrote. Inside a run folder its lock is held throughout and each file is recorded in its marker as written by
+    `command`; temporary files that killed commands left beside the outputs are removed.
     """
-    roles = inputs if isinstance(inputs, dict) else {source: "an input of this command" for source in inputs}
-    runs: dict[Path, None] = {}
+    roles = {Path(source): "an input of this command" for source in inputs}
+    if reads is not None:
+        roles.update(read_inputs(reads))
+    runs: dict[Path, set[str]] = {}
     for given, flag in outputs:
         path = require_output_file(given, flag)
+        real = Path(os.path.realpath(path.parent)) / path.name  # the file itself may be a link: it is replaced
         for source, role in roles.items():
-            with contextlib.suppress(OSError):
-                if _exists(path) and os.path.samefile(source, path):
-                    raise UserError(f"{flag} {path} is {role}; writing it would destroy it: choose another name")
-        run = run_of(path.parent)
+            if _same_or_inside(real, source):
+                raise UserError(f"{flag} {path} is {role}; writing it would destroy it: choose another name")
+        run = run_of(real.parent)
         proven = False
         if run is not None:
             marker = read_marker(run)
-            relative = Path(os.path.abspath(path)).relative_to(run).as_posix()
+            relative = real.relative_to(run).as_posix()
             owner = marker["files"].get(relative) if marker is not None else \
                 (FIT if relative in LEGACY_FILES else None)
             if owner == FIT or relative in (MARKER, LOCK):
                 raise UserError(f"{flag} {path} is a file of the run in {run}; choose another name")
             proven = owner is not None
-            runs[run] = None
+            runs.setdefault(run, set()).add(relative)
         if _exists(path) and not proven and not overwrite:
             raise UserError(f"{flag} {path} already exists and sirenkit did not write it; pass --overwrite to "
                             "replace it, or choose another name")
     with contextlib.ExitStack() as stack:
-        for run in runs:
+        for run, names in runs.items():
             lock = FolderLock(run, command)
             lock.acquire()
-            stack.enter_context(RunFolder(run, command, lock, read_marker(run)))  # the marker read under the lock
+            replaceable = frozenset(names) if overwrite else frozenset()
+            stack.enter_context(RunFolder(run, command, lock, read_marker(run), replaceable))  # read under the lock
         for given, _ in outputs:
             atomic.remove_stale(Path(given).parent)
         yield
+
+
+def _same_or_inside(target: Path, source: Path) -> bool:
+    """Whether `target` is the file `source` (also through links) or lies inside the folder `source`."""
+    try:
+        if _exists(target) and _exists(source) and os.path.samefile(source, target):
+            return True
+        real = Path(os.path.realpath(source))
+        return real.is_dir() and real in target.parents
+    except OSError:
+        return False

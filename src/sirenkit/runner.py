@@ -7,6 +7,7 @@ Precedence of settings: dataclass defaults < recipe < `--config FILE` < explicit
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -111,7 +112,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object")
-    allowed = {"sirenkit", "command", "task_name", "recipe", "device", "cwd", *SECTIONS}
+    allowed = {"sirenkit", "command", "task_name", "recipe", "device", "cwd", "inputs", *SECTIONS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise UserError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -131,8 +132,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def resolve_settings(
     task_cls: type[Task], explicit: dict[str, dict[str, Any]], run: RunOptions
-) -> tuple[dict[str, Any], torch.device, str]:
-    """Merge defaults, recipe, config file and explicit options into typed configs."""
+) -> tuple[dict[str, Any], torch.device, str, dict[str, Any] | None]:
+    """Merge defaults, recipe, config file and explicit options into typed configs; also returns the config file
+    read (the run's own for `--resume`), or None."""
     base: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     recipe = run.recipe
     stored: dict[str, Any] | None = None
@@ -160,7 +162,7 @@ def resolve_settings(
         _check_resume(task_cls, explicit, base, classes)
     merged = {s: {**base[s], **explicit[s]} for s in SECTIONS}
     configs: dict[str, Any] = {s: from_dict(classes[s], merged[s], f"{s} settings") for s in SECTIONS}
-    return configs, device, recipe
+    return configs, device, recipe, stored
 
 
 def _inputs_from(task_cls: type[Task], settings: dict[str, Any], started_in: Any) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     out_dir = check_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
     # A damaged checkpoint is refused before the data is loaded; check_resume below tries the rest on a copy.
     checkpoint = load_checkpoint(out_dir / CHECKPOINT) if run.resume else None
-    configs, device, recipe = resolve_settings(task_cls, explicit, run)
+    configs, device, recipe, stored = resolve_settings(task_cls, explicit, run)
     task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
     train_cfg.validate()
     train_cfg.check_device(device)
@@ -250,8 +252,10 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
     precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
     signal = task.signal_meta()
+    inputs = input_fingerprints(task_cls, task_cfg)
     if checkpoint is not None:  # restored once into a copy: a checkpoint that does not fit is refused here
         _check_same_run(out_dir, checkpoint[1], spec, signal)
+        _check_same_inputs(out_dir, (stored or {}).get("inputs"), inputs)
         Trainer(train_cfg, device, out_dir, writer=False).check_resume(model, checkpoint)
     if train_cfg.tensorboard:
         TensorBoardLogger.writer_class()  # refused before anything is written when tensorboard is missing
@@ -267,6 +271,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "recipe": recipe,
         "device": str(device),
         "cwd": os.getcwd(),  # relative input paths in "task" are relative to this folder
+        "inputs": inputs,  # what --resume finds again, or refuses
         "task": to_dict(task_cfg),
         "model": to_dict(model_cfg),
         "train": to_dict(train_cfg),
@@ -303,7 +308,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
         write_json(out_dir / CONFIG, config_record)
         if train_cfg.tensorboard:
-            folder.own("tensorboard/")
+            folder.track("tensorboard", "events.out.tfevents.")
             callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
         trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta)
         result = _train(trainer, task, model, job, device, run.resume)
@@ -342,6 +347,50 @@ def _train(trainer: Trainer, task: Task, model: nn.Module, job, device: torch.de
     finally:
         distributed.stop(job)
     return result
+
+
+def input_fingerprints(task_cls: type[Task], task_cfg: Any) -> dict[str, Any]:
+    """{setting: fingerprint} of each input file or folder the task settings name: a file's size and SHA-256, a
+    folder's file count and a SHA-256 over its files' relative names and sizes (contents of a data set of
+    thousands of images would take long to read twice)."""
+    found: dict[str, Any] = {}
+    for name in path_fields(task_cls.Config):
+        value = getattr(task_cfg, name)
+        if not isinstance(value, str) or not value:
+            continue
+        path = Path(value)
+        digest = hashlib.sha256()
+        try:
+            if path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file())
+                for file in files:
+                    digest.update(f"{file.relative_to(path).as_posix()}\0{file.stat().st_size}\0".encode())
+                found[name] = {"path": value, "files": len(files), "sha256": digest.hexdigest()}
+            elif path.is_file():
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+                found[name] = {"path": value, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+        except OSError:
+            continue  # the task read it a moment ago; a file that vanished since has no fingerprint
+    return found
+
+
+def _check_same_inputs(out_dir: Path, then: Any, now: dict[str, Any]) -> None:
+    """`--resume` trains on the data the run started with: an input whose content changed since is refused
+    (runs written before fingerprints were recorded have none to compare)."""
+    if not isinstance(then, dict):
+        return
+    for name, was in then.items():
+        if not isinstance(was, dict) or "sha256" not in was:
+            continue
+        flag = "--" + name.replace("_", "-")
+        is_now = now.get(name)
+        if is_now is None or is_now.get("sha256") != was["sha256"]:
+            what = "folder" if "files" in was else "file"
+            raise UserError(f"--resume: the input {what} {was.get('path')} ({flag if name != 'path' else 'the data'}) "
+                            f"changed since the run in {out_dir} started; restore it, or start a new run in another "
+                            "--out")
 
 
 def _check_same_run(out_dir: Path, meta: dict[str, Any], spec: dict[str, Any], signal: dict[str, Any]) -> None:
@@ -419,4 +468,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
         raise UserError(f"checkpoint {path} describes its network incompletely or impossibly "
                         f"({type(exc).__name__}: {first}); it was damaged or edited") from None
     load_model_state(model, tensors, str(path))
+    bad = next((name for name, t in model.state_dict().items()
+                if (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all())), None)
+    if bad is not None:  # training never saves such a state (it stops as diverged): the file was damaged or edited
+        raise UserError(f"checkpoint {path} holds NaN or infinite values in {bad}; it was damaged or edited")
     return model.to(device).eval(), meta

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -158,6 +159,7 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
     results.json, results.md and psnr_vs_time.png into that folder (replacing files there that sirenkit did not
     write only with `overwrite`)."""
     from ..train.device import resolve_device
+    from .suite import check_threads
 
     if steps < 1 or (seconds is not None and seconds <= 0):
         raise UserError("--steps must be ≥ 1 and --seconds > 0")
@@ -167,8 +169,7 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
         raise UserError(f"--lr must be > 0, got {lr}")
     if max_images < 0:
         raise UserError(f"--max-images must be ≥ 0 (0: all), got {max_images}")
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads must be ≥ 1, got {threads}")
+    threads = check_threads(threads)
     rates = _rates(lr_sweep)
     if rates and lr is not None:
         raise UserError("give either --lr or --lr-sweep, not both")
@@ -176,9 +177,8 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
     dev = resolve_device(device)
     gpu = dev.type in ("cuda", "mps")
     files = image_files(images, max_images, gpu)
-    if threads:
-        torch.set_num_threads(threads)
     out_dir = None
+    made: list[Path] = []
     guard = contextlib.ExitStack()
     if out is not None:
         out_dir = Path(out)
@@ -188,8 +188,40 @@ def run_activations(images: str | None = None, steps: int = 300, seconds: float 
             guard.enter_context(writing_outputs([(out_dir / name, "--out") for name in OUTPUTS], "bench activations",
                                                 overwrite=overwrite))
     with guard:
-        return _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixels, hidden_features,
-                          hidden_layers, lr, seed, out_dir, quiet)
+        if out_dir is not None:
+            made = _writable_folder(out_dir)  # before the fits: the benchmark may take hours
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            return _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixels, hidden_features,
+                              hidden_layers, lr, seed, out_dir, quiet)
+        except BaseException:
+            _remove_empty(made)  # a benchmark that fails leaves no empty folder behind
+            raise
+
+
+def _writable_folder(folder: Path) -> list[Path]:
+    """Make `folder` (and its missing parents) and check that a file can be written there; returns the folders
+    made, last first. One line if not: a file on the way, no permission, a read-only file system, …"""
+    import tempfile
+
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".sirenkit-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        _remove_empty(made)
+        raise UserError(f"cannot write to output folder {folder}: {describe_os_error(exc)}") from None
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders `_writable_folder` made, deepest first, where they are still empty."""
+    for path in folders:
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixels, hidden_features, hidden_layers,
@@ -224,10 +256,7 @@ def _benchmark(files, chosen, dev, gpu, rates, steps, seconds, size, batch_pixel
     if out_dir is not None:
         from ..io.atomic import write_json, write_text
 
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot write to output folder {out_dir}: {describe_os_error(exc)}") from None
+        out_dir.mkdir(parents=True, exist_ok=True)  # made and checked before the fits (`_writable_folder`)
         write_json(out_dir / "results.json", {k: v for k, v in result.items() if k != "markdown"})
         write_text(out_dir / "results.md", result["markdown"] + "\n")
         figure(runs, chosen, out_dir / "psnr_vs_time.png")

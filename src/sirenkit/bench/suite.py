@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import number_type
+from ..config import check_number, number_type
 from ..io.atomic import finite_json, write_text
 
 # Sizes per mode: image/poisson side and pixels per step (0: all), SDF points (N + N), Helmholtz points.
@@ -45,6 +45,13 @@ WORKLOADS = ("image", "poisson-gradient", "poisson-laplacian", "sdf", "helmholtz
 VARIANTS = ("reference", "default")
 _PRECISION_LABELS = {"bf16": ", bf16 matmuls", "bf16-backward": ", bf16 backward"}
 GRAPHS = "graphs"  # CUDA only: the default path with the compiled loss replayed as CUDA graphs (--cuda-graphs)
+MAX_THREADS = 65536
+"""The most --threads taken (torch.set_num_threads refuses more than a C int with a traceback)."""
+
+
+def check_threads(threads: Any) -> int | None:
+    """--threads of the bench commands: None (torch's default), or an integer in [1, MAX_THREADS]."""
+    return None if threads is None else check_number("--threads", threads, int, 1, MAX_THREADS)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -356,6 +363,7 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
     workload starts with `torch._dynamo.reset()`, which also drops the caller's compiled functions."""
     from ..runfolder import writing_outputs
 
+    threads = check_threads(threads)
     guard = writing_outputs([(json_path, "--json")], "bench suite", overwrite=overwrite) if json_path else \
         contextlib.nullcontext()
     with guard:
@@ -372,10 +380,6 @@ def _suite(device: str, quick: bool, json_path: str | None, threads: int | None,
         from ..errors import UserError
 
         raise UserError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
-    if threads is not None and threads < 1:
-        from ..errors import UserError
-
-        raise UserError(f"--threads must be ≥ 1, got {threads}")
     dev = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)

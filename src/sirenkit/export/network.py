@@ -21,19 +21,6 @@ def run_folder(run: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def run_inputs(run: str | Path) -> dict[str | Path, str]:  # the type of writing_outputs(inputs=)
-    """The files a command reads from `run` (folder or checkpoint), as {path: what it is}, for `writing_outputs`:
-    an output there would destroy the run (`sirenkit compress RUN --out RUN/checkpoint.safetensors` would replace
-    the network it has just read by its quantised copy)."""
-    from ..runfolder import CONFIG
-    from ..train.checkpoint import CHECKPOINT
-
-    path = Path(run)
-    checkpoint = path if path.is_file() else path / CHECKPOINT
-    return {checkpoint: f"the checkpoint of run {run}", checkpoint.with_suffix(".json"):
-            f"the checkpoint's JSON twin of run {run}", run_folder(run) / CONFIG: f"the {CONFIG} of run {run}"}
-
-
 def load_coordinate_network(run: str | Path, command: str, fields: tuple[str, ...] | None = None
                             ) -> tuple[nn.Module, dict[str, Any]]:
     """(model on the CPU in eval mode, checkpoint metadata); UserError for anything but a coordinate network, or

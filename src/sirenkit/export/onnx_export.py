@@ -19,12 +19,12 @@ from torch import nn
 
 from .. import __version__
 from ..errors import UserError
-from ..io.atomic import atomic_path, write_text
+from ..io.atomic import atomic_path, finite_json, write_text
 from ..io.files import require_output_file
 from ..models import count_parameters
 from ..runfolder import writing_outputs
 from .conventions import coordinate_convention
-from .network import load_coordinate_network, run_folder, run_inputs
+from .network import load_coordinate_network, run_folder
 
 DEFAULT_OPSET = 17
 """Opset 17 (ONNX 1.12, 2022): read by every onnxruntime since 1.12 and by most other runtimes."""
@@ -72,11 +72,11 @@ def export_onnx(run: str | Path, path: str | Path | None = None, opset: int = DE
         raise UserError(f"--onnx {path}: its sidecar {side} is a folder; remove it or choose another name")
     record = _describe(run, path, meta, model, int(opset))
     with writing_outputs([(path, "--onnx"), (side, "the sidecar of --onnx")], "export", overwrite=overwrite,
-                         inputs=run_inputs(run)), atomic_path(path) as tmp:
+                         reads=run), atomic_path(path) as tmp:
         _trace(model, record["input"]["shape"][1], tmp, int(opset), meta)
         _embed(tmp, record)
         record["check"] = _check(tmp, model, record["input"]["shape"][1])
-        write_text(side, json.dumps(record, indent=2, ensure_ascii=False) + "\n")  # keeps × and − readable
+        write_text(side, _strict_json(record, indent=2) + "\n")
     return path
 
 
@@ -145,8 +145,15 @@ def _embed(path: Path, record: dict[str, Any]) -> None:
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     entry = proto.metadata_props.add()
-    entry.key, entry.value = "sirenkit", json.dumps(record)
+    entry.key, entry.value = "sirenkit", _strict_json(record)
     onnx.save(proto, str(path))
+
+
+def _strict_json(record: dict[str, Any], indent: int | None = None) -> str:
+    """Standard JSON of `record`: a NaN or infinity (an unchecked field of the checkpoint's metadata, a NaN
+    `max_abs_diff`) becomes null with its reason under `not_finite` (`finite_json`), where json.dumps would
+    write the bare token NaN that strict parsers refuse; non-ASCII characters (× and −) stay readable."""
+    return json.dumps(finite_json(record), indent=indent, allow_nan=False, ensure_ascii=False)
 
 
 def _check(path: Path, model: nn.Module, in_features: int, points: int = CHECK_POINTS) -> dict[str, Any] | None:

@@ -28,8 +28,11 @@ from ..errors import UserError
 _HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 _TEMPORARY = re.compile(r"^\..*\.sirenkit-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^/]*\.tmp$")
 
-on_written: contextvars.ContextVar[Callable[[Path], None] | None] = contextvars.ContextVar("on_written", default=None)
-"""Called with every path this module wrote (the run folder that holds the lock records what it owns)."""
+before_write: contextvars.ContextVar[Callable[[Path], None] | None] = contextvars.ContextVar("before_write",
+                                                                                          default=None)
+"""Called with every path this module is about to write, before anything is created: the run folder that holds the
+lock records the file as its own first (so its marker never lists less than the folder holds), and refuses to
+replace a file it did not write."""
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -79,9 +82,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     An OSError on the way (also one wrapped by a library) becomes a one-line `UserError` naming `path`.
     """
     path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.sirenkit-{_HOST}-{os.getpid()}-",
-                                   suffix=path.suffix + ".tmp", dir=path.parent)
+    hook = before_write.get()
+    if hook is not None:
+        hook(path)
+    try:  # the stem is shortened so that a legal name of up to 255 bytes keeps a legal temporary name
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:120]}.sirenkit-{_HOST}-{os.getpid()}-",
+                                   suffix=path.suffix[:40] + ".tmp", dir=path.parent)
     except OSError as exc:
         raise write_failed(path, exc) from None
     os.close(fd)
@@ -101,9 +107,6 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp_path.unlink(missing_ok=True)
-    hook = on_written.get()
-    if hook is not None:
-        hook(path)
 
 
 def _umask() -> int:
@@ -151,6 +154,14 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def save_npy(path: str | Path, array: Any) -> None:
+    """`numpy.save`, atomically (a killed or refused write leaves no half of a file)."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
 def finite_json(data: Any) -> Any:
     """`data` with every NaN or infinite float replaced by None: strict JSON has no NaN, and parsers that follow
     the standard refuse such a file. A dict at the top gains `not_finite`: {dotted key: the value replaced}, so
@@ -174,9 +185,9 @@ def finite_json(data: Any) -> Any:
     return cleaned
 
 
-def dumps_json(data: Any) -> str:
+def dumps_json(data: Any, ensure_ascii: bool = True) -> str:
     """Strict, indented JSON text of `data` (see `finite_json`), as written to files and printed."""
-    return json.dumps(finite_json(data), indent=2, sort_keys=False, allow_nan=False)
+    return json.dumps(finite_json(data), indent=2, sort_keys=False, allow_nan=False, ensure_ascii=ensure_ascii)
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 import threading
 import warnings
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -106,6 +109,7 @@ def _read_png(path: Path) -> np.ndarray:
 
     width, height, rows, info = png.Reader(filename=str(path)).asDirect()  # rows: decoded lazily
     check_image_pixels(height, width, f"image {path}")
+    _check_png_stream(path)  # pypng inflates each IDAT chunk whole: a 1 MB chunk can be a GB of zeros
     dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
     planes = info["planes"]
     data = np.empty((height, width * planes), dtype=dtype)  # filled row by row: no second copy
@@ -121,6 +125,144 @@ def _read_png(path: Path) -> np.ndarray:
     if info["bitdepth"] not in (8, 16):  # 1/2/4-bit grey: stretch to 8 bits
         data = (data.astype(np.uint16) * 255 // (2 ** info["bitdepth"] - 1)).astype(np.uint8)
     return data
+
+
+_PNG_PLANES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type → samples per pixel
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_INFLATE_PIECE = 1 << 16  # bytes read, and bytes inflated, at a time
+
+
+def png_data_size(width: int, height: int, bits_per_pixel: int, interlaced: bool) -> int:
+    """Bytes the IDAT stream of a PNG inflates to: each row is a filter byte and its pixels packed to whole bytes;
+    an interlaced (Adam7) image is seven reduced images, and a pass with no pixel holds no row at all.
+    >>> png_data_size(2, 2, 8, False), png_data_size(2, 2, 8, True), png_data_size(1, 1, 1, True)
+    (6, 7, 2)
+    """
+    def rows(w: int, h: int) -> int:
+        return h * (1 + (w * bits_per_pixel + 7) // 8) if w > 0 and h > 0 else 0
+
+    if not interlaced:
+        return rows(width, height)
+    return sum(rows(-(-(width - x) // dx), -(-(height - y) // dy)) for x, y, dx, dy in _ADAM7)
+
+
+def _check_png_stream(path: Path) -> None:
+    """Refuse a PNG whose IDAT stream inflates to more than its IHDR declares, before pypng decodes it.
+
+    pypng inflates each IDAT chunk in one call, so a 2×2 PNG holding a 1 MB chunk of deflated zeros took 2.3 GB
+    (and an interlaced one was even accepted: its extra bytes are ignored). Here the chunks are walked by their
+    8-byte headers and the IDAT data inflated a piece at a time (`_inflates_past`), so the file is refused in
+    little memory once the total passes the size its header allows. Anything else that is wrong with the file
+    (a bad chunk, a bad CRC, a bad zlib stream) is left to pypng to report.
+    """
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return
+        head = f.read(8)
+        if len(head) < 8 or struct.unpack(">I4s", head) != (13, b"IHDR"):
+            return
+        width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", f.read(13))
+        if colour not in _PNG_PLANES:
+            return
+        allowed = png_data_size(width, height, depth * _PNG_PLANES[colour], interlace == 1)
+        f.seek(4, os.SEEK_CUR)  # the CRC
+        if _inflates_past(_png_idat(f), zlib.decompressobj, allowed):
+            raise UserError(_bomb_line(path, width, height))
+
+
+def _png_idat(f: BinaryIO) -> Iterator[bytes]:
+    """The data of the IDAT chunks from here to IEND, in pieces; other chunks are skipped by their headers."""
+    while True:
+        head = f.read(8)
+        if len(head) < 8:
+            return
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"IEND":
+            return
+        if kind != b"IDAT":
+            f.seek(length + 4, os.SEEK_CUR)
+            continue
+        yield from _pieces(f, length)
+        f.seek(4, os.SEEK_CUR)
+
+
+def _pieces(f: BinaryIO, count: int) -> Iterator[bytes]:
+    """`count` bytes from the file's position on, `_INFLATE_PIECE` at a time (fewer where the file ends)."""
+    while count > 0:
+        data = f.read(min(count, _INFLATE_PIECE))
+        if not data:
+            return
+        count -= len(data)
+        yield data
+
+
+def _inflates_past(pieces: Iterable[bytes], inflater: Callable[[], Any], allowed: int) -> bool:
+    """Whether the compressed stream in `pieces` inflates to more than `allowed` bytes. Each step inflates at
+    most `_INFLATE_PIECE` bytes and none is kept, so memory stays small whatever the stream holds; the stream is
+    read no further than needed. A damaged stream counts as not over: the real decoder says what is wrong.
+    `inflater` makes a zlib or LZMA decompressor; LZMA streams may follow one another (as `lzma.decompress`
+    reads them), zlib data after the end of its stream is ignored (as `zlib.decompress` does)."""
+    import lzma
+
+    total = 0
+    d = inflater()
+    for data in pieces:
+        while True:
+            try:
+                out = d.decompress(data, _INFLATE_PIECE)
+            except (zlib.error, lzma.LZMAError):
+                return False
+            total += len(out)
+            if total > allowed:
+                return True
+            if d.eof:
+                if not isinstance(d, lzma.LZMADecompressor) or not d.unused_data:
+                    return False
+                data, d = d.unused_data, inflater()  # the next LZMA stream
+                continue
+            if isinstance(d, lzma.LZMADecompressor):  # keeps unread input inside
+                data, more = b"", not d.needs_input
+            else:  # zlib hands unread input back; a full step may also have output held back
+                data = d.unconsumed_tail
+                more = bool(data) or len(out) == _INFLATE_PIECE
+            if not more:
+                break
+    return False
+
+
+def _bomb_line(path: Path, width: int, height: int) -> str:
+    return (f"image {path} holds more pixel data than its header declares ({width}×{height}); it is damaged or a "
+            f"decompression bomb")
+
+
+def _check_tiff_stream(path: Path) -> None:
+    """Refuse a TIFF of which one strip or tile inflates to more than a strip or tile of its declared size holds.
+
+    Without imagecodecs, tifffile inflates a deflate (zlib) or LZMA strip in one call: a 2×2 TIFF whose strip was
+    256 KB of deflated zeros took 512 MB and was accepted. Strips are checked here as PNG streams are
+    (`_inflates_past`), against the decoded size of one chunk (`keyframe.chunks`, bytes per sample rounded up).
+    The other codecs tifffile reads here (none: uncompressed) cannot inflate."""
+    import lzma
+
+    import tifffile
+
+    inflaters: dict[int, Callable[[], Any]] = {8: zlib.decompressobj, 32946: zlib.decompressobj,
+                                               50013: zlib.decompressobj, 34925: lzma.LZMADecompressor}
+    with tifffile.TiffFile(str(path)) as tif, open(path, "rb") as f:
+        series = tif.series
+        for page in series[0].pages if series else ():
+            if page is None:
+                continue
+            key = page.keyframe
+            inflater = inflaters.get(int(key.compression))
+            if inflater is None:
+                continue
+            allowed = math.prod(key.chunks) * ((int(key.bitspersample) + 7) // 8)
+            for offset, count in zip(page.dataoffsets, page.databytecounts):
+                if offset and count:
+                    f.seek(offset)
+                    if _inflates_past(_pieces(f, count), inflater, allowed):
+                        raise UserError(_bomb_line(path, int(key.imagewidth), int(key.imagelength)))
 
 
 def _read_other(path: Path) -> np.ndarray:
@@ -174,6 +316,8 @@ def _open_checked(path: Path, decode: bool):
             return size
         frames, height, width = size
         check_image_pixels(height, width, f"image {path}", frames)
+        if type(handle).__name__ == "TifffilePlugin":
+            _check_tiff_stream(path)  # tifffile inflates a strip whole: a 256 KB strip can be 256 MB of zeros
         return np.asarray(handle.read())
 
 

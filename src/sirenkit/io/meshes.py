@@ -24,6 +24,13 @@ SAVE_PRECISION = 1e-6
 """Saved mesh vertices stay within this fraction of the mesh's longest side of the computed ones."""
 MAX_BAD_NORMALS = 0.01
 """Point clouds may lose up to this fraction of rows to zero-length or non-finite normals; more is refused."""
+MAX_COORDINATE = 1e15
+"""The largest |coordinate| of a point or mesh vertex that is read: products of coordinates (areas, squared
+distances, covariances) stay far inside float32 (3.4e38). Larger ones overflowed: at 1e160 the loaders' own
+arithmetic made NaN (a traceback in eval-mesh, a fake divergence in fit sdf), at 1e20 trimesh warned."""
+MERGE_DIGITS = 8
+"""Decimal digits at which `merge_vertices` merges corners (trimesh's default, tol.merge = 1e-8); fewer for
+coordinates so large that they would overflow int64 at 8 digits (above 4.6e10)."""
 
 
 @dataclass
@@ -164,10 +171,23 @@ def _checked_mesh(mesh: Any, path: Path) -> Any:
         raise UserError(f"mesh {path} has faces that refer to missing vertices (index out of range)")
     if not np.isfinite(vertices).all():
         raise UserError(f"mesh {path} has NaN or infinite vertex coordinates")
+    largest = _check_coordinates(vertices, f"mesh {path}")  # unused vertices too: merge_vertices reads them all
     if float(mesh.area) <= 0.0:
         raise UserError(f"mesh {path} has zero surface area (degenerate triangles only)")
-    mesh.merge_vertices()  # STL and some OBJ files store every triangle's corners separately
+    # STL and some OBJ files store every triangle's corners separately; trimesh merges them as integers of
+    # coordinate × 10^digits, which must fit in int64
+    digits = MERGE_DIGITS if largest < 2.0**62 / 10**MERGE_DIGITS else int(np.floor(np.log10(2.0**62 / largest)))
+    mesh.merge_vertices(digits_vertex=digits)
     return mesh
+
+
+def _check_coordinates(points: np.ndarray, what: str) -> float:
+    """The largest |coordinate| of finite `points`; refused above MAX_COORDINATE."""
+    largest = float(np.abs(points).max()) if points.size else 0.0
+    if largest > MAX_COORDINATE:
+        raise UserError(f"{what} has a coordinate of {largest:.3g}; coordinates must lie within ±{MAX_COORDINATE:.0e}"
+                        " (in the file's units): scale the shape down")
+    return largest
 
 
 def _ply_points(loaded: Any, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -190,6 +210,7 @@ def _oriented(points: np.ndarray, normals: np.ndarray | None, source: str, estim
     if not np.isfinite(points).all():
         bad = int((~np.isfinite(points).all(axis=1)).sum())
         raise UserError(f"point cloud {source}: {bad} point(s) have NaN or infinite coordinates; remove them")
+    _check_coordinates(points, f"point cloud {source}")
     if points.shape[0] < 16:
         raise UserError(f"point cloud {source} has {points.shape[0]} point(s); at least 16 are needed")
     if estimate:

@@ -162,7 +162,8 @@ class Whole:
         if isinstance(value, float) and math.isfinite(value) and value == int(value):
             value = int(value)
         kind = "a positive integer" if self.lo >= 1 else "an integer"
-        if isinstance(value, bool) or not isinstance(value, int) or value < min(self.lo, 1):
+        # the type first ('not an integer'), then the range: a start_frame of -5 (lo 0) is below 0
+        if isinstance(value, bool) or not isinstance(value, int) or (self.lo >= 1 and value < 1):
             raise DamagedSignal(f"{key} {_show(value)} is not {kind}")
         if value < self.lo:
             raise DamagedSignal(f"{key} {value} is below {self.lo}")

@@ -26,6 +26,7 @@ from ..config import MAX_REFERENCE_NODES, MAX_WEIGHT, check_values, in_range, op
 from ..diff import derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
+from ..io.atomic import save_npy
 from ..pde.fwi import (
     AMPLITUDE,
     Cylinder,
@@ -366,7 +367,7 @@ class FwiTask(Task):
             rows[0].append((f"reference Re u{j + 1}", ref[:, 2 * j].reshape(h, w), wopts))
             rows[1].append((f"network Re u{j + 1}", fields[:, 2 * j].reshape(h, w), wopts))
         image_grid(rows, ctx.out_dir / "wavefields.png", cell=2.6)
-        np.save(ctx.out_dir / "velocity.npy", velocity.astype(np.float32))
+        save_npy(ctx.out_dir / "velocity.npy", velocity.astype(np.float32))
         curve_plot(ctx.curve, "velocity error (relative to the perturbation)", ctx.out_dir / "error_curve.png", log_y=True)
         return ["velocity.png", "wavefields.png", "velocity.npy", "error_curve.png"]
 

@@ -33,6 +33,7 @@ from ..config import (
 from ..diff import Backend, supports_forward_mode
 from ..errors import UserError, check_all
 from ..grids import map_chunks
+from ..io.atomic import save_npy
 from ..pde.helmholtz import analytic_field, solve_fd
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
@@ -297,7 +298,7 @@ class HelmholtzTask(Task):
                     [("network Re u", pred[..., 0], ext), ("network Im u", pred[..., 1], ext),
                      (f"|error| (relative MSE {ctx.metrics['relative_mse']:.3g})", err,
                       {"cmap": "magma", "origin": "lower", "colorbar": True})]], ctx.out_dir / "wavefield.png")
-        np.save(ctx.out_dir / "wavefield.npy", (pred[..., 0] + 1j * pred[..., 1]).astype(np.complex64))
+        save_npy(ctx.out_dir / "wavefield.npy", (pred[..., 0] + 1j * pred[..., 1]).astype(np.complex64))
         curve_plot(ctx.curve, "relative MSE against the reference", ctx.out_dir / "error_curve.png", log_y=True)
         return ["wavefield.png", "wavefield.npy", "error_curve.png"]
 

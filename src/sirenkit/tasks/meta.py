@@ -440,7 +440,7 @@ def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int 
     if json_path is not None:
         require_output_file(json_path, "--json")
     outputs = [(json_path, "--json")] if json_path is not None else []
-    with writing_outputs(outputs, "meta eval", overwrite=overwrite):
+    with writing_outputs(outputs, "meta eval", overwrite=overwrite, reads=run_dir):
         model, meta, dev = _load_meta_run(run_dir, device, "eval")
         signal = meta["signal"]
         side = signal["side"]
@@ -474,7 +474,7 @@ def meta_inpaint(run_dir: str | Path, image: str | Path, context: str = "100", o
     if out.suffix.lower() != ".png":
         raise UserError(f"--out {out}: give a .png file name")
     require_output_file(out, "--out", "give a file name ending in .png")
-    with writing_outputs([(out, "--out")], "meta inpaint", overwrite=overwrite, inputs=(image,)):
+    with writing_outputs([(out, "--out")], "meta inpaint", overwrite=overwrite, inputs=(image,), reads=run_dir):
         model, meta, dev = _load_meta_run(run_dir, device, "inpaint")
         side = meta["signal"]["side"]
         if "," in str(context):

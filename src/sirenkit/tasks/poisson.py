@@ -24,6 +24,7 @@ from ..config import MAX_POINTS, check_side, check_values, in_range, option
 from ..diff import GradientBackend, derivatives
 from ..errors import UserError, check_all
 from ..grids import grid_coords, map_chunks, predict
+from ..io.atomic import save_npy
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
 from . import register
@@ -244,7 +245,7 @@ class _PoissonTask(Task):
         lim = robust_limits(target_d, fit_d, symmetric=symmetric)
         cmap = "RdBu_r" if symmetric else "viridis"
         label = "ΔΦ" if self.order == 2 else "|∇Φ|"
-        np.save(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
+        save_npy(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
         image_grid(
             [[("ground truth", truth, {"vmin": 0, "vmax": 1}), (f"target {label}", target_d, {"cmap": cmap, **lim}),
               (f"fit {label}", fit_d, {"cmap": cmap, **lim})],

@@ -365,7 +365,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     MESH_RESOLUTION.check(resolution, f"--resolution {shown(resolution)} would sample a grid of {shown(resolution)}³ "
                           "nodes", "nodes per axis")
     with writing_outputs([(path, "--out"), (preview_path(path), "--out (its preview)")], "mesh",
-                         overwrite=overwrite):
+                         overwrite=overwrite, reads=run_dir):
         dev = resolve_device(device)
         model, meta = load_run(run_dir, dev)
         if meta.get("task") != SdfTask.name:

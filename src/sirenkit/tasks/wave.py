@@ -27,6 +27,7 @@ from ..diff import Backend, derivatives
 from ..diff.types import Derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
+from ..io.atomic import save_npy
 from ..pde.wave import solve_wave
 from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
 from . import register
@@ -297,7 +298,7 @@ class WaveTask(Task):
         self._frame_strip(pred, ctx)
         self._error_plot(ctx)
         self._video(model, ctx.out_dir / "wave.mp4")
-        np.save(ctx.out_dir / "wave_network.npy", pred.astype(np.float32))
+        save_npy(ctx.out_dir / "wave_network.npy", pred.astype(np.float32))
         curve_plot(ctx.curve, "MSE against the finite-difference reference", ctx.out_dir / "error_curve.png",
                    log_y=True)
         return ["wave.mp4", "wave_frames.png", "error_over_time.png", "error_curve.png", "wave_network.npy"]
