@@ -300,11 +300,15 @@ class RunFolder:
 
     def _save(self) -> None:
         assert self.marker is not None
-        token = atomic.before_write.set(None)  # the marker does not record itself
-        try:
-            atomic.write_json(self.path / MARKER, self.marker)
-        finally:
-            atomic.before_write.reset(token)
+        _write_marker(self.path, self.marker)
+
+
+def _write_marker(folder: Path, marker: dict[str, Any]) -> None:
+    token = atomic.before_write.set(None)  # the marker does not record itself
+    try:
+        atomic.write_json(folder / MARKER, marker)
+    finally:
+        atomic.before_write.reset(token)
 
 
 def _names(folder: Path) -> list[str]:
@@ -422,7 +426,7 @@ def open_run(path: Path, command: str, *, resume: bool, overwrite: bool) -> RunF
         else:
             if overwrite and marker is not None:
                 marker.update(state="replacing", updated=_now(), pid=os.getpid())  # a kill from here on never
-                RunFolder(path, FIT, lock, marker)._save()  # leaves a marker saying `complete` over a partial run
+                _write_marker(path, marker)  # leaves a marker saying `complete` over a partly removed run
                 kept = remove_owned(path, marker)
                 if kept:
                     shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
