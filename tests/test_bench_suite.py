@@ -105,3 +105,22 @@ def test_python_api_threads_are_checked() -> None:
             sirenkit.bench_suite(device="cpu", quick=True, threads=bad, memory=False)
         with pytest.raises(UserError, match=re.escape(words)):
             sirenkit.bench_activations(steps=1, device="cpu", threads=bad, quiet=True)
+
+
+@pytest.mark.parametrize(("reference_ms", "code"), [(100.0, 0), (30.0, 1)])
+def test_the_suite_fails_below_its_stated_speed_target(reference_ms, code, monkeypatch, capsys) -> None:
+    """With the default step at 10 ms, a reference of 100 ms (10×) meets every CPU target and exits 0; 30 ms (3×)
+    misses the Laplacian's 4× and the command exits 1 naming it. Timings are injected: no benchmark runs."""
+    from sirenkit.bench import suite
+
+    monkeypatch.setattr(suite, "_mode", lambda device, quick: "cpu")
+    monkeypatch.setattr(suite, "build_variant", lambda name, v, dev, quick: {"step": v, "points": 1, "path": v,
+                                                                           "options": {"batch_points": 1}})
+    monkeypatch.setattr(suite, "interleaved_step_times", lambda steps, *a: {"reference": reference_ms,
+                                                                           "default": 10.0})
+    assert main(["bench", "suite", "--device", "cpu", "--quick", "--workloads", "poisson-laplacian,helmholtz",
+                 "--no-memory", "--no-target"]) == code
+    captured = capsys.readouterr()
+    assert ("≥ 4×: met" if code == 0 else "≥ 4×: MISSED") in captured.out
+    assert ("poisson-laplacian 3.00× < 4×" in captured.err) == (code == 1)
+    assert "helmholtz 3.00×" not in captured.err  # 3× meets helmholtz's 1×

@@ -42,6 +42,13 @@ SIZES: dict[str, dict[str, int]] = {
 TARGETS: dict[str, tuple[int, float, float, int]] = {
     "cuda": (512, 40.0, 20.0, 50), "cpu": (128, 30.0, 60.0, 25), "quick": (32, 25.0, 5.0, 10)}
 WORKLOADS = ("image", "poisson-gradient", "poisson-laplacian", "sdf", "helmholtz")
+RATIO_TARGETS: dict[str, dict[str, float]] = {
+    "cpu": {"image": 1.5, "poisson-gradient": 1.0, "poisson-laplacian": 4.0, "sdf": 2.0, "helmholtz": 1.0},
+    "cuda": {"image": 1.5, "poisson-gradient": 1.0, "poisson-laplacian": 4.0, "sdf": 1.0, "helmholtz": 1.0},
+}
+"""Stated speed targets, reference ÷ default step time, per mode (issue 7's CPU targets: image ≥ 1.5×, Laplacian
+≥ 4×, SDF ≥ 2×; elsewhere the default path must not be slower than the reference). The suite's command fails
+(exit 1) when a measured ratio falls below its target; --quick sizes are too small to hold any target."""
 VARIANTS = ("reference", "default")
 _PRECISION_LABELS = {"bf16": ", bf16 matmuls", "bf16-backward": ", bf16 backward"}
 GRAPHS = "graphs"  # CUDA only: the default path with the compiled loss replayed as CUDA graphs (--cuda-graphs)
@@ -419,6 +426,7 @@ def _suite(device: str, quick: bool, json_path: str | None, threads: int | None,
         for v in variants:
             row[v] = {"ms": med[v], "peak_mib": mem[v], "path": built[v]["path"], "points": built[v]["points"]}
         row["ratio"] = med["reference"] / med["default"]
+        row["target"] = RATIO_TARGETS.get(_mode(dev, quick), {}).get(name)
         if GRAPHS in med:
             row["ratio_graphs"] = med["reference"] / med[GRAPHS]
         rows.append(row)
@@ -433,6 +441,12 @@ def _suite(device: str, quick: bool, json_path: str | None, threads: int | None,
     return result(ttt, complete=True)
 
 
+def missed_targets(result: dict[str, Any]) -> list[str]:
+    """The workloads whose reference ÷ default ratio fell below their stated target, as `image 1.20× < 1.5×`."""
+    return [f"{r['workload']} {r['ratio']:.2f}× < {r['target']:g}×" for r in result["rows"]
+            if r.get("target") is not None and not r["ratio"] >= r["target"]]
+
+
 def _fmt(x: float | None, spec: str = ".1f") -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
@@ -445,16 +459,18 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"Device {m['device']}{' (' + m['gpu'] + ')' if gpu else ''}, CPU {m['cpu']}, {m['torch_threads']} "
              f"torch threads, torch {m['torch']}; median of {m['rounds']}×{m['timed']} steps after "
              f"{m['warmup']} warm-up, interleaved{'; --quick sizes' if m['quick'] else ''}", "",
-             f"| workload | size | points/step | reference ms | default ms | reference ÷ default | "
-             f"reference {mem} | default {mem} | default path |", "|---|---|---|---|---|---|---|---|---|"]
+             f"| workload | size | points/step | reference ms | default ms | reference ÷ default | target | "
+             f"reference {mem} | default {mem} | default path |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         o = r["options"]
         size = (f"{o['size']}²" if "size" in o else f"{o['batch_points']:,} + {o['batch_points']:,}"
                 if r["workload"] == "sdf" else f"{o.get('batch_points', r['points']):,}")
         ref, de = r["reference"], r["default"]
         pts = f"{ref['points']:,}" if ref["points"] == de["points"] else f"{ref['points']:,} / {de['points']:,}"
+        goal = r.get("target")
+        status = "—" if goal is None else f"≥ {goal:g}×: {'met' if r['ratio'] >= goal else 'MISSED'}"
         lines.append(f"| {r['workload']} | {size} | {pts} | {ref['ms']:.1f} | {de['ms']:.1f} | {r['ratio']:.2f}× | "
-                     f"{_fmt(ref['peak_mib'], '.0f')} | {_fmt(de['peak_mib'], '.0f')} | {de['path']} |")
+                     f"{status} | {_fmt(ref['peak_mib'], '.0f')} | {_fmt(de['peak_mib'], '.0f')} | {de['path']} |")
     if any(GRAPHS in r for r in result["rows"]):
         lines += ["", "CUDA graphs (the default path, its compiled loss replayed as graphs: `--cuda-graphs`)", "",
                   "| workload | default ms | graphs ms | reference ÷ graphs | graphs peak MiB |", "|---|---|---|---|---|"]
@@ -513,4 +529,8 @@ def run_from_args(args) -> int:
                        memory=not args.no_memory, target=not args.no_target, graphs=args.graphs,
                        overwrite=args.overwrite)
     print(result["markdown"])
+    missed = missed_targets(result)
+    if missed:
+        print(f"sirenkit: bench suite: below the stated speed target: {'; '.join(missed)}", file=sys.stderr)
+        return 1
     return 0
