@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sirenkit import ModelConfig, Siren, count_parameters
-from sirenkit.models import ACTIVATIONS, PositionalEncoding, RBFEncoding, nyquist_frequencies
+from sirenkit.models import ACTIVATIONS, PositionalEncoding, RBFEncoding, model_spec, nyquist_frequencies
 from sirenkit.models.activations import Sine
 
 
@@ -112,15 +112,34 @@ def test_baseline_inits():
 
 
 def test_positional_encoding_follows_nyquist():
-    assert nyquist_frequencies(512) == 7 and nyquist_frequencies(256) == 6
+    # The official PosEncodingNeRF: floor(log2(samples / 4)) for 1-D/2-D signals, 10 for any 3-D input.
+    assert [nyquist_frequencies(n) for n in (64, 128, 256, 512, 1024)] == [4, 5, 6, 7, 8]
     net = ModelConfig(activation="relu-pe").build(2, 1, samples=512)
     assert isinstance(net.encoding, PositionalEncoding) and net.encoding.frequencies == 7
     assert net.encoding.out_features == 2 + 2 * 2 * 7
+    assert ModelConfig(activation="relu-pe").build(2, 1, samples=256).encoding.frequencies == 6
+    assert ModelConfig(activation="relu-pe").build(1, 1, samples=1024).encoding.frequencies == 8
     assert ModelConfig(activation="relu-pe").build(3, 1).encoding.frequencies == 10
+    # A 3-D signal with a sampling (a 300 × 512 × 512 video) still gets 10, not floor(log2(512 / 4)) = 7.
+    assert ModelConfig(activation="relu-pe").build(3, 3, samples=512).encoding.frequencies == 10
+    assert model_spec(ModelConfig(activation="relu-pe"), 3, 3, samples=512)["pe_frequencies"] == 10
+    assert ModelConfig(activation="relu-pe", pe_frequencies=4).build(3, 1, samples=512).encoding.frequencies == 4
+
+
+def test_positional_encoding_values():
+    """γ(x) holds x, then sin(2^i π x_k) and cos(2^i π x_k) for every i < L and axis k (π included)."""
+    enc = PositionalEncoding(2, 3)
     x = torch.tensor([[0.25, -0.5]])
-    enc = net.encoding(x)
-    assert torch.allclose(enc[0, :2], x[0])
-    assert torch.isclose(enc[0, 2], torch.sin(torch.tensor(math.pi * 0.25)))
+    got = enc(x)[0]
+    assert got.shape == (2 + 2 * 2 * 3,)
+    torch.testing.assert_close(got[:2], x[0])
+    expected_sin = sorted(math.sin(2**i * math.pi * v) for i in range(3) for v in (0.25, -0.5))
+    expected_cos = sorted(math.cos(2**i * math.pi * v) for i in range(3) for v in (0.25, -0.5))
+    for got_part, want in ((got[2:8], expected_sin), (got[8:], expected_cos)):
+        assert max(abs(a - b) for a, b in zip(sorted(got_part.tolist()), want)) < 1e-6
+    # Known values: sin(π/4) = √½ (i = 0 at 0.25); cos(4π · 0.25) = −1; no 2π in the argument.
+    assert any(abs(v - math.sqrt(0.5)) < 1e-6 for v in got[2:8].tolist())
+    assert any(abs(v + 1.0) < 1e-6 for v in got[8:].tolist())
 
 
 def test_rbf_layer():
@@ -132,6 +151,45 @@ def test_rbf_layer():
     assert torch.all(net.encoding.sigmas == 10.0)
     x = net.encoding.centers[:1].detach().clone()
     assert torch.isclose(net.encoding(x)[0, 0], torch.tensor(1.0))
+
+
+def test_rbf_layer_is_the_official_closed_form():
+    """φ_c(x) = exp(−(σ_c ‖x − c‖²)²) (official RBFLayer: squared distance times σ, then exp(−α²)), not the
+    Gaussian exp(−(σ ‖x − c‖)²)."""
+    enc = RBFEncoding(2, 3, 10.0).double()
+    with torch.no_grad():
+        enc.centers.copy_(torch.tensor([[0.0, 0.0], [0.3, -0.4], [-1.0, 1.0]]))
+        enc.sigmas.copy_(torch.tensor([10.0, 2.0, 0.5]))
+    x = torch.tensor([[0.0, 0.0], [0.1, 0.2]], dtype=torch.float64)
+    expected = torch.empty(2, 3, dtype=torch.float64)
+    for n, point in enumerate(x.tolist()):
+        for c, (centre, sigma) in enumerate(zip(enc.centers.tolist(), enc.sigmas.tolist())):
+            r2 = (point[0] - centre[0]) ** 2 + (point[1] - centre[1]) ** 2
+            expected[n, c] = math.exp(-((sigma * r2) ** 2))
+    torch.testing.assert_close(enc(x), expected.detach())
+    # At r = 0.3 from a σ = 10 centre: exp(−0.81) ≈ 0.445 (a Gaussian of σ = 10 would give exp(−9) ≈ 1.2e-4).
+    one = RBFEncoding(2, 1, 10.0).double()
+    with torch.no_grad():
+        one.centers.zero_()
+    assert abs(one(torch.tensor([[0.3, 0.0]], dtype=torch.float64)).item() - math.exp(-0.81)) < 1e-12
+
+
+def test_rbf_layer_streams_match_autograd():
+    torch.manual_seed(1)
+    enc = RBFEncoding(2, 16, 3.0).double()
+    with torch.no_grad():
+        enc.sigmas.uniform_(0.5, 4.0)
+    x = (torch.rand(7, 2, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    value, tangents, per_axis = enc.streams(x, per_axis=True)
+    _, _, lap = enc.streams(x)
+    torch.testing.assert_close(value, enc(x))
+    for c in range(16):
+        (g,) = torch.autograd.grad(enc(x)[:, c].sum(), x, create_graph=True)
+        torch.testing.assert_close(tangents[:, :, c], g.t())
+        for k in range(2):
+            (h,) = torch.autograd.grad(g[:, k].sum(), x, retain_graph=True)
+            torch.testing.assert_close(per_axis[k, :, c], h[:, k])
+        torch.testing.assert_close(lap[:, c], per_axis[:, :, c].sum(0))
 
 
 def test_sine_activation_derivatives_closed_form():

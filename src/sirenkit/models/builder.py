@@ -62,7 +62,7 @@ _BASELINES = {
     "fourier": (ReLU, init_kaiming_normal),
 }
 
-DEFAULT_PE_FREQUENCIES = 10  # the paper's count when no sampling rate is known (3-D shapes)
+DEFAULT_PE_FREQUENCIES = 10  # the official count for 3-D inputs, and ours when no sampling rate is known
 FINER_FIRST_BIAS = 1.0  # measured on the cameraman, see docs/representations.md
 GAUSS_SCALE = 10.0  # measured on the cameraman, see docs/representations.md
 MAX_PE_FREQUENCIES = 32  # relu-pe: 2^31·π already exceeds what float32 coordinates resolve
@@ -81,10 +81,11 @@ class ModelConfig:
     first_omega_0: float = option(30.0, "ω0 of the first sine layer (the paper uses ≈3000 for audio)")
     hidden_omega_0: float = option(30.0, "ω0 of the other sine layers; also sets their init bound")
     pe_frequencies: int | None = option(
-        None, "relu-pe: number of encoding frequencies (auto: floor(log2(samples/4)), 10 without a sampling)"
+        None, "relu-pe: number of encoding frequencies (auto, as the official code: floor(log2(samples/4)) for "
+        "1-D/2-D signals, 10 for 3-D inputs or without a sampling)"
     )
-    rbf_centers: int = option(1024, "rbf-relu: number of Gaussian RBF centres")
-    rbf_sigma: float = option(10.0, "rbf-relu: initial RBF width σ")
+    rbf_centers: int = option(1024, "rbf-relu: number of RBF centres c")
+    rbf_sigma: float = option(10.0, "rbf-relu: initial σ of every centre in exp(−(σ‖x − c‖²)²) (larger is narrower)")
     ff_features: int = option(256, "fourier: number m of random Fourier features (the encoding has 2m outputs)")
     ff_sigma: float = option(10.0, "fourier: standard deviation σ of the random frequencies B ~ N(0, σ²)")
     finer_first_bias: float = option(FINER_FIRST_BIAS, "finer: first-layer biases start uniform in ±k, this k")
@@ -101,8 +102,7 @@ class ModelConfig:
         """A copy with automatic settings fixed: relu-pe's pe_frequencies from the signal's samples per side,
         grid's grid_resolution from the parameter count of the sine network of the same size."""
         if self.activation == "relu-pe" and self.pe_frequencies is None:
-            count = nyquist_frequencies(samples) if samples else DEFAULT_PE_FREQUENCIES
-            return replace(self, pe_frequencies=count)
+            return replace(self, pe_frequencies=pe_frequency_count(samples, in_features))
         if self.activation == "grid" and self.grid_resolution is None:
             if in_features is None or out_features is None:
                 raise ValueError("an automatic grid resolution needs in_features and out_features")
@@ -228,7 +228,7 @@ class ModelConfig:
 
         Other settings (depth, encodings, automatic ones resolved with `samples`) stay as they are.
         """
-        cfg = self.resolved(samples) if self.activation != "grid" else self
+        cfg = self.resolved(samples, in_features) if self.activation != "grid" else self
         if cfg.activation == "grid":
             _check_grid_dimensions(in_features)
             resolution = largest_resolution(budget, in_features, out_features)
@@ -250,6 +250,18 @@ class ModelConfig:
             mid = (low + high) // 2
             low, high = (mid, high) if count(mid) <= budget else (low, mid)
         return replace(cfg, hidden_features=low)
+
+
+def pe_frequency_count(samples: int | None, in_features: int | None = None) -> int:
+    """relu-pe's automatic frequency count, the official PosEncodingNeRF rule: 10 for 3-D inputs whatever
+    their sampling (a video too), floor(log2(samples / 4)) for 1-D and 2-D signals sampled `samples` times
+    per side, and 10 when there is no sampling (the official code requires one there).
+    >>> pe_frequency_count(512, 2), pe_frequency_count(256, 2), pe_frequency_count(300, 3), pe_frequency_count(None)
+    (7, 6, 10, 10)
+    """
+    if in_features == 3 or not samples:
+        return DEFAULT_PE_FREQUENCIES
+    return nyquist_frequencies(samples)
 
 
 def _check_grid_dimensions(in_features: int) -> None:

