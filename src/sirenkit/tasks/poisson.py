@@ -1,13 +1,17 @@
 """Poisson image reconstruction: supervise only the network's gradient or Laplacian (the paper's Section 4.1).
 
 Targets are the derivatives of the image (values in [-1, 1]) with respect to the coordinates, estimated with
-the Sobel filter (gradient) or the 5-point Laplace filter and converted by the chain rule from per-pixel to
-coordinate units (one pixel = 2/(L − 1) in coordinates, L the longer side). The paper instead multiplies the
-raw filter output by 10 (Sobel) or 1e4 (Laplace); for a 256² image that is 0.63× resp. 0.62× our physical
-scale, so its reconstructions come out with less contrast. Because the derivatives determine the image only
-up to a constant (gradient) or a harmonic function (Laplacian), the reconstruction is aligned to the ground
-truth by least squares before PSNR is measured: over a constant per channel for gradient fits, and over the
-harmonic polynomials of degree ≤ 2 (1, y, x, y² − x², xy) per channel for Laplacian fits.
+the Sobel filter (gradient) or the 5-point Laplace filter (both with scipy's reflecting boundary, as the
+official code) and converted by the chain rule from per-pixel to coordinate units (one pixel = 2/(L − 1) in
+coordinates, L the longer side). The paper instead multiplies the raw filter output by 10 (Sobel) or 1e4
+(Laplace); for a 256² image that is 0.63× resp. 0.62× our physical scale, so its reconstructions come out with
+less contrast. Because the derivatives determine the image only up to a constant (gradient) or a harmonic
+function (Laplacian), the reconstruction is aligned to the ground truth by least squares before PSNR is
+measured: over a constant per channel for gradient fits, and over the harmonic polynomials Re zᵏ, Im zᵏ
+(z = x + iy, k ≤ 16) per channel for Laplacian fits. Degree ≤ 2 left harmonic terms counted as error (on the
+cameraman at 64² the aligned zero image scored 14.0 dB with degree 2, 15.3 with degree 16, 15.4 with every
+discrete-harmonic function; docs/poisson.md). `psnr_null` is that same aligned PSNR of the zero image, the
+score of a reconstruction that recovered nothing: a Laplacian fit's image PSNR is to be read against it.
 """
 
 from __future__ import annotations
@@ -82,6 +86,22 @@ def laplace_filter(image: np.ndarray, spacing: float) -> np.ndarray:
     return out
 
 
+LAPLACIAN_ALIGN_DEGREE = 16  # harmonic polynomials up to this degree: 2·16 + 1 = 33 basis functions
+
+
+def harmonic_basis(y: Tensor, x: Tensor, degree: int = LAPLACIAN_ALIGN_DEGREE) -> Tensor:
+    """(N, 1) coordinates -> (N, 2·degree + 1) harmonic polynomials 1, Re wᵏ, Im wᵏ (w = (x + iy)/√2, so that
+    |w| ≤ 1 on [-1, 1]² and the columns stay well scaled), in float64. Every harmonic function on the square is
+    a limit of these; degree 2 spans 1, y, x, y² − x², xy."""
+    w = torch.complex(x.double(), y.double()) / 2**0.5
+    cols = [torch.ones_like(y, dtype=torch.float64)]
+    power = torch.ones_like(w)
+    for _ in range(degree):
+        power = power * w
+        cols += [power.real, power.imag]
+    return torch.cat(cols, dim=-1)
+
+
 def align(prediction: Tensor, truth: Tensor, basis: Tensor) -> Tensor:
     """Least-squares fit of `truth − prediction` on `basis` (N, K) per channel, added to the prediction."""
     residual = (truth - prediction).double()
@@ -102,8 +122,8 @@ class _PoissonTask(Task):
     Config = PoissonConfig
     metric = "psnr"
     # bf16 hidden-layer matmuls under --precision auto: at the end of the CPU recipes bf16 reached the PSNR of
-    # fp32 (gradient 30.24 against 30.22 dB, Laplacian 14.62 against 14.64) in 1.6× / 2.4× less time
-    # (benchmarks/RESULTS.md, "Mixed precision"). The fused backend stays fp32 (choose_precision).
+    # fp32 (gradient 30.24 against 30.22 dB, Laplacian 14.62 against 14.64, then aligned over degree ≤ 2) in
+    # 1.6× / 2.4× less time (benchmarks/RESULTS.md, "Mixed precision"). The fused backend stays fp32 (choose_precision).
     mixed_precision = True
     order: ClassVar[int]
     target_name: ClassVar[str]
@@ -125,9 +145,8 @@ class _PoissonTask(Task):
         self.coords = grid_coords((h, w), device=device)
         self.truth = torch.from_numpy(signed.reshape(-1, c)).float().to(device)
         self.target = torch.from_numpy(self._target(signed).reshape(h * w, *self._target_shape(c))).float().to(device)
-        y, x = self.coords[:, 0:1], self.coords[:, 1:2]
-        self.basis = self._basis(y, x)
         self.n_pixels = h * w
+        self.psnr_null = self._psnr_aligned(torch.zeros_like(self.truth))
 
     # what the subclasses define
     def _target(self, signed: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -138,6 +157,28 @@ class _PoissonTask(Task):
 
     def _basis(self, y: Tensor, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def align(self, image: Tensor) -> Tensor:
+        """`image` (N, C) plus the least-squares fit of `truth − image` over the ambiguity (`_basis`), per
+        channel. Same result as `align(image, truth, basis)`, but the basis (33 float64 columns for the
+        Laplacian) is made `chunk` pixels at a time, so memory stays bounded at any image size."""
+        chunk = max(self.config.chunk, 4096)
+        residual = (self.truth - image).double()
+        gram: Tensor | float = 0.0
+        rhs: Tensor | float = 0.0
+        for start in range(0, self.n_pixels, chunk):
+            b = self._basis_rows(start, start + chunk)
+            gram = gram + b.T @ b
+            rhs = rhs + b.T @ residual[start:start + chunk]
+        # the basis is well conditioned (cond 150 for degree 16 on a square grid), normal equations suffice
+        coef = torch.linalg.solve(torch.as_tensor(gram), torch.as_tensor(rhs))
+        parts = [image[start:start + chunk] + (self._basis_rows(start, start + chunk) @ coef).to(image.dtype)
+                 for start in range(0, self.n_pixels, chunk)]
+        return torch.cat(parts)
+
+    def _basis_rows(self, start: int, stop: int) -> Tensor:
+        c = self.coords[start:stop].double()
+        return self._basis(c[:, 0:1], c[:, 1:2]).double()
 
     def _fitted(self, d) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -187,7 +228,7 @@ class _PoissonTask(Task):
 
     def reconstruct(self, model: nn.Module) -> Tensor:
         """The network's image aligned to the truth over the ambiguity, in [-1, 1] units, (N, C)."""
-        return align(predict(model, self.coords, self.config.chunk), self.truth, self.basis)
+        return self.align(predict(model, self.coords, self.config.chunk))
 
     def fitted_derivative(self, model: nn.Module) -> Tensor:
         def one_chunk(x: Tensor) -> Tensor:
@@ -196,13 +237,21 @@ class _PoissonTask(Task):
 
         return map_chunks(one_chunk, self.coords, self.config.chunk)
 
+    def _mse_aligned(self, image: Tensor) -> float:
+        """MSE in [0, 1] units of an (N, C) image in [-1, 1] units after alignment to the truth."""
+        rec = ((self.align(image) + 1) * 0.5).clamp(0, 1)
+        return float(((rec - (self.truth + 1) * 0.5) ** 2).mean())
+
+    def _psnr_aligned(self, image: Tensor) -> float:
+        return psnr_from_mse(self._mse_aligned(image))
+
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
-        rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1)
-        truth = (self.truth + 1) * 0.5
-        mse = float(((rec - truth) ** 2).mean())
+        mse = self._mse_aligned(predict(model, self.coords, self.config.chunk))
         out = {"psnr": psnr_from_mse(mse), "mse": mse}
         if final:
             out[f"psnr_{self.target_name}"] = derivative_psnr(self.fitted_derivative(model), self.target)
+            out["psnr_derivative"] = out[f"psnr_{self.target_name}"]  # the same under one name for both targets
+            out["psnr_null"] = self.psnr_null
         return out
 
     def signal_meta(self) -> dict[str, Any]:
@@ -303,7 +352,7 @@ class PoissonGradientTask(_PoissonTask):
         return (channels, 2)
 
     def _basis(self, y: Tensor, x: Tensor) -> Tensor:
-        return torch.ones_like(y)
+        return torch.ones_like(y, dtype=torch.float64)
 
     def _fitted(self, d) -> Tensor:
         return d.gradient
@@ -327,7 +376,7 @@ class PoissonLaplacianTask(_PoissonTask):
         return (channels,)
 
     def _basis(self, y: Tensor, x: Tensor) -> Tensor:
-        return torch.cat([torch.ones_like(y), y, x, y * y - x * x, x * y], dim=-1)
+        return harmonic_basis(y, x)
 
     def _fitted(self, d) -> Tensor:
         return d.laplacian
