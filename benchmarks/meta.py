@@ -58,6 +58,8 @@ def main() -> int:
     p.add_argument("--calibration-steps", type=int, default=200, help="steps of each timing run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--eval-split", default="test", choices=["test", "validation"],
+                   help="split of every metric: test (report) or validation (held out of training: tune on it)")
     p.add_argument("--quick", action="store_true", help="tiny networks and 60 steps: checks that it runs")
     p.add_argument("--out", default=None, help="keep the run folders here (default: a temporary folder)")
     p.add_argument("--json", default=None, help="also write every number to this file")
@@ -67,7 +69,7 @@ def main() -> int:
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     if not encoders or encoders[0] != "set" or set(encoders) - set(NAMES):
         p.error("--encoders must start with set and use only set, cnn, cnp")
-    base: dict = {"recipe": args.recipe, "device": args.device, "data": args.data}
+    base: dict = {"recipe": args.recipe, "device": args.device, "data": args.data, "eval_split": args.eval_split}
     if args.quick:
         base.update(QUICK, size=32)
     if args.steps:
@@ -94,7 +96,7 @@ def main() -> int:
     print(f"\nSpace of SIRENs, {config['recipe']} recipe on {config['device']} ({cpu_name()}, "
           f"{torch.get_num_threads()} thread(s)), torch {torch.__version__}, {_dt.date.today()}")
     signal = json.loads((root / "set" / "checkpoint.json").read_text())["signal"]
-    print(f"data: {signal['description']}\n")
+    print(f"data: {signal['description']}; metrics on the {args.eval_split} split\n")
     print("| method | steps | train s | wall s | mse_10 | mse_100 | mse_1000 | mse_half "
           "| paper (CelebA) 10 / 100 / 1000 |")
     print("|---|---|---|---|---|---|---|---|---|")

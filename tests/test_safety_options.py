@@ -297,7 +297,7 @@ FIELD_RANGES: dict[str, dict[str, list]] = {
         "size": [9, 65537], "latent_features": [0, 65537], "encoder_hidden_features": [0, 65537],
         "encoder_hidden_layers": [-1, 1025], "cnn_width": [0, 65537], "cnn_blocks": [-1, 1025],
         "hyper_hidden_features": [0, 65537], "hyper_hidden_layers": [-1, 1025], "hyper_output_scale": [-1.0, 1e7],
-        "batch_size": [0, BIG_POINTS], "context_min": [0, 300], "context_max": [5, 2000],
+        "batch_size": [0, BIG_POINTS], "context_min": [0, 2000], "context_max": [5, 2000],
         "target_pixels": [-1, BIG_POINTS], "latent_weight": [-1.0, HUGE_WEIGHT], "weights_weight": [-1.0, HUGE_WEIGHT],
         "test_fraction": [0.0, 1.0], "eval_images": [-1], "eval_seed": [-1],
     },

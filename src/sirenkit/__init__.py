@@ -52,11 +52,12 @@ def eval_mesh(pred, gt, samples: int = 1_000_000, threshold: float = 0.01, seed:
 
 
 def meta_eval(run_dir, context: str = "10,100,1000,half", images: int = 0, data=None, device: str = "auto",
-              json=None) -> dict:
-    """Test-split MSE of a `meta train` run per context size (`sirenkit meta eval`): {'mse_10': …, …}."""
+              json=None, split: str = "test") -> dict:
+    """Test-split MSE of a `meta train` run per context size (`sirenkit meta eval`): {'mse_10': …, …};
+    `split="validation"` for a run trained with `--eval-split validation`."""
     from .tasks.meta import meta_eval as _eval
 
-    return _eval(run_dir, context, images, data, device, json)
+    return _eval(run_dir, context, images, data, device, json, split=split)
 
 
 def meta_inpaint(run_dir, image, context: str = "100", out=None, seed: int = 0, device: str = "auto"):

@@ -15,7 +15,7 @@ from sirenkit.meta import MetaSiren
 from sirenkit.train.checkpoint import load_checkpoint
 
 TINY = {"latent_features": 32, "encoder_hidden_features": 32, "hyper_hidden_features": 32, "hidden_features": 32,
-        "hidden_layers": 1, "batch_size": 16, "target_pixels": 128, "encoder_activation": "relu", "lr": 1e-3,
+        "hidden_layers": 1, "batch_size": 16, "target_pixels": 128, "encoder_activation": "relu", "lr": 3e-3,
         "schedule": "cosine", "device": "cpu", "quiet": True}
 
 
@@ -29,7 +29,9 @@ def run(tmp_path_factory):
 def test_more_context_gives_lower_error(run):
     m = run.metrics
     assert m["mse_10"] > m["mse_100"] > m["mse_1000"], m
-    assert m["mse_100"] < 0.03  # below predicting each image's mean context colour (0.0302 at 100 pixels)
+    # below predicting each image's mean context colour (0.0302 at 100 pixels) by a margin: measured 0.0282 (lr 3e-3,
+    # contexts of 10 to every pixel); the encoders' own ordering tests are in tests/test_meta_context.py
+    assert m["mse_100"] < 0.0295
 
 
 def test_run_folder_and_checkpoint(run):

@@ -10,7 +10,11 @@ context sizes). Every encoder maps (values, coords, mask) -> latent (B, L).
 - `ConvEncoder`: the paper's CNN on the image with the context pixels filled in and the rest zero: a 3×3 conv
   stem, residual blocks of two 5×5 convs, a 1×1 conv to L channels and a learned linear map over the S² positions
   of each channel. One difference from the official code: a fourth input channel carries the context mask, so a
-  context pixel whose value is 0 (mid-grey) is not mistaken for a missing one.
+  context pixel whose value is 0 (mid-grey) is not mistaken for a missing one. With `stem="partial"` the first
+  3×3 conv is a partial convolution (Liu et al. 2018; the official code's `PartialConvImgEncoder` uses one too):
+  each output is rescaled by 9 / (context pixels under the kernel) and is zero where the kernel covers none, so
+  its features estimate local colour at any context density instead of growing with it (measured: see
+  docs/meta.md, "Why the CNN's error rose with more context").
 """
 
 from __future__ import annotations
@@ -55,9 +59,18 @@ class SetEncoder(nn.Module):
 
     def forward(self, values: Tensor, coords: Tensor, mask: Tensor) -> Tensor:
         b, k, _ = values.shape
-        x = torch.cat([coords, values], dim=-1).reshape(b * k, -1)
-        features = self.out_activation(self.mlp(x)).reshape(b, k, -1)
-        return masked_mean(features, mask)
+        x = torch.cat([coords, values], dim=-1)
+        keep = mask != 0
+        if bool(keep.all()):
+            features = self.out_activation(self.mlp(x.reshape(b * k, -1))).reshape(b, k, -1)
+            return masked_mean(features, mask)
+        # padded contexts (sizes differ within the batch): run the MLP on the real entries only, then the same
+        # masked mean — with context sizes drawn up to every pixel most of a padded batch is padding
+        rows = torch.arange(b, device=x.device).unsqueeze(1).expand(b, k)[keep]
+        weights = mask[keep].to(x.dtype).unsqueeze(-1)
+        features = self.out_activation(self.mlp(x[keep])) * weights
+        sums = features.new_zeros(b, features.shape[-1]).index_add_(0, rows, features)
+        return sums / mask.to(x.dtype).sum(1, keepdim=True).clamp_min(1.0)
 
 
 def rasterise(values: Tensor, coords: Tensor, mask: Tensor, side: int) -> Tensor:
@@ -85,16 +98,38 @@ class ResidualBlock(nn.Module):
         return torch.relu(x + self.convs(x))
 
 
-class ConvEncoder(nn.Module):
-    """The paper's CNN encoder on the rasterised context (values and mask), for side×side images."""
+class PartialConv2d(nn.Conv2d):
+    """A convolution of the rasterised context (values and mask channel, `rasterise`) renormalised by the number
+    of context pixels under the kernel: (W ∗ x) · k² / count + b where count > 0, and 0 where count = 0."""
 
-    def __init__(self, channels: int, latent_features: int, side: int, width: int = 256, blocks: int = 4) -> None:
+    def forward(self, x: Tensor) -> Tensor:
+        mask = x[:, -1:]  # the context mask channel
+        k = self.kernel_size
+        ones = mask.new_ones(1, 1, *k)
+        count = nn.functional.conv2d(mask, ones, padding=self.padding)
+        raw = nn.functional.conv2d(x, self.weight, None, self.stride, self.padding)
+        scale = (k[0] * k[1]) / count.clamp_min(1.0)
+        out = raw * scale
+        if self.bias is not None:
+            out = out + self.bias.view(1, -1, 1, 1)
+        return out * (count > 0).to(out.dtype)
+
+
+class ConvEncoder(nn.Module):
+    """The paper's CNN encoder on the rasterised context (values and mask), for side×side images.
+
+    `stem`: "masked" — a plain 3×3 conv first (the paper's); "partial" — a partial convolution first, whose
+    features do not scale with the context density."""
+
+    def __init__(self, channels: int, latent_features: int, side: int, width: int = 256, blocks: int = 4,
+                 stem: Literal["masked", "partial"] = "masked") -> None:
         super().__init__()
         self.side = side
-        stem = max(1, width // 2)
+        hidden = max(1, width // 2)
+        first = PartialConv2d if stem == "partial" else nn.Conv2d
         self.net = nn.Sequential(
-            nn.Conv2d(channels + 1, stem, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(stem, width, 3, padding=1), nn.ReLU(),
+            first(channels + 1, hidden, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(hidden, width, 3, padding=1), nn.ReLU(),
             *[ResidualBlock(width) for _ in range(blocks)],
             nn.Conv2d(width, latent_features, 1), nn.ReLU(),
         )

@@ -37,6 +37,7 @@ class MetaNetConfig:
     encoder_hidden_layers: int = 2
     cnn_width: int = 256
     cnn_blocks: int = 4
+    cnn_stem: Literal["masked", "partial"] = "masked"  # "masked" for checkpoints written before the option
     hyper_hidden_features: int = 256
     hyper_hidden_layers: int = 1
     hyper_output_scale: float = 0.1
@@ -52,7 +53,7 @@ class MetaNetConfig:
                                             self.encoder_hidden_layers, self.hidden_features, self.hidden_layers)
         if self.encoder == "cnn":
             encoder: nn.Module = ConvEncoder(self.channels, self.latent_features, self.side, self.cnn_width,
-                                             self.cnn_blocks)
+                                             self.cnn_blocks, self.cnn_stem)
         else:
             encoder = SetEncoder(self.channels, self.latent_features, self.encoder_hidden_features,
                                  self.encoder_hidden_layers, self.encoder_activation)
@@ -68,7 +69,9 @@ class MetaNetConfig:
         if self.encoder == "cnp":
             return (f"CNP baseline: ReLU set encoder → latent {self.latent_features} → ReLU decoder "
                     f"{self.latent_features + 2}→{self.hidden_features}×{self.hidden_layers}→{self.channels}")
-        enc = (f"CNN encoder (width {self.cnn_width}, {self.cnn_blocks} residual blocks)" if self.encoder == "cnn"
+        stem = ", partial-conv stem" if self.cnn_stem == "partial" else ""
+        enc = (f"CNN encoder (width {self.cnn_width}, {self.cnn_blocks} residual blocks{stem})"
+               if self.encoder == "cnn"
                else f"{self.encoder_activation} set encoder (width {self.encoder_hidden_features})")
         return (f"{enc} → latent {self.latent_features} → hypernetwork ({self.hyper_hidden_features} wide, "
                 f"one MLP per tensor) → {siren}")

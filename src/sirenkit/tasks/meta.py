@@ -3,9 +3,11 @@
 An encoder turns a few context pixels of an image into a latent code, a hypernetwork turns the code into all
 weights of a SIREN, and the SIREN is evaluated on the whole image (the CNP baseline decodes the code with a ReLU
 MLP instead). Each step draws `--batch-size` training images and, per image, a context of `--context-min` …
-`--context-max` random pixels; the loss is the paper's MSE + 0.1·mean(latent²) + 100·mean(weights²) (MSE on
+`--context-max` random pixels (default 10 … every pixel, log-uniform: training covers every context size the
+metrics use, issue 21); the loss is the paper's MSE + 0.1·mean(latent²) + 100·mean(weights²) (MSE on
 values in [-1, 1]). The metrics are the official test script's: the pixel MSE of the reconstruction mapped to
-[0, 1] and clipped, on the test split, from 10, 100 and 1000 random context pixels and from the top half of the
+[0, 1] and clipped, on the test split (or with `--eval-split validation` on a validation split held out of the
+training images, for choosing settings), from 10, 100 and 1000 random context pixels and from the top half of the
 image (`mse_10`, `mse_100`, `mse_1000`, `mse_half`), with the same seeded contexts at every evaluation.
 """
 
@@ -40,6 +42,7 @@ from ..meta.data import (
     ImageSet,
     fixed_context,
     load_image_set,
+    offline_test_source,
     parse_contexts,
     random_context,
     square_rgb,
@@ -90,13 +93,19 @@ class MetaConfig:
     encoder_hidden_layers: int = option(2, "set encoder (and CNP encoder): hidden-to-hidden layers of its MLP")
     cnn_width: int = option(256, "CNN encoder: channels of the residual blocks")
     cnn_blocks: int = option(4, "CNN encoder: number of residual blocks")
+    cnn_stem: Literal["masked", "partial"] = option(
+        "masked", "CNN encoder: first conv plain on the zero-filled image and mask (the paper's), or a partial "
+        "convolution renormalised by the context pixels under it (features independent of the density)")
     hyper_hidden_features: int = option(256, "width of each per-tensor hypernetwork MLP")
     hyper_hidden_layers: int = option(1, "hidden-to-hidden layers of each per-tensor hypernetwork MLP")
     hyper_output_scale: float = option(
         0.1, "initial spread of the emitted weights around the SIREN init, relative to that init's spread")
     batch_size: int = option(100, "images per step (over all processes under torchrun)")
     context_min: int = option(10, "fewest context pixels per training image")
-    context_max: int = option(200, "most context pixels per training image")
+    context_max: int = option(0, "most context pixels per training image (0: every pixel of the image)")
+    context_sampling: Literal["log-uniform", "uniform"] = option(
+        "log-uniform", "how each training image's context size is drawn from context-min … context-max: "
+        "log-uniform (as many 10–100 as 100–1000) or uniform (the paper's, with 10 … 200)")
     target_pixels: int = option(
         0, "random pixels per image the loss is measured on (0, or at least the image's pixel count: every pixel)")
     latent_weight: float = option(0.1, "weight of mean(latent²) in the loss")
@@ -105,6 +114,16 @@ class MetaConfig:
     eval_images: int = option(0, "test images used by the evaluations during training (0: all; the final "
                                  "evaluation always uses all)")
     eval_seed: int = option(0, "seed of the fixed test contexts")
+    eval_split: Literal["test", "validation"] = option(
+        "test", "split every evaluation uses: test, or validation — a fixed part of the training source held out "
+        "of training (for choosing settings; report on test)")
+    eval_source: Literal["", "astronaut", "coffee"] = option(
+        "", "offline default set only: evaluate on the test crops of this one test photograph (empty: both)")
+
+    @property
+    def most_context(self) -> int:
+        """--context-max, with 0 meaning every pixel of a --size² image."""
+        return self.context_max if self.context_max else self.size * self.size
 
     def validate(self) -> None:
         """UserError for the first setting out of range (before the images are read)."""
@@ -115,8 +134,9 @@ class MetaConfig:
             in_range("--size", c.size, high=MAX_IMAGE_SIDE),
             (c.batch_size >= 1, "--batch-size must be ≥ 1"),
             in_range("--batch-size", c.batch_size, high=MAX_POINTS),
-            (1 <= c.context_min <= c.context_max <= pixels,
-             f"--context-min and --context-max must satisfy 1 ≤ min ≤ max ≤ {pixels} (pixels of a {c.size}² image)"),
+            (1 <= c.context_min <= self.most_context <= pixels and c.context_max >= 0,
+             f"--context-min and --context-max must satisfy 1 ≤ min ≤ max ≤ {pixels} (pixels of a {c.size}² image; "
+             "--context-max 0: all of them)"),
             (c.target_pixels >= 0, "--target-pixels must be ≥ 0 (0: every pixel)"),
             in_range("--target-pixels", c.target_pixels, high=MAX_POINTS),
             (min(c.latent_features, c.encoder_hidden_features, c.hyper_hidden_features, c.cnn_width) >= 1,
@@ -138,6 +158,8 @@ class MetaConfig:
             (0 < c.test_fraction < 1, f"--test-fraction must be in (0, 1), got {c.test_fraction}"),
             (c.eval_images >= 0, "--eval-images must be ≥ 0 (0: every test image)"),
             in_range("--eval-seed", c.eval_seed, 0, MAX_SEED),
+            (not c.eval_source or (c.data is None and c.eval_split == "test"),
+             "--eval-source picks test crops of the offline default set: give no DATA and --eval-split test"),
         ])
 
 
@@ -194,6 +216,10 @@ def evaluate_contexts(model: nn.Module, images: Tensor, contexts: list[int | str
         net.train(was_training)
 
 
+PAPER_CONTEXTS = {"context_min": 10, "context_max": 200, "context_sampling": "uniform", "cnn_stem": "masked"}
+"""The official training contexts (10 … 200 pixels, uniform) and the closest CNN to the official one (plain first
+conv): the paper recipe's. Its CNN's error rises beyond 200 context pixels (docs/meta.md)."""
+
 PAPER_SIZES = {"size": 32, "batch_size": 100, "latent_features": 256, "encoder_hidden_features": 256,
                "hyper_hidden_features": 256, "cnn_width": 256, "cnn_blocks": 4, "target_pixels": 0}
 """The paper's data and network sizes (CelebA 32², batch 100, 256-wide everywhere), shared by the paper and gpu
@@ -212,7 +238,7 @@ class MetaTask(Task):
     supports_distributed = True
     recipes = {
         "paper": {
-            "task": PAPER_SIZES,
+            "task": {**PAPER_SIZES, **PAPER_CONTEXTS},
             "model": {"hidden_features": 256, "hidden_layers": 3},
             "train": {"steps": 652_828, "lr": 5e-5, "schedule": "constant", "clip_grad": 1.0,
                       "eval_every": 5000, "checkpoint_every": 5000, "log_every": 100},
@@ -250,8 +276,11 @@ class MetaTask(Task):
         c = config
         pixels = c.size * c.size
         c.validate()
-        self.images = load_image_set(c.data, c.size, c.test_fraction)
+        self.images = load_image_set(c.data, c.size, c.test_fraction, validation=c.eval_split == "validation")
         self.train_images = self.images.train.to(device)
+        held_out = self.images.validation if c.eval_split == "validation" else self.images.test
+        assert held_out is not None  # load_image_set returns a validation split when asked for one
+        self.eval_set = offline_test_source(c.size, c.eval_source) if c.eval_source else held_out
         self.in_features, self.out_features, self.samples = 2, 3, c.size
         self.pixels = pixels
         self.grid = grid_coords((c.size, c.size), device=device)
@@ -261,8 +290,8 @@ class MetaTask(Task):
     def describe(self) -> str:
         c = self.config
         loss = f"{c.target_pixels} random pixels" if 0 < c.target_pixels < self.pixels else "every pixel"
-        return (f"{self.images.description}; batch {c.batch_size}, {c.context_min}–{c.context_max} context pixels "
-                f"per image, loss on {loss}")
+        return (f"{self.images.description}; batch {c.batch_size}, {c.context_min}–{c.most_context} context pixels "
+                f"per image ({c.context_sampling}), loss on {loss}; evaluated on the {c.eval_split} split")
 
     def set_shard(self, rank: int, world_size: int) -> None:
         if self.config.batch_size % world_size:
@@ -285,6 +314,7 @@ class MetaTask(Task):
             encoder=c.encoder, channels=3, side=c.size, latent_features=c.latent_features,
             encoder_activation=c.encoder_activation, encoder_hidden_features=c.encoder_hidden_features,
             encoder_hidden_layers=c.encoder_hidden_layers, cnn_width=c.cnn_width, cnn_blocks=c.cnn_blocks,
+            cnn_stem=c.cnn_stem,
             hyper_hidden_features=c.hyper_hidden_features, hyper_hidden_layers=c.hyper_hidden_layers,
             hyper_output_scale=c.hyper_output_scale, hidden_features=model_cfg.hidden_features,
             hidden_layers=model_cfg.hidden_layers, first_omega_0=model_cfg.first_omega_0,
@@ -308,7 +338,7 @@ class MetaTask(Task):
         total, pixels = c.batch_size, self.pixels
         dev = generator.device
         which = torch.randint(0, len(self.train_images), (total,), generator=generator, device=dev)
-        index, mask = random_context(total, pixels, c.context_min, c.context_max, generator)
+        index, mask = random_context(total, pixels, c.context_min, c.most_context, generator, c.context_sampling)
         targets = None
         if 0 < c.target_pixels < pixels:
             targets = torch.rand(total, pixels, generator=generator, device=dev).argsort(dim=1)[:, : c.target_pixels]
@@ -331,7 +361,7 @@ class MetaTask(Task):
         return meta_losses(out, batch.target, self.config.latent_weight, self.config.weights_weight)
 
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
-        test = self.images.test
+        test = self.eval_set  # the test split, or with --eval-split validation the validation split
         if not final and self.config.eval_images:
             test = test[: self.config.eval_images]
         contexts: list[int | str] = self.eval_contexts if final else [100]
@@ -347,12 +377,15 @@ class MetaTask(Task):
         data = None if self.config.data is None else str(Path(self.config.data).resolve())
         return {"side": self.config.size, "channels": 3, "data": data, "test_fraction": self.config.test_fraction,
                 "train_images": len(self.images.train), "test_images": len(self.images.test),
-                "description": self.images.description, "eval_seed": self.config.eval_seed}
+                "description": self.images.description, "eval_seed": self.config.eval_seed,
+                "eval_split": self.config.eval_split, "eval_images": len(self.eval_set)}
 
     signal_schema = {"side": Whole(10, MAX_META_SIDE), "channels": Choice((3,)),
                      "data": Nullable(Text(), optional=True), "test_fraction": Number(gt=0, lt=1, optional=True),
                      "eval_seed": Whole(-2**40, 2**40, optional=True), "train_images": Whole(0, 2**40, optional=True),
-                     "test_images": Whole(0, 2**40, optional=True), "description": Text()}
+                     "test_images": Whole(0, 2**40, optional=True), "description": Text(),
+                     "eval_split": Choice(("test", "validation"), optional=True),
+                     "eval_images": Whole(0, 2**40, optional=True)}
 
     @classmethod
     def check_network(cls, spec: Any, signal: dict[str, Any]) -> None:
@@ -364,11 +397,12 @@ class MetaTask(Task):
                 raise DamagedSignal(f"{key} {signal[key]}, but the network was built for {key} {spec.get(key)!r}")
 
     def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
-        test = self.images.test
+        test = self.eval_set
         rows = np.linspace(0, len(test) - 1, min(4, len(test))).round().astype(int).tolist()
         reconstruction_grid(unwrap(model), test[rows], self.eval_contexts, self.config.eval_seed, self.device,
                             ctx.out_dir / "reconstructions.png")
-        curve_plot(ctx.curve, "test MSE from 100 context pixels", ctx.out_dir / "mse_curve.png", log_y=True)
+        curve_plot(ctx.curve, f"{self.config.eval_split} MSE from 100 context pixels", ctx.out_dir / "mse_curve.png",
+                   log_y=True)
         return ["reconstructions.png", "mse_curve.png"]
 
 
@@ -430,13 +464,17 @@ def _load_meta_run(run_dir: str | Path, device: str, verb: str) -> tuple[nn.Modu
 
 
 def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int = 0, data: str | None = None,
-              device: str = "auto", json_path: str | Path | None = None, overwrite: bool = False) -> dict[str, float]:
+              device: str = "auto", json_path: str | Path | None = None, overwrite: bool = False,
+              split: str = "test") -> dict[str, float]:
     """Test-split MSE of a finished `meta train` run from each context size (`sirenkit meta eval`); with
     `json_path`, also written there (`writing_outputs`: never a file of a run's fit, nor one sirenkit did not write
-    unless `overwrite`)."""
+    unless `overwrite`). `split="validation"`: the validation split instead, only for a run trained with
+    `--eval-split validation` (any other run trained on those images)."""
     images = check_number("--images", images, int)
     if images < 0:
         raise UserError(f"--images must be ≥ 0 (0: every test image), got {images}")
+    if split not in ("test", "validation"):
+        raise UserError(f"split must be test or validation, got {split!r}")
     if json_path is not None:
         require_output_file(json_path, "--json")
     outputs = [(json_path, "--json")] if json_path is not None else []
@@ -449,10 +487,16 @@ def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int 
         else:
             contexts = parse_contexts(context, side * side)
         source = data if data is not None else signal.get("data")
-        image_set: ImageSet = load_image_set(source, side, float(signal.get("test_fraction", 0.1)))
-        test = image_set.test[:images] if images else image_set.test
+        if split == "validation" and signal.get("eval_split") != "validation":
+            raise UserError(f"{run_dir} was not trained with --eval-split validation: its training images include "
+                            "the validation split; evaluate it on the test split")
+        image_set: ImageSet = load_image_set(source, side, float(signal.get("test_fraction", 0.1)),
+                                             validation=split == "validation")
+        held_out = image_set.validation if split == "validation" else image_set.test
+        assert held_out is not None
+        test = held_out[:images] if images else held_out
         metrics = evaluate_contexts(model, test, contexts, int(signal.get("eval_seed", 0)), dev)
-        metrics["test_images"] = len(test)
+        metrics[f"{split}_images"] = len(test)
         if json_path is not None:
             from ..io.atomic import write_json
 
