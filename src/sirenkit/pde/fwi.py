@@ -74,10 +74,11 @@ def simulate(sources: np.ndarray, receivers: np.ndarray, cylinder: Cylinder, k: 
 
 
 def synthetic_measurements(cylinder: Cylinder = Cylinder(), k: float = 20.0, nodes: int = 201,
-                           sigma: float = 0.01) -> Measurements:
-    """Receiver values simulated by sirenkit's own solver in the default geometry (the offline default)."""
+                           sigma: float = 0.01, pml_width: float = 0.5, pml_a0: float = 5.0) -> Measurements:
+    """Receiver values simulated by sirenkit's own solver in the default geometry (the offline default), with the
+    PML the inversion itself uses."""
     sources, receivers = default_geometry()
-    values, _, _ = simulate(sources, receivers, cylinder, k, nodes, sigma)
+    values, _, _ = simulate(sources, receivers, cylinder, k, nodes, sigma, pml_width, pml_a0)
     return Measurements(sources, receivers, values, f"simulated: {cylinder}, k {k:g}, {nodes}² nodes")
 
 

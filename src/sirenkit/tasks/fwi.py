@@ -169,7 +169,7 @@ class FwiTask(Task):
             raise UserError(f"sources and receivers must lie inside the PML's inner square |x|, |y| < {inner:g}")
         config.check_resolution(self.nodes, self.slowest)
         self.data: Measurements = loaded if loaded is not None else synthetic_measurements(
-            self.truth, config.k, self.nodes, config.data_sigma)
+            self.truth, config.k, self.nodes, config.data_sigma, config.pml_width, config.pml_a0)
         self.n_sources = len(self.data.sources)
         placed = np.abs(np.concatenate([self.data.sources, self.data.receivers])).max()
         self.box = config.slowness_box or min(float(placed) + BOX_MARGIN, inner)
