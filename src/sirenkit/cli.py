@@ -130,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _activation_arguments(acts)
     acts.set_defaults(handler="bench-activations")
+
+    rep = verbs.add_parser("reproduce", help="one of the paper's experiments under a fair protocol: tuned learning "
+                                             "rates, equal budgets, several seeds; a table beside the paper's numbers",
+                           description="Run one of the paper's experiments (docs/reproduction.md) and write "
+                                       "results.md, results.json and figure.png.")
+    from .reproduce.run import add_arguments as _reproduce_arguments
+
+    _reproduce_arguments(rep)
+    rep.set_defaults(handler="reproduce")
     return parser
 
 
@@ -141,6 +150,8 @@ def _add_meta_verbs(group: argparse._SubParsersAction) -> None:
     ev.add_argument("run_dir", metavar="RUN", help="folder of a finished `sirenkit meta train` run")
     ev.add_argument("--context", default="10,100,1000,half",
                     help="comma-separated context sizes in pixels, or 'half' (default: 10,100,1000,half)")
+    ev.add_argument("--split", default="test", choices=("test", "validation"),
+                    help="test (default), or validation for a run trained with --eval-split validation")
     ev.add_argument("--images", type=INT, default=0, help="evaluate the first N test images (default 0: all)")
     ev.add_argument("--data", default=None, metavar="DIR", help="image folder to test on (default: the run's)")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to FILE")
@@ -302,6 +313,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .bench.activations import run_from_args as _run_activations
 
         return _run_activations(args)
+    if args.handler == "reproduce":
+        from .reproduce.run import run_from_args as _run_reproduce
+
+        return _run_reproduce(args)
     if args.handler == "bench-suite":
         from .bench.suite import run_from_args
 
@@ -331,7 +346,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .tasks.meta import meta_eval
 
         print(dumps_json(meta_eval(args.run_dir, args.context, args.images, args.data, args.device, args.json,
-                                   args.overwrite)))
+                                   args.overwrite, split=args.split)))
         return 0
     if args.handler == "meta-inpaint":
         from .tasks.meta import meta_inpaint
