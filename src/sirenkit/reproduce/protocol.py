@@ -185,7 +185,6 @@ def fit_once(ctx: Context, method: Method, signal: Signal, lr: float, seed: int)
     from ..models import ModelConfig, count_parameters
     from ..runner import section_classes, split_options
     from ..tasks import get_task
-    from ..train.callbacks import Callback
     from ..train.trainer import Trainer
 
     task_name, options = fit_options(ctx, method, signal, lr, seed)
@@ -216,16 +215,7 @@ def fit_once(ctx: Context, method: Method, signal: Signal, lr: float, seed: int)
         raise ValueError(f"{ctx.experiment.name}: {method.name} has {parameters:,} parameters, more than "
                          f"{PARAMETER_TOLERANCE:.0%} from the budget {budget:,}")
 
-    class _Curve(Callback):
-        rows: list[dict[str, Any]] = []
-
-        def on_log(self, row: dict[str, Any]) -> None:
-            if row.get("metric") is not None:
-                self.rows.append({"step": row["step"], "seconds": round(row["seconds"], 3),
-                                  "metric": row["metric"]})
-
-    curve = _Curve()
-    curve.rows = []
+    curve = _curve_recorder()
     record: dict[str, Any] = {
         "method": method.name, "signal": signal.name, "lr": lr, "seed": seed, "parameters": parameters,
         "budget": budget, "width": model_cfg.hidden_features, "task": task_name,
@@ -245,6 +235,21 @@ def fit_once(ctx: Context, method: Method, signal: Signal, lr: float, seed: int)
     shown = ", ".join(f"{k} {_fmt(v)}" for k, v in metrics.items())
     ctx.log(f"  {method.name} on {signal.name}, lr {lr:g}, seed {seed}: {shown} ({result.seconds:.1f} s)")
     return record
+
+
+def _curve_recorder() -> Any:
+    """A trainer callback keeping the headline metric at every evaluation: (step, seconds, metric) rows."""
+    from ..train.callbacks import Callback
+
+    class CurveRecorder(Callback):
+        def __init__(self) -> None:
+            self.rows: list[dict[str, Any]] = []
+
+        def on_log(self, row: dict[str, Any]) -> None:
+            if row.get("metric") is not None:
+                self.rows.append({"step": row["step"], "seconds": round(row["seconds"], 3), "metric": row["metric"]})
+
+    return CurveRecorder()
 
 
 def closest_to_budget(model_cfg: Any, budget: int, task: Any) -> Any:
