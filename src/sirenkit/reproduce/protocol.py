@@ -160,6 +160,11 @@ class Context:
         return self.experiment.scales[self.scale_name]
 
 
+def signal_options(signal: Signal, data: str | None) -> dict[str, Any]:
+    """The signal's task options with its data files (`DataFile`) resolved in the folder `data`."""
+    return {k: v.resolve(data) if hasattr(v, "resolve") else v for k, v in signal.options.items()}
+
+
 def fit_options(ctx: Context, method: Method, signal: Signal, lr: float, seed: int) -> tuple[str, dict[str, Any]]:
     """(task name, flat options) of one fit: the task's recipe < the signal < the scale < the method < lr, seed."""
     from ..tasks import get_task
@@ -170,7 +175,7 @@ def fit_options(ctx: Context, method: Method, signal: Signal, lr: float, seed: i
     for section in ("task", "model", "train"):
         options.update(recipe.get(section, {}))
     options.update({"compile": "off", "precision": "fp32", "device": str(ctx.device)})
-    options.update({k: v.resolve(ctx.data) if hasattr(v, "resolve") else v for k, v in signal.options.items()})
+    options.update(signal_options(signal, ctx.data))
     options.update(ctx.scale.options)  # the scale sizes the signal (a clip's duration, a video's frames)
     options.update(method.options)
     options.update(ctx.extra)

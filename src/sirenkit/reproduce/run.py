@@ -30,6 +30,7 @@ from .protocol import (
     Method,
     check_protocol,
     evaluate,
+    signal_options,
     stderr_log,
     summarise,
     tune,
@@ -105,9 +106,7 @@ def reproduce(name: str, scale: str = "cpu", seeds: int | None = None, out: str 
                         f"--scale {scale} --tune --out DIR` first and pass --tuned DIR/tuning.json")
     source = read_tuning(tuned, experiment, scale) if tuned is not None else committed
     for signal in (*experiment.tuning, *experiment.evaluation):  # every data file is found before the fits
-        for value in signal.options.values():
-            if hasattr(value, "resolve"):
-                value.resolve(data)
+        signal_options(signal, data)
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     names = TUNING_FILES if tune_only else RESULT_FILES
