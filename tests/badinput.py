@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from sirenkit.cli import main
-from sirenkit.runfolder import LOCK
+from sirenkit.runs.files import LOCK
 from sirenkit.tasks import REGISTRY
 from sirenkit.train.checkpoint import CHECKPOINT
 

@@ -290,7 +290,7 @@ def test_audio_loader_on_random_bytes(scratch, content, suffix):
         st.sampled_from(["task", "model", "train", "recipe", "task_name", "x"]), inner, max_size=4),
     max_leaves=8).map(lambda v: __import__("json").dumps(v).encode())))
 def test_config_reader_on_random_bytes(scratch, content):
-    from sirenkit.runner import read_config_file
+    from sirenkit.runs.load import read_config_file
 
     loads_or_user_error(read_config_file, _write(scratch, ".json", content))
 

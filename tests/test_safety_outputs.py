@@ -475,8 +475,8 @@ def test_valid_runs_still_render(env, runs, capsys):
 def test_checked_signal_is_the_one_check(image_run):
     """The shared function: a clean description back (integral numbers as integers), the damage named."""
     from sirenkit.errors import UserError
-    from sirenkit.runner import load_run
-    from sirenkit.tasks.base import checked_signal
+    from sirenkit.runs.load import load_run
+    from sirenkit.tasks.stored import checked_signal
 
     _, meta = load_run(image_run)
     clean = checked_signal(meta, "RUN")

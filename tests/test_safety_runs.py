@@ -23,7 +23,8 @@ import pytest
 
 from sirenkit.cli import main
 from sirenkit.io import atomic
-from sirenkit.runfolder import LOCK, MARKER, FolderLock
+from sirenkit.runs.files import LOCK, MARKER
+from sirenkit.runs.lock import FolderLock
 from sirenkit.train.checkpoint import CHECKPOINT
 
 from .badinput import QUICK, ROOT, TASK_QUICK, Case, Env, call, check_case, fit, one_line_error
@@ -363,7 +364,7 @@ def test_rendering_into_a_run_is_recorded_and_may_be_repeated(image_run, tmp_pat
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     run = tmp_path / "run"
     assert _fit(run) == 0
-    code = ("import os, signal, sys; from pathlib import Path; from sirenkit.runfolder import FolderLock; "
+    code = ("import os, signal, sys; from pathlib import Path; from sirenkit.runs.lock import FolderLock; "
             f"FolderLock(Path({str(run)!r}), 'fit image').acquire(); os.kill(os.getpid(), signal.SIGKILL)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL
@@ -661,7 +662,7 @@ def test_array_artefacts_are_recorded_and_written_atomically(tmp_path):
 def test_an_overwrite_stopped_midway_never_leaves_a_run_marked_complete(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     assert _fit(run) == 0
-    from sirenkit import runfolder
+    from sirenkit.runs import folder as runfolder
 
     real = runfolder.remove_owned
 

@@ -10,9 +10,8 @@ network as an ONNX file with a JSON sidecar, `sirenkit export`) and `compress` (
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import diff  # noqa: E402
+from ._version import __version__
 from .errors import UserError  # noqa: E402
 from .models import FieldMLP, ModelConfig, Siren, build_model, count_parameters  # noqa: E402
 
@@ -104,7 +103,7 @@ def compress(run, bits: int = 16, out=None) -> dict:
 
 def load_run(path, device="cpu"):
     """(model, metadata) of a run folder or checkpoint file, loaded from safetensors without pickle."""
-    from .runner import load_run as _load
+    from .runs.load import load_run as _load
 
     return _load(path, device)
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from ._version import __version__
 from .config import add_arguments, number_type
 from .errors import UserError
 from .failures import first_line, out_of_memory, signals_as_interrupts
@@ -332,7 +332,7 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"peak resident memory {result.peak_rss_mb:,.0f} MB")
         return 0
     if args.handler == "eval-mesh":
-        from .runfolder import writing_outputs
+        from .runs.folder import writing_outputs
         from .tasks.sdf import eval_mesh
 
         outputs = [(args.json, "--json")] if args.json else []

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import __version__
+from ._version import __version__
 from .errors import UserError
 from .export.network import load_coordinate_network, run_folder
 from .io.atomic import atomic_path
 from .io.files import require_output_file
-from .runfolder import writing_outputs
+from .runs.folder import writing_outputs
 
 FORMAT = "sirenkit-compressed-1"
 BITS = (16, 8)
@@ -235,7 +235,8 @@ def _psnr(fit: Tensor, truth: Any) -> float:
 def _ground_truth(run: str | Path, meta: dict[str, Any]):
     """The run's `ImageTask` rebuilt from its config.json (same file, size and grey setting as when fitted)."""
     from .config import from_dict
-    from .runner import CONFIG, read_config_file
+    from .runs.files import CONFIG
+    from .runs.load import read_config_file
     from .tasks.image import ImageConfig, ImageTask
 
     config_path = run_folder(run) / CONFIG

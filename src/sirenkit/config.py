@@ -138,6 +138,13 @@ def _number(flag: str, value: Any, infinite: bool = False) -> float:
     return number + 0.0  # -0.0 -> 0.0
 
 
+def coerce_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    """`value` when it is one of `choices` (a Literal field's values); otherwise a UserError naming the flag."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value in choices:
+        return value
+    raise UserError(f"--{name.replace('_', '-')} must be one of {', '.join(map(str, choices))} (got {show(value)})")
+
+
 def coerce(cls: type, name: str, value: Any) -> Any:
     """Check and convert one JSON / CLI / API value for field `name` of `cls`; raise UserError if it does not fit.
 
@@ -152,10 +159,7 @@ def coerce(cls: type, name: str, value: Any) -> Any:
             return None
         raise UserError(f"{flag} needs a value (got null)")
     if typing.get_origin(tp) is Literal:
-        choices = typing.get_args(tp)
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value in choices:
-            return value
-        raise UserError(f"{flag} must be one of {', '.join(map(str, choices))} (got {show(value)})")
+        return coerce_choice(name, value, typing.get_args(tp))
     if tp is bool:
         if isinstance(value, bool):
             return value

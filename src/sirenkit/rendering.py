@@ -7,10 +7,11 @@ from pathlib import Path
 from .config import check_number
 from .errors import UserError
 from .io.files import require_output_file
-from .runfolder import writing_outputs
-from .runner import load_run
+from .runs.folder import writing_outputs
+from .runs.load import load_run
 from .tasks import get_task
-from .tasks.base import RenderOptions, checked_signal
+from .tasks.base import RenderOptions
+from .tasks.stored import checked_signal
 from .train.device import resolve_device
 
 

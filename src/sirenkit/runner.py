@@ -18,25 +18,24 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .config import from_dict, option, path_fields, to_dict
 from .errors import UserError
-from .failures import first_line
 from .io.atomic import finite_json, write_json
 from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
 from .io.limits import HELP as LIMIT_HELP
-from .models import ModelConfig, build_model, count_parameters, model_spec
+from .models import ModelConfig, count_parameters, model_spec
 from .models.precision import fast_bf16, tf32_hardware
-from .runfolder import CONFIG, METRICS, check_out_dir, open_run
+from .runs.files import CHECKPOINT, CONFIG, METRICS, SECTIONS
+from .runs.folder import check_out_dir, open_run
+from .runs.load import read_config_file
 from .tasks import Task
 from .tasks.base import ExportContext
 from .train import distributed
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
-from .train.checkpoint import CHECKPOINT, load_checkpoint, load_model_state
+from .train.checkpoint import load_checkpoint
 from .train.device import resolve_device
 from .train.trainer import RESUMABLE_TRAIN_FIELDS, TrainConfig, Trainer, choose_precision
-
-SECTIONS = ("task", "model", "train")
 
 
 @dataclass(frozen=True)
@@ -93,41 +92,6 @@ def split_options(task_cls: type[Task], options: dict[str, Any]) -> tuple[dict[s
             raise UserError(f"unknown option {key!r} for {' '.join(task_cls.command)}")
         (run if owner == "run" else sections[owner])[key] = value
     return sections, run
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Load a config.json written by sirenkit; returns {"recipe": ..., "task": {...}, "model": ..., "train": ...}."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"config file {path} is a folder; give the config.json inside it")
-    if not path.is_file():
-        raise UserError(f"config file {path} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: also an integer over Python's 4300 digits
-        raise UserError(f"config file {path} is not valid JSON ({first_line(exc)})") from None
-    except RecursionError:
-        raise UserError(f"config file {path} is nested too deeply to be a sirenkit config") from None
-    except OSError as exc:
-        raise UserError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a JSON object")
-    allowed = {"sirenkit", "command", "task_name", "recipe", "device", "cwd", "inputs", *SECTIONS}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise UserError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
-    for section in SECTIONS:
-        if not isinstance(data.get(section, {}), dict):
-            raise UserError(f"config file {path}: {section!r} must be an object of settings, "
-                            f"got {type(data[section]).__name__}")
-    if "recipe" in data:
-        from .config import coerce
-
-        try:
-            coerce(RunOptions, "recipe", data["recipe"])
-        except UserError as exc:
-            raise UserError(f"config file {path}: {exc}") from None
-    return data
 
 
 def resolve_settings(
@@ -448,28 +412,3 @@ def _summary(metrics: dict[str, Any], headline: str) -> str:
             parts.append(f"{key} {value:.4g}")
     parts.sort(key=lambda p: not p.startswith(headline + " "))
     return ", ".join(parts)
-
-
-def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network stored in a run folder (or checkpoint file); returns (model in eval mode, metadata)."""
-    tensors, meta = load_checkpoint(path)
-    if "model" not in meta:
-        raise UserError(f"checkpoint {path} does not describe its network")
-    from .tasks import REGISTRY
-
-    task_cls = REGISTRY.get(meta.get("task", ""))
-    try:
-        model = task_cls.model_from_spec(meta["model"]) if task_cls is not None else None
-        if model is None:
-            model = build_model(meta["model"])
-    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError, MemoryError,
-            UserError) as exc:
-        first = first_line(exc)  # torch appends its C++ stack to some messages
-        raise UserError(f"checkpoint {path} describes its network incompletely or impossibly "
-                        f"({type(exc).__name__}: {first}); it was damaged or edited") from None
-    load_model_state(model, tensors, str(path))
-    bad = next((name for name, t in model.state_dict().items()
-                if (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all())), None)
-    if bad is not None:  # training never saves such a state (it stops as diverged): the file was damaged or edited
-        raise UserError(f"checkpoint {path} holds NaN or infinite values in {bad}; it was damaged or edited")
-    return model.to(device).eval(), meta

@@ -13,7 +13,7 @@ import sirenkit
 from sirenkit.diff import forward_derivatives
 from sirenkit.errors import UserError
 from sirenkit.models import ModelConfig
-from sirenkit.models.bank import ModelBank
+from sirenkit.models.bank import ImageBanks, ModelBank
 from sirenkit.models.precision import (
     MIN_BF16_WIDTH,
     fast_bf16,
@@ -23,7 +23,6 @@ from sirenkit.models.precision import (
     supports_mixed_precision,
 )
 from sirenkit.tasks import REGISTRY
-from sirenkit.tasks.images import ImageBanks
 from sirenkit.train.trainer import choose_precision
 
 from ..conftest import run_cli

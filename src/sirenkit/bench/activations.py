@@ -25,7 +25,7 @@ import torch
 from ..config import number_type
 from ..errors import TrainingDiverged, UserError
 from ..io.atomic import describe_os_error
-from ..runfolder import writing_outputs
+from ..runs.folder import writing_outputs
 from ..train.callbacks import Callback
 
 if TYPE_CHECKING:

@@ -368,7 +368,7 @@ def run_suite(device: str = "auto", quick: bool = False, json_path: str | None =
     existing file there that sirenkit did not write is replaced only with `overwrite`).
     On CUDA with `graphs`, a third variant replays the default path's compiled loss as CUDA graphs. Each
     workload starts with `torch._dynamo.reset()`, which also drops the caller's compiled functions."""
-    from ..runfolder import writing_outputs
+    from ..runs.folder import writing_outputs
 
     threads = check_threads(threads)
     guard = writing_outputs([(json_path, "--json")], "bench suite", overwrite=overwrite) if json_path else \

@@ -31,8 +31,8 @@ def load_coordinate_network(run: str | Path, command: str, fields: tuple[str, ..
 
     `command` names the caller in messages (e.g. "export").
     """
-    from ..runner import load_run
-    from ..tasks.base import checked_signal
+    from ..runs.load import load_run
+    from ..tasks.stored import checked_signal
 
     model, meta = load_run(run, "cpu")
     spec = meta.get("model")

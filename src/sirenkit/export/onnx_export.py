@@ -17,12 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from ..errors import UserError
 from ..io.atomic import atomic_path, finite_json, write_text
 from ..io.files import require_output_file
 from ..models import count_parameters
-from ..runfolder import writing_outputs
+from ..runs.folder import writing_outputs
 from .conventions import coordinate_convention
 from .network import load_coordinate_network, run_folder
 

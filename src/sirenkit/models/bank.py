@@ -13,6 +13,8 @@ about layers. `member(i)` gives back member i as an ordinary module.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -104,3 +106,30 @@ class ModelBank(nn.Module):
 
     def extra_repr(self) -> str:
         return f"count={self.count}, mode={self.mode}"
+
+
+MAX_IMAGES_PER_BANK = 2**20
+"""Most networks one stored bank may describe (a checkpoint claiming more was damaged or edited)."""
+
+
+class ImageBanks(nn.Module):
+    """One `ModelBank` per shape group of `fit images`; forward maps a list of per-group coordinates to per-group
+    values. Its spec is {"groups": [{"count": B, "member": MLP spec}, ...]}."""
+
+    def __init__(self, banks: list[ModelBank]) -> None:
+        super().__init__()
+        self.banks = nn.ModuleList(banks)
+
+    def forward(self, coords: list[Tensor]) -> list[Tensor]:
+        return [bank(x) for bank, x in zip(self.banks, coords)]
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], build_member: Callable[[dict[str, Any]], nn.Module]) -> ImageBanks:
+        """Rebuild from the spec `fit images` stores; a damaged count is a ValueError."""
+        banks = []
+        for group in spec["groups"]:
+            count = int(group["count"])
+            if not 1 <= count <= MAX_IMAGES_PER_BANK:  # a damaged count would build millions of networks
+                raise ValueError(f"a bank of {count} images (1 to {MAX_IMAGES_PER_BANK:,} expected)")
+            banks.append(ModelBank([build_member(group["member"]) for _ in range(count)]))
+        return cls(banks)

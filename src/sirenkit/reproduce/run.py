@@ -77,7 +77,7 @@ def reproduce(name: str, scale: str = "cpu", seeds: int | None = None, out: str 
     subsets) make a partial run, labelled so in its table: a GPU lease that fits only part of an experiment."""
     from ..bench.suite import check_threads
     from ..config import check_number
-    from ..runfolder import writing_outputs
+    from ..runs.folder import writing_outputs
     from ..train.device import resolve_device
 
     experiment = get_experiment(name)

@@ -28,7 +28,6 @@ from ..errors import UserError, check_all
 from ..grids import predict
 from ..io.audio import MAX_RATES, Audio, check_audio_suffix, default_audio, load_audio, save_audio, window
 from ..plots import curve_plot, new_figure, save_figure
-from . import register
 from .base import (
     MAX_SIDE,
     RENDER_SAMPLES,
@@ -43,6 +42,7 @@ from .base import (
     require_finite,
     shown,
 )
+from .registry import register
 
 AUDIO_OMEGA_0 = 3000.0
 """First-layer ω0 for audio (the paper's choice): time in [-1, 1] needs far higher frequencies than images."""

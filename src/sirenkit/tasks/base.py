@@ -10,7 +10,6 @@ import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -303,7 +302,7 @@ fitted, so a stored side above it can only be damage."""
 @dataclass
 class BuiltModel:
     """A task's own network (see `Task.build_model`): the module, a plain-value spec that the checkpoint stores and
-    `Task.model_from_spec` turns back into the same architecture, and a one-line description."""
+    `runs.load.network_from_spec` turns back into the same architecture, and a one-line description."""
 
     module: nn.Module
     spec: dict[str, Any]
@@ -393,11 +392,6 @@ class Task(ABC):
     def build_model(self, model_cfg: Any) -> BuiltModel | None:
         """A network of the task's own (built from the model options), or None for the coordinate MLP that
         `model_cfg.build(in_features, out_features, samples)` gives."""
-        return None
-
-    @classmethod
-    def model_from_spec(cls, spec: dict[str, Any]) -> nn.Module | None:
-        """Rebuild the network of `build_model` from its stored spec; None for a coordinate-MLP spec."""
         return None
 
     def set_shard(self, rank: int, world_size: int) -> None:
@@ -499,76 +493,3 @@ class Task(ABC):
     @classmethod
     def render_suffix(cls) -> str:
         return ".png"
-
-
-# ---------------------------------------------------------------------------------------------- the one check
-def _spec_numbers(spec: Any, path: str = "") -> tuple[str, Any] | None:
-    """(where, value) of the first number in a network description that is not finite, or None."""
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(spec, dict):
-        items = spec.items()
-    elif isinstance(spec, (list, tuple)):
-        items = ((str(i), v) for i, v in enumerate(spec))
-    else:
-        if isinstance(spec, float) and not math.isfinite(spec):
-            return path, spec
-        return None
-    for key, value in items:
-        found = _spec_numbers(value, f"{path}.{key}" if path else str(key))
-        if found is not None:
-            return found
-    return None
-
-
-def _count(n: Any, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def checked_signal(meta: dict[str, Any], run: str | Path, task_cls: type[Task] | None = None,
-                   fields: tuple[str, ...] | None = None, partial: bool = False) -> dict[str, Any]:
-    """The one check of a stored run's metadata before any command uses it (`render`, `mesh`, `meta eval`,
-    `meta inpaint`, `export`, `compress`): every number of the network description is finite, the network fits
-    the task the metadata names, and the signal description has every field that task needs, of the right type
-    and in range (`Task.signal_schema`; only `fields` where the caller reads no others; with `partial` the fields
-    present, for a caller that passes on what it finds). Returns the checked signal; a one-line UserError naming
-    `run` else."""
-    from ..errors import UserError
-
-    if task_cls is None:
-        from . import get_task
-
-        task_cls = get_task(meta.get("task", ""))
-    spec: Any = meta.get("model")  # any JSON value: checked below
-    bad = _spec_numbers(spec)
-    if bad is not None:
-        raise UserError(f"checkpoint of {run} describes its network impossibly ({bad[0]} {bad[1]} is not a finite "
-                        "number); it was damaged or edited")
-    plain = isinstance(spec, dict) and "kind" not in spec and isinstance(spec.get("in_features"), int)
-    name = task_cls.name
-    if task_cls.network_inputs is not None:
-        inputs = spec["in_features"] if plain else None
-        if inputs != task_cls.network_inputs:
-            holds = f"a network that takes {_count(inputs, 'coordinate')}" if plain else "a network of another kind"
-            raise UserError(f"checkpoint of {run} names task {name!r}, whose networks take "
-                            f"{_count(task_cls.network_inputs, 'coordinate')}, but holds {holds}; it was damaged or "
-                            "edited")
-    signal = meta.get("signal")
-    if not isinstance(signal, dict):
-        raise UserError(f"checkpoint of {run} has no description of the fitted signal; it was damaged or edited")
-    try:
-        clean = task_cls.check_signal(signal, fields, partial)
-        try:
-            wanted = task_cls.network_outputs(clean)
-        except KeyError:  # the field that says so is absent (`partial`) or not read (`fields`)
-            wanted = None
-        if wanted is not None and plain and spec.get("out_features") != wanted[0]:
-            raise DamagedSignal(f"{wanted[1]}, but the network gives {_count(spec.get('out_features'), 'value')} a "
-                                "point")
-        task_cls.check_network(spec, clean)
-    except DamagedSignal as exc:
-        if exc.missing is not None:
-            raise UserError(f"checkpoint of {run} lacks '{exc.missing}' in its description of the fitted signal; "
-                            "it was damaged or edited") from None
-        raise UserError(f"checkpoint of {run} has a damaged description of the fitted signal ({exc.reason}); it was "
-                        "damaged or edited") from None
-    return clean

@@ -27,10 +27,10 @@ from ..errors import UserError, check_all
 from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid
-from . import register
 from .base import Batch, Choice, ExportContext, Number, RenderOptions, Task, require_finite
 from .image import IMAGE_SIGNAL, check_image_render, psnr_from_mse, render_shape
 from .poisson import derivative_psnr, sobel_gradient
+from .registry import register
 
 
 @dataclass(frozen=True)

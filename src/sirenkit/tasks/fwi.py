@@ -39,9 +39,9 @@ from ..pde.fwi import (
 from ..pde.helmholtz import sample_field
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
-from . import register
 from .base import Batch, DamagedSignal, ExportContext, ListOf, Nullable, Number, Task, Vector
 from .helmholtz import MIN_SIGMA, PmlProblemConfig, disc_points
+from .registry import register
 
 BOX_MARGIN = 0.05  # --slowness-box 0: how far the learned square reaches past the outermost source or receiver
 MAX_SLOWNESS_SCALE = 1e3  # --slowness-scale: the slowness reads the network's output times this

@@ -37,8 +37,8 @@ from ..io.atomic import save_npy
 from ..pde.helmholtz import analytic_field, solve_fd
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
-from . import register
 from .base import Batch, Choice, ExportContext, Number, Task, Vector
+from .registry import register
 
 AMPLITUDE = 1 + 1j
 MIN_NODES_PER_WAVELENGTH = 10  # below this a second-order finite-difference reference is meaningless

@@ -21,7 +21,6 @@ from ..errors import check_all
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
-from . import register
 from .base import (
     MAX_SIDE,
     RENDER_PIXELS,
@@ -36,6 +35,7 @@ from .base import (
     require_finite,
     shown,
 )
+from .registry import register
 
 
 @dataclass(frozen=True)

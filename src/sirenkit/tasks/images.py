@@ -20,20 +20,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import __version__
+from .._version import __version__
 from ..config import MAX_POINTS, check_side, check_values, in_range, option
 from ..diff import unwrap
 from ..errors import UserError, check_all
 from ..grids import grid_coords
 from ..io.atomic import write_json
 from ..io.images import IMAGE_SUFFIXES, Image, image_files_under, load_image, resize_longer_side, save_image, to_grey
-from ..models import ModelConfig, build_model, count_parameters, model_spec
-from ..models.bank import ModelBank
+from ..models import ModelConfig, count_parameters, model_spec
+from ..models.bank import ImageBanks, ModelBank
 from ..plots import curve_plot, image_grid
 from ..train.checkpoint import CHECKPOINT, prefixed, save_checkpoint
-from . import register
 from .base import Batch, BuiltModel, DamagedSignal, ExportContext, ListOf, Record, RenderOptions, Task, Text
 from .image import psnr_from_mse, ssim
+from .registry import register
 
 BUNDLED = ("camera", "astronaut", "coffee", "chelsea", "moon", "rocket")
 """scikit-image's bundled photographs used when no folder is given (files inside the package, no download)."""
@@ -72,17 +72,6 @@ class ImagesBatch(Batch):
     """Per shape group: the coordinates (n, 2) every member sees and their targets (B_g, n, C)."""
 
     groups: list[tuple[Tensor, Tensor]] | None = None
-
-
-class ImageBanks(nn.Module):
-    """One `ModelBank` per shape group; forward maps a list of per-group coordinates to per-group values."""
-
-    def __init__(self, banks: list[ModelBank]) -> None:
-        super().__init__()
-        self.banks = nn.ModuleList(banks)
-
-    def forward(self, coords: list[Tensor]) -> list[Tensor]:
-        return [bank(x) for bank, x in zip(self.banks, coords)]
 
 
 def _banks(model: nn.Module) -> Sequence[ModelBank]:
@@ -124,8 +113,6 @@ def named_image_files(folder: str) -> list[tuple[str, Path]]:
     return out
 
 
-MAX_IMAGES_PER_BANK = 2**20
-"""Most networks one stored bank may describe (a checkpoint claiming more was damaged or edited)."""
 
 @register
 class ImagesTask(Task):
@@ -209,16 +196,6 @@ class ImagesTask(Task):
         description = f"{len(self.images)} × {model_cfg.activation} {model_cfg.hidden_features}×" \
                       f"{model_cfg.hidden_layers + 1} ({per:,} parameters each) in {len(banks)} shape groups"
         return BuiltModel(ImageBanks(banks), {"groups": specs}, description)
-
-    @classmethod
-    def model_from_spec(cls, spec: dict[str, Any]) -> nn.Module:
-        banks = []
-        for group in spec["groups"]:
-            count = int(group["count"])
-            if not 1 <= count <= MAX_IMAGES_PER_BANK:  # a damaged count would build millions of networks
-                raise ValueError(f"a bank of {count} images (1 to {MAX_IMAGES_PER_BANK:,} expected)")
-            banks.append(ModelBank([build_model(group["member"]) for _ in range(count)]))
-        return ImageBanks(banks)
 
     def clip_gradients(self, model: nn.Module, params: list[Tensor], max_norm: float) -> None:
         for bank in _banks(model):
@@ -353,4 +330,4 @@ class ImagesTask(Task):
                         f"`sirenkit render RUN/images/{names[0] if names else 'NAME'}`")
 
 
-__all__ = ["BUNDLED", "ImageBanks", "ImagesConfig", "ImagesTask"]
+__all__ = ["BUNDLED", "ImagesConfig", "ImagesTask"]

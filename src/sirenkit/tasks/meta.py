@@ -51,8 +51,7 @@ from ..meta.data import (
 from ..meta.model import MetaNetConfig
 from ..meta.types import MetaOutput
 from ..plots import curve_plot, image_grid
-from ..runfolder import writing_outputs
-from . import register
+from ..runs.folder import writing_outputs
 from .base import (
     Batch,
     BuiltModel,
@@ -64,8 +63,9 @@ from .base import (
     Task,
     Text,
     Whole,
-    checked_signal,
 )
+from .registry import register
+from .stored import checked_signal
 
 DEFAULT_CONTEXTS = "10,100,1000,half"
 CONTEXTS: list[int | str] = [10, 100, 1000, "half"]  # the paper's, parsed
@@ -325,12 +325,6 @@ class MetaTask(Task):
         net = self.net_config(model_cfg)
         return BuiltModel(net.build(), net.to_spec(), net.describe())
 
-    @classmethod
-    def model_from_spec(cls, spec: dict[str, Any]) -> nn.Module | None:
-        if spec.get("kind") != "meta":
-            return None
-        return MetaNetConfig.from_spec(spec).build()
-
     # ------------------------------------------------------------------ training
     def batch(self, step: int, generator: torch.Generator) -> MetaBatch:
         """A global batch drawn from the shared generator (identical on every rank); this rank keeps its slice."""
@@ -450,7 +444,7 @@ def reconstruction_grid(model: nn.Module, images: Tensor, contexts: list[int | s
 
 # ---------------------------------------------------------------------------------------------- meta eval / inpaint
 def _load_meta_run(run_dir: str | Path, device: str, verb: str) -> tuple[nn.Module, dict[str, Any], torch.device]:
-    from ..runner import load_run
+    from ..runs.load import load_run
     from ..train.device import resolve_device
 
     run_dir = Path(run_dir)

@@ -31,9 +31,9 @@ from ..grids import grid_coords, map_chunks, predict
 from ..io.atomic import save_npy
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..plots import curve_plot, image_grid, robust_limits
-from . import register
 from .base import Batch, Choice, ExportContext, RenderOptions, Task
 from .image import psnr_from_mse
+from .registry import register
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,7 @@ from ..geometry.shapes import SHAPES
 from ..io.files import require_output_file
 from ..io.meshes import MESH_OUT_SUFFIXES, Surface, load_mesh, load_surface, save_mesh
 from ..plots import curve_plot
-from ..runfolder import writing_outputs
-from . import register
+from ..runs.folder import writing_outputs
 from .base import (
     RENDER_PIXELS,
     Batch,
@@ -51,9 +50,10 @@ from .base import (
     Text,
     Vector,
     amount,
-    checked_signal,
     shown,
 )
+from .registry import register
+from .stored import checked_signal
 
 HELD_OUT = 20_000
 
@@ -343,7 +343,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     `min_component` > 0 drops small detached parts (`drop_small_components`). The mesh and its preview are
     checked first (`writing_outputs`: never a file of the run's fit, nor one sirenkit did not write unless
     `overwrite`); inside a run folder they are written under its lock."""
-    from ..runner import load_run
+    from ..runs.load import load_run
     from ..train.device import resolve_device
 
     resolution, chunk = check_number("--resolution", resolution, int), check_number("--chunk", chunk, int)

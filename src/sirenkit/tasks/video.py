@@ -25,7 +25,6 @@ from ..grids import axis_coords, grid_coords, predict
 from ..io.atomic import write_text
 from ..io.video import load_video, scaled_size, synthetic_video, write_video
 from ..plots import curve_plot, new_figure, save_figure
-from . import register
 from .base import (
     MAX_SIDE,
     RENDER_FRAMES,
@@ -44,6 +43,7 @@ from .base import (
     shown,
 )
 from .image import psnr_from_mse
+from .registry import register
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from ..grids import map_chunks
 from ..io.atomic import save_npy
 from ..pde.wave import solve_wave
 from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
-from . import register
 from .base import Batch, ExportContext, Number, Task
 from .helmholtz import MAX_AUTO_REFERENCE_NODES
+from .registry import register
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from torch import Tensor, nn
 
 from ..errors import UserError
 from ..io.atomic import atomic_path, write_json
+from ..runs.files import CHECKPOINT
 
 FORMAT = "sirenkit-checkpoint-1"
-CHECKPOINT = "checkpoint.safetensors"
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:

@@ -30,10 +30,10 @@ from ..models.precision import (
     resolve_precision,
     supports_mixed_precision,
 )
+from ..runs.files import CHECKPOINT, CURVE
 from ..tasks.base import Task
 from .callbacks import Callback
 from .checkpoint import (
-    CHECKPOINT,
     load_checkpoint,
     load_model_state,
     optimizer_tensors,
@@ -44,8 +44,6 @@ from .checkpoint import (
 )
 from .device import synchronize
 from .schedule import lr_factor
-
-CURVE = "curve.csv"
 
 
 class Interrupted(UserError):

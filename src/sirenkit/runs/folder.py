@@ -1,13 +1,9 @@
-"""The run folder: its file names, its marker, its lock and the files it owns, in one place.
+"""The run folder's marker and the files it owns: creating, replacing and writing into run folders.
 
 A folder is a sirenkit run only when it holds `run.json`, the marker sirenkit writes when it creates the run:
 an id, the run's state (`running`, `complete`, `failed`, `interrupted`) and every file sirenkit wrote into the
 folder, each with the command that wrote it. `--overwrite` removes exactly those files and nothing else.
-
-Every command that writes into a run folder holds the folder's lock, `.sirenkit.lock`: an operating-system file
-lock (flock), which the kernel releases when its process ends, however it ends, so a lock left by a killed
-process is simply taken over by the next command. The lock file holds the holder's pid, host, command and start
-time, for the message a second writer gets.
+Every command that writes into a run folder holds the folder's lock (runs.lock) while it writes.
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ import contextlib
 import json
 import os
 import socket
-import stat
 import sys
 import time
 import uuid
@@ -24,22 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import __version__
-from .errors import UserError
-from .io import atomic
-from .io.files import require_output_file
-from .train.checkpoint import CHECKPOINT
-
-MARKER = "run.json"
-LOCK = ".sirenkit.lock"
-CONFIG = "config.json"
-METRICS = "metrics.json"
-FORMAT = "sirenkit-run-1"
-FIT = "fit"
-"""What `files` records for a file the fit itself wrote (other commands record their own name)."""
-
-LEGACY_FILES = (CONFIG, METRICS, "curve.csv", CHECKPOINT, "checkpoint.json")
-"""The files of a run written before run folders had a marker; they count as the fit's own."""
+from .._version import __version__
+from ..errors import UserError
+from ..io import atomic
+from ..io.files import require_output_file
+from .files import CHECKPOINT, CONFIG, FIT, FORMAT, LEGACY_FILES, LOCK, MARKER, METRICS
+from .lock import FolderLock, check_not_busy, timestamp
 
 
 # ------------------------------------------------------------------------------------------------ the marker
@@ -79,134 +64,10 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
 def _new_marker(command: str) -> dict[str, Any]:
     return {"format": FORMAT, "id": uuid.uuid4().hex, "sirenkit": __version__, "command": command,
-            "created": _now(), "state": "running", "updated": _now(), "pid": os.getpid(),
+            "created": timestamp(), "state": "running", "updated": timestamp(), "pid": os.getpid(),
             "host": socket.gethostname(), "files": {}}
-
-
-# ------------------------------------------------------------------------------------------------ the lock
-class FolderLock:
-    """An exclusive, non-blocking lock on a run folder; `acquire` refuses with one line when another process
-    holds it."""
-
-    def __init__(self, folder: Path, command: str) -> None:
-        self.folder = folder
-        self.command = command
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = _open_lock(self.folder, create=True)
-        assert fd is not None
-        try:
-            if not _try_lock(fd):
-                raise UserError(busy_message(self.folder, _read_holder(fd)))
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "since": _now()}
-        with contextlib.suppress(OSError):  # the record only improves the message a second writer gets
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
-
-    def release(self) -> None:
-        if self._fd is not None:
-            _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
-
-
-def busy_message(folder: Path, holder: dict[str, Any] | None) -> str:
-    who = "another sirenkit process"
-    if holder:
-        who = f"sirenkit {holder.get('command', '?')} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, " \
-              f"since {holder.get('since', '?')})"
-    return f"run folder {folder} is in use by {who}; wait for it to finish or choose another folder"
-
-
-def _open_lock(folder: Path, create: bool) -> int | None:
-    """A descriptor of `folder`'s lock file (None when it is absent and `create` is False). The lock file is
-    written into, so it is never opened through a symbolic link or when it has other hard links: that would
-    overwrite a file elsewhere."""
-    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
-    try:
-        fd = os.open(folder / LOCK, flags, 0o644)
-    except FileNotFoundError:
-        if create:
-            raise UserError(f"cannot lock run folder {folder}: it does not exist") from None
-        return None
-    except OSError as exc:
-        if (folder / LOCK).is_symlink():
-            raise UserError(f"{folder / LOCK} is a symbolic link; sirenkit writes its lock there only as a plain "
-                            "file: remove it") from None
-        raise UserError(f"cannot lock run folder {folder}: {atomic.describe_os_error(exc)}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
-        os.close(fd)
-        raise UserError(f"{folder / LOCK} is not a plain file of its own (a device, or a hard link to another "
-                        "file); sirenkit writes its lock there: remove it")
-    return fd
-
-
-def check_not_busy(folder: Path) -> None:
-    """Refuse early (before any data is loaded) when another process holds `folder`'s lock."""
-    fd = _open_lock(folder, create=False)
-    if fd is None:
-        return  # no lock file: nobody holds the folder
-    try:
-        if not _try_lock(fd):
-            raise UserError(busy_message(folder, _read_holder(fd)))
-        _unlock(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_holder(fd: int) -> dict[str, Any] | None:
-    try:
-        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "null")
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-if os.name == "posix":
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        except OSError as exc:  # a file system without locks (some network mounts): run unlocked, say so
-            print(f"sirenkit: warning: cannot lock run folders here ({exc.strerror}); make sure no other "
-                  "sirenkit process writes into the same folder", file=sys.stderr)
-        return True
-
-    def _unlock(fd: int) -> None:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-else:  # Windows: a byte-range lock far past the holder record, so that the record stays readable
-    import msvcrt
-
-    _FAR = 1 << 30
-
-    def _try_lock(fd: int) -> bool:
-        os.lseek(fd, _FAR, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, _FAR, os.SEEK_SET)
-        with contextlib.suppress(OSError):
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -267,7 +128,7 @@ class RunFolder:
         if self.marker is None or self.writer != FIT:
             return
         self._own_tracked()
-        self.marker.update(state=state, updated=_now(), pid=os.getpid())
+        self.marker.update(state=state, updated=timestamp(), pid=os.getpid())
         if error:
             self.marker["error"] = error
         else:
@@ -419,13 +280,13 @@ def open_run(path: Path, command: str, *, resume: bool, overwrite: bool) -> RunF
                 marker = _new_marker(command)
                 marker["files"] = {name: FIT for name in LEGACY_FILES if _is_file(path / name)}
                 marker["adopted"] = True
-            marker.update(state="running", updated=_now(), pid=os.getpid(), command=command)
+            marker.update(state="running", updated=timestamp(), pid=os.getpid(), command=command)
             with contextlib.suppress(FileNotFoundError):  # it described the run before this continuation
                 (path / METRICS).unlink()
             marker["files"].pop(METRICS, None)
         else:
             if overwrite and marker is not None:
-                marker.update(state="replacing", updated=_now(), pid=os.getpid())  # a kill from here on never
+                marker.update(state="replacing", updated=timestamp(), pid=os.getpid())  # a kill from here on never
                 _write_marker(path, marker)  # leaves a marker saying `complete` over a partly removed run
                 kept = remove_owned(path, marker)
                 if kept:
@@ -510,15 +371,12 @@ def read_inputs(run: str | Path) -> dict[Path, str]:
                               folder / CONFIG: f"the {CONFIG} of run {run}"}
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-        from .config import path_fields
-        from .tasks import REGISTRY
-
-        task = REGISTRY.get(config.get("task_name", ""))
-        fields = path_fields(task.Config) if task is not None else []
         started_in = config.get("cwd") if isinstance(config.get("cwd"), str) else "."
-        for field in fields:
-            value = config.get("task", {}).get(field)
-            if isinstance(value, str) and value:
+        recorded = config.get("inputs") if isinstance(config.get("inputs"), dict) else {}
+        for field, value in config.get("task", {}).items():
+            # the inputs the runner fingerprinted; in runs written before it did, any setting naming a file
+            fingerprinted = field in recorded
+            if isinstance(value, str) and value and (fingerprinted or _exists(Path(started_in) / value)):
                 flag = "--" + field.replace("_", "-")
                 found[Path(started_in) / value] = f"an input of run {run} ({flag if field != 'path' else 'its data'})"
     except (OSError, ValueError, RecursionError, AttributeError, TypeError):
