@@ -4,7 +4,7 @@
 #   .whl/      wheels for Python 3.12 of the pure-Python packages the image does not have (trimesh, pypng)
 #   .devdata/  the bunny files from ../shared/data (the device call sends the checkout only, not ../shared)
 # Then call the device tool with   command: bash benchmarks/gpu.sh   carry: [".whl", ".devdata"]   timeout_s: 600
-# (README, "Benchmarks").
+# (docs/performance.md, "Benchmarks").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py="${PYTHON:-python3}"

@@ -35,6 +35,7 @@ import torch
 from common import interleaved_step_times, optimiser_step, step_time_table
 
 from sirenkit import ModelConfig
+from sirenkit.models.numerics import plan_numerics
 from sirenkit.tasks.poisson import PoissonConfig, PoissonGradientTask, PoissonLaplacianTask
 from sirenkit.train.device import resolve_device
 from sirenkit.train.trainer import TrainConfig, Trainer
@@ -114,7 +115,8 @@ def step_time(args, device) -> list[dict]:
             fn = _loss_fn(task_cls, args, device, model, backend)
             losses[name] = torch.compile(fn) if compiled else fn
         task.config = dataclasses.replace(task.config, derivatives="auto")
-        default = "compiled" if task.compile_by_default(models["analytic"]) else "analytic"
+        default = "compiled" if plan_numerics(task.loss_needs(models["analytic"]), device, models["analytic"]).compile \
+            else "analytic"
         recipe = task_cls.recipes["cpu" if device.type == "cpu" else "gpu"]
         if recipe["task"].get("derivatives") == "autograd":
             default = "autograd"

@@ -25,7 +25,7 @@ from .io.atomic import finite_json, write_json
 from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
 from .io.limits import HELP as LIMIT_HELP
 from .models import ModelConfig, count_parameters, model_spec
-from .models.precision import fast_bf16, tf32_hardware
+from .models.precision import fast_bf16
 from .runs.files import CHECKPOINT, CONFIG, METRICS, SECTIONS
 from .runs.folder import check_out_dir, open_run
 from .runs.load import read_config_file
@@ -35,7 +35,7 @@ from .train import distributed
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
 from .train.checkpoint import load_checkpoint
 from .train.device import resolve_device
-from .train.trainer import RESUMABLE_TRAIN_FIELDS, TrainConfig, Trainer, choose_precision
+from .train.trainer import RESUMABLE_TRAIN_FIELDS, TrainConfig, Trainer, numerics_plan
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         require_backend(model, task_cfg.derivatives)
     if recipe == "paper" and train_cfg.precision == "auto":
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
-    precision = choose_precision(train_cfg.precision, device, task, model)  # refused before anything is written
+    plan = numerics_plan(task, model, train_cfg, device)  # a precision it cannot honour is refused here
     signal = task.signal_meta()
     inputs = input_fingerprints(task_cls, task_cfg)
     if checkpoint is not None:  # restored once into a copy: a checkpoint that does not fit is refused here
@@ -224,8 +224,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
     if train_cfg.tensorboard:
         TensorBoardLogger.writer_class()  # refused before anything is written when tensorboard is missing
     writer = job is None or job.is_writer
-    if precision != "fp32" and not fast_bf16(device) and writer:
-        print(f"sirenkit: warning: --precision {precision}: {device} has no fast bf16 matrix products (emulated: "
+    if plan.precision != "fp32" and not fast_bf16(device) and writer:
+        print(f"sirenkit: warning: --precision {plan.precision}: {device} has no fast bf16 matrix products (emulated: "
               "likely slower than fp32)", file=sys.stderr, flush=True)
 
     config_record = {
@@ -250,16 +250,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         _log(quiet, f"  torchrun: {job.world_size} processes ({job.backend}), "
                     f"each with 1/{job.world_size} of every batch")
     _log(quiet, f"  model: {description}, {count_parameters(model):,} parameters; output: {out_dir}")
-    if precision == "bf16":
-        _log(quiet, "  precision: bf16 hidden-layer matmuls (coordinates, first layer, activations and loss in fp32; "
-                    "--precision fp32 turns it off)")
-    elif precision == "bf16-backward":
-        _log(quiet, "  precision: bf16 matmuls in the backward pass only (forward pass, derivatives and loss in fp32; "
-                    "--precision fp32 turns it off)")
-    if task.tf32(train_cfg.precision, device):
-        _log(quiet, "  TF32 matmuls for fp32 products (--precision fp32 turns them off)")
-    elif train_cfg.precision != "fp32" and tf32_hardware(device):  # TF32 was possible, but not for this task
-        _log(quiet, "  fp32 products in full fp32: TF32 was not measured harmless for this task")
+    for line in plan.describe(train_cfg.precision, device):
+        _log(quiet, f"  {line}")
 
     distributed.connect(job)
     distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes
@@ -287,8 +279,8 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
             "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
             "parameters": count_parameters(model),
             "stopped_early": result.stopped_early,
-            "precision": precision,
-            "tf32": trainer.tf32(task),
+            "precision": plan.precision,
+            "tf32": plan.tf32,
             "metric": task_cls.metric,
         })
         metrics["artefacts"] = task.export(model, ExportContext(out_dir, result.curve, metrics))

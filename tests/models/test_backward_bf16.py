@@ -13,9 +13,9 @@ from sirenkit.diff import derivatives
 from sirenkit.errors import UserError
 from sirenkit.models import ModelConfig
 from sirenkit.models.bank import ModelBank
-from sirenkit.models.precision import MIN_BF16_WIDTH, dense, mixed_precision, outside_compiled, resolve_precision
+from sirenkit.models.numerics import MIN_BF16_WIDTH, LossNeeds, plan_numerics, resolve_precision
+from sirenkit.models.precision import dense, mixed_precision, outside_compiled
 from sirenkit.tasks import REGISTRY
-from sirenkit.train.trainer import choose_precision
 
 from ..conftest import run_cli
 
@@ -133,17 +133,22 @@ def test_model_bank_trains_in_bf16_backward(mode):
     assert 1e-4 < _rel(low, exact) < 2e-2
 
 
+def choose_precision(requested: str, device: torch.device, task, model) -> str:
+    return plan_numerics(task.loss_needs(model), device, model, requested).precision
+
+
 def test_resolution_rules(monkeypatch):
     wide, narrow = _siren(width=MIN_BF16_WIDTH), _siren(width=64)
-    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
-    monkeypatch.setattr("sirenkit.models.precision.bf16_backward_compiles", lambda: True)
-    assert resolve_precision("auto", CPU, False, wide, backward_allows=True) == "bf16-backward"
-    assert resolve_precision("auto", CPU, True, wide, backward_allows=True) == "bf16"  # bf16 wins where allowed
-    assert resolve_precision("auto", CPU, False, narrow, backward_allows=True) == "fp32"
-    assert resolve_precision("bf16-backward", CPU, False, narrow) == "bf16-backward"
+    monkeypatch.setattr("sirenkit.models.numerics.fast_bf16", lambda device: True)
+    monkeypatch.setattr("sirenkit.models.numerics.bf16_backward_compiles", lambda: True)
+    backward, both = LossNeeds(bf16_backward=True), LossNeeds(bf16=True, bf16_backward=True)
+    assert resolve_precision("auto", CPU, backward, wide) == "bf16-backward"
+    assert resolve_precision("auto", CPU, both, wide) == "bf16"  # bf16 wins where allowed
+    assert resolve_precision("auto", CPU, backward, narrow) == "fp32"
+    assert resolve_precision("bf16-backward", CPU, LossNeeds(), narrow) == "bf16-backward"
     sdf = REGISTRY["sdf"](REGISTRY["sdf"].Config(shape="sphere", surface_samples=500), CPU)
     assert choose_precision("auto", CPU, sdf, wide) == "bf16-backward"
-    assert sdf.compile_by_default(wide)
+    assert plan_numerics(sdf.loss_needs(wide), CPU, wide).compile
     blend = REGISTRY["poisson-blend"](REGISTRY["poisson-blend"].Config(size=16), CPU)
     assert choose_precision("auto", CPU, blend, wide) == "bf16-backward"
     helmholtz = REGISTRY["helmholtz"](REGISTRY["helmholtz"].Config(), CPU)
@@ -155,10 +160,10 @@ def test_resolution_rules(monkeypatch):
     with pytest.raises(UserError, match="fused runs in fp32 only"):
         choose_precision("bf16-backward", CPU, fused, wide)
     assert choose_precision("auto", CPU, fused, wide) == "fp32"
-    monkeypatch.setattr("sirenkit.models.precision.bf16_backward_compiles", lambda: False)  # torch 2.3
+    monkeypatch.setattr("sirenkit.models.numerics.bf16_backward_compiles", lambda: False)  # torch 2.3
     assert choose_precision("auto", CPU, sdf, wide) == "fp32"
     assert choose_precision("bf16-backward", CPU, sdf, wide) == "bf16-backward"  # asked for, it runs
-    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: False)
+    monkeypatch.setattr("sirenkit.models.numerics.fast_bf16", lambda device: False)
     assert choose_precision("auto", CPU, sdf, wide) == "fp32"
 
 

@@ -14,16 +14,16 @@ from sirenkit.diff import forward_derivatives
 from sirenkit.errors import UserError
 from sirenkit.models import ModelConfig
 from sirenkit.models.bank import ImageBanks, ModelBank
-from sirenkit.models.precision import (
+from sirenkit.models.numerics import (
     MIN_BF16_WIDTH,
-    fast_bf16,
+    LossNeeds,
     hidden_width,
-    mixed_precision,
+    plan_numerics,
     resolve_precision,
     supports_mixed_precision,
 )
+from sirenkit.models.precision import fast_bf16, mixed_precision
 from sirenkit.tasks import REGISTRY
-from sirenkit.train.trainer import choose_precision
 
 from ..conftest import run_cli
 
@@ -102,15 +102,16 @@ def test_resolution_rules():
     assert supports_mixed_precision(mlp) and supports_mixed_precision(bank)
     assert supports_mixed_precision(ImageBanks([bank])) and not supports_mixed_precision(ImageBanks([]))
     assert not supports_mixed_precision(wire)
-    assert resolve_precision("fp32", CPU, True, mlp) == "fp32"
-    assert resolve_precision("bf16", CPU, False, mlp) == "bf16"
-    assert resolve_precision("auto", CPU, False, mlp) == "fp32"
-    assert resolve_precision("auto", CPU, True, wire) == "fp32"
+    value_only, derivative = LossNeeds(bf16=True), LossNeeds()
+    assert resolve_precision("fp32", CPU, value_only, mlp) == "fp32"
+    assert resolve_precision("bf16", CPU, derivative, mlp) == "bf16"
+    assert resolve_precision("auto", CPU, derivative, mlp) == "fp32"
+    assert resolve_precision("auto", CPU, value_only, wire) == "fp32"
     wide = _siren(width=MIN_BF16_WIDTH)
     assert hidden_width(wide) == MIN_BF16_WIDTH and hidden_width(ImageBanks([bank])) == 64
-    assert resolve_precision("auto", CPU, True, mlp) == "fp32"  # too narrow for bf16 to pay
-    assert resolve_precision("auto", CPU, True, wide) == ("bf16" if fast_bf16(CPU) else "fp32")
-    assert resolve_precision("auto", torch.device("mps"), True, wide) == "fp32"
+    assert resolve_precision("auto", CPU, value_only, mlp) == "fp32"  # too narrow for bf16 to pay
+    assert resolve_precision("auto", CPU, value_only, wide) == ("bf16" if fast_bf16(CPU) else "fp32")
+    assert resolve_precision("auto", torch.device("mps"), value_only, wide) == "fp32"
 
 
 def test_fast_bf16_reads_cpu_flags_where_torch_has_no_helper(monkeypatch):
@@ -136,9 +137,14 @@ def _task(name, **options):
     return cls(cls.Config(**options), CPU)
 
 
+def choose_precision(requested: str, device: torch.device, task, model) -> str:
+    """The precision the run's numerics plan picks (what the Trainer and the runner use)."""
+    return plan_numerics(task.loss_needs(model), device, model, requested).precision
+
+
 def test_tasks_choose_bf16_only_where_measured(monkeypatch):
-    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
-    monkeypatch.setattr("sirenkit.models.precision.bf16_backward_compiles", lambda: True)
+    monkeypatch.setattr("sirenkit.models.numerics.fast_bf16", lambda device: True)
+    monkeypatch.setattr("sirenkit.models.numerics.bf16_backward_compiles", lambda: True)
     mlp = _siren(width=MIN_BF16_WIDTH)
     assert choose_precision("auto", CPU, _task("image", size=16), mlp) == "bf16"
     assert choose_precision("auto", CPU, _task("image", size=16, prior="tv"), mlp) == "fp32"
@@ -176,13 +182,17 @@ def test_paper_recipe_trains_in_fp32(tmp_path):
 
 
 def test_image_loss_compiles_on_a_cpu_exactly_when_it_runs_in_bf16(monkeypatch):
+    def compiles(task, model, precision: str = "auto") -> bool:
+        return plan_numerics(task.loss_needs(model), CPU, model, precision).compile
+
     task = _task("image", size=16)
     wide, narrow = _siren(width=MIN_BF16_WIDTH), _siren(width=64)
-    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: True)
-    assert task.compile_by_default(wide) and not task.compile_by_default(narrow)
-    assert not _task("image", size=16, prior="tv").compile_by_default(wide)
-    assert _task("audio").compile_by_default(wide)
-    assert not _task("poisson-blend", size=16, derivatives="autograd").compile_by_default(wide)  # fp32, autograd
-    assert _task("poisson-blend", size=16).compile_by_default(wide)  # the reverse sweep compiles everywhere
-    monkeypatch.setattr("sirenkit.models.precision.fast_bf16", lambda device: False)
-    assert not task.compile_by_default(wide)
+    monkeypatch.setattr("sirenkit.models.numerics.fast_bf16", lambda device: True)
+    assert compiles(task, wide) and not compiles(task, narrow)
+    assert not compiles(task, wide, "fp32")  # no casts to fuse
+    assert not compiles(_task("image", size=16, prior="tv"), wide)
+    assert compiles(_task("audio"), wide)
+    assert not compiles(_task("poisson-blend", size=16, derivatives="autograd"), wide)  # fp32, autograd
+    assert compiles(_task("poisson-blend", size=16), wide)  # the reverse sweep compiles everywhere
+    monkeypatch.setattr("sirenkit.models.numerics.fast_bf16", lambda device: False)
+    assert not compiles(task, wide)

@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import sirenkit
 from sirenkit.errors import UserError
 from sirenkit.train.checkpoint import CHECKPOINT, load_checkpoint
 from sirenkit.train.schedule import lr_factor
@@ -149,11 +150,12 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_cuda_graph_step_runs_like_the_plain_compiled_step(monkeypatch):
-    """--cuda-graphs compiles the loss in mode reduce-overhead and marks each step begin. Without CUDA,
-    torch.compile skips the graph capture, so on a CPU this checks the wrapper's numbers, not its speed."""
+    """--cuda-graphs plans a compiled loss replayed as graphs (torch.compile mode reduce-overhead, each step
+    marked). Without CUDA, torch.compile skips the graph capture, so on a CPU this checks the numbers of
+    `compile_loss` with graphs against the plain compiled loss, not its speed."""
     from sirenkit import Siren
     from sirenkit.tasks.image import ImageConfig, ImageTask
-    from sirenkit.train.trainer import TrainConfig, Trainer
+    from sirenkit.train.trainer import TrainConfig, Trainer, compile_loss
 
     monkeypatch.setattr(TrainConfig, "check_device", lambda self, device: None)
     cpu = torch.device("cpu")
@@ -163,8 +165,9 @@ def test_cuda_graph_step_runs_like_the_plain_compiled_step(monkeypatch):
     for graphs in (False, True):
         torch.manual_seed(0)
         model = Siren(2, 1, hidden_features=8, hidden_layers=1)
-        cfg = TrainConfig(compile="on", cuda_graphs=graphs, precision="fp32")
-        loss_fn = Trainer(cfg, cpu)._loss_fn(task, model)
+        plan = Trainer(TrainConfig(compile="auto", cuda_graphs=graphs, precision="fp32"), cpu).plan(task, model)
+        assert plan.compile == graphs and plan.cuda_graphs == graphs  # fp32 on a CPU: compiled only for graphs
+        loss_fn = compile_loss(lambda b, m=model: task.loss_terms(m, b), cuda_graphs=graphs)
         values[graphs] = [float(loss_fn(batch)["mse"].detach()) for _ in range(2)]
     assert values[True] == pytest.approx(values[False], rel=1e-6)
 
@@ -319,26 +322,25 @@ def test_kept_sines_fall_back_at_the_recompile_limit():
 
 def test_tf32_only_where_the_task_allows_it(monkeypatch):
     """CUDA runs use TF32 matmuls for tasks that take bf16 (or measured TF32 harmless), never for the SDF (its
-    surface distance was 24–26 % worse with TF32 emulated) and never under --precision fp32; CPU runs never."""
-    from types import SimpleNamespace
-
+    surface distance was 24–26 % worse with TF32 emulated) and never under --precision fp32; CPU runs never.
+    The plan decides it for the Trainer, the runner's log line and metrics.json alike."""
+    from sirenkit.models.numerics import plan_numerics
     from sirenkit.tasks import REGISTRY
-    from sirenkit.train.trainer import Trainer
 
     cpu = torch.device("cpu")
     image = REGISTRY["image"](REGISTRY["image"].Config(size=16), cpu)
     sdf = REGISTRY["sdf"](REGISTRY["sdf"].Config(shape="sphere", surface_samples=500), cpu)
-    assert image.uses_tf32 and not sdf.uses_tf32
+    net = sirenkit.Siren(2, 1, hidden_features=8, hidden_layers=1)
 
-    def on(device: str, precision: str) -> SimpleNamespace:  # the two attributes `Trainer.tf32` reads
-        return SimpleNamespace(device=torch.device(device), config=SimpleNamespace(precision=precision))
+    def tf32(device: str, precision: str, task) -> bool:
+        return plan_numerics(task.loss_needs(net), torch.device(device), net, precision, compile="off").tf32
 
-    monkeypatch.setattr("sirenkit.tasks.base.tf32_hardware", lambda device: device.type == "cuda")  # Ampere or newer
-    assert Trainer.tf32(on("cuda", "auto"), image) and Trainer.tf32(on("cuda", "bf16"), image)
-    assert not Trainer.tf32(on("cuda", "fp32"), image)
-    assert not Trainer.tf32(on("cuda", "auto"), sdf) and not Trainer.tf32(on("cpu", "auto"), image)
-    monkeypatch.setattr("sirenkit.tasks.base.tf32_hardware", lambda device: False)  # a V100 or T4
-    assert not Trainer.tf32(on("cuda", "auto"), image)
+    monkeypatch.setattr("sirenkit.models.numerics.tf32_hardware", lambda device: device.type == "cuda")  # Ampere on
+    assert tf32("cuda", "auto", image) and tf32("cuda", "bf16", image)
+    assert not tf32("cuda", "fp32", image)
+    assert not tf32("cuda", "auto", sdf) and not tf32("cpu", "auto", image)
+    monkeypatch.setattr("sirenkit.models.numerics.tf32_hardware", lambda device: False)  # a V100 or T4
+    assert not tf32("cuda", "auto", image)
 
 
 def test_with_tf32_restores_the_matmul_precision_even_after_an_error():

@@ -3,7 +3,7 @@
 Workloads: image fitting, Poisson from gradients and from the Laplacian, SDF, Helmholtz. For each, `reference`
 is an eager fp32 step with autograd's double backward and plain Adam at a constant lr 1e-4 (what the official
 code does), `default` is what sirenkit runs by default on this device: the task's own derivative backend, the
-loss compiled when `compile_by_default` says so, bf16 hidden-layer matmuls or a bf16 backward pass where
+loss compiled when the numerics plan (models/numerics.py) says so, bf16 hidden-layer matmuls or a bf16 backward pass where
 `--precision auto` picks them, fused Adam on CUDA. Both use the same network and batch.
 Reported: median step time (interleaved rounds, device-synchronised), peak memory, their ratio, and for the
 image the training seconds until a PSNR target.
@@ -179,9 +179,10 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     `keep_sines` (compiled variants): whether the backward pass reuses the forward pass's sines; None: as the
     Trainer does (on CPUs)."""
     from ..models import ModelConfig
+    from ..models.numerics import plan_numerics
     from ..models.precision import autocast_context, outside_compiled
     from ..tasks import REGISTRY
-    from ..train.trainer import choose_precision, compile_loss, keeps_sines
+    from ..train.trainer import compile_loss, keeps_sines
 
     task_cls = REGISTRY[name]
     recipe = task_cls.recipes["gpu" if device.type == "cuda" else "cpu"]
@@ -198,15 +199,18 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     model = ModelConfig(**model_options).build(task.in_features, task.out_features, task.samples).to(device)
     batch = task.batch(0, torch.Generator(device=device).manual_seed(0))
 
-    precision = "fp32" if variant == "reference" else choose_precision("auto", device, task, model)
+    graphs = variant == GRAPHS
+    fast = variant in ("default", GRAPHS)
+    # the default variants run the plan a default run gets (the reference: eager fp32, as the official code)
+    plan = plan_numerics(task.loss_needs(model), device, model, "auto" if fast else "fp32",
+                         "auto" if variant == "default" else ("on" if graphs else "off"), cuda_graphs=graphs)
+    precision = plan.precision
 
     def loss_terms(b):
         with autocast_context(device, precision):  # bf16-backward's flag is set around the call, as the Trainer does
             return task.loss_terms(model, b)
 
-    graphs = variant == GRAPHS
-    fast = variant in ("default", GRAPHS)
-    compiled = graphs or (variant == "default" and task.compile_by_default(model))
+    compiled = plan.compile
     backend = getattr(task, "_backend", None)
     if "derivatives" not in fields:
         path = "no derivatives"
@@ -228,7 +232,7 @@ def build_variant(name: str, variant: str, device: torch.device, quick: bool,
     loss_fn = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keep_sines) if compiled else loss_terms
     loss_fn = outside_compiled(loss_fn, precision)
     step = optimiser_step(model, loss_fn, batch, lr=lr, fused=fused)
-    tf32 = fast and task.tf32("auto", device)  # as the Trainer decides for a default run
+    tf32 = plan.tf32
     if tf32:
         step = with_tf32(step)
     desc = (f"{path}{', compiled' if compiled else ', eager'}{', CUDA graphs' if graphs else ''}"
@@ -346,7 +350,7 @@ def image_time_to_target(device: torch.device, quick: bool) -> dict[str, Any]:
     warmup_s = time.perf_counter() - t0
     model.load_state_dict(start)
     trainer = Trainer(cfg, device, out_dir=None, callbacks=[Stop()])
-    precision = trainer.precision(task, model)
+    precision = trainer.plan(task, model).precision
     try:
         trainer.fit(task, model)
     except _Reached:

@@ -12,9 +12,9 @@ Under `mixed_precision(device, "bf16")` (torch.autocast), `FieldMLP` does three 
 Outputs are fp32.
 
 Measured (benchmarks/RESULTS.md, "Mixed precision"): the same PSNR as fp32 on the cameraman at 41.9 dB in 1.75×
-less time on an AMX CPU, but a ceiling of about 62 dB where fp32 memorises a 64² image to 143 dB. `--precision
-auto` asks the task (`Task.mixed_precision`, set where the final metric was measured not to suffer) and the
-width (`MIN_BF16_WIDTH`).
+less time on an AMX CPU, but a ceiling of about 62 dB where fp32 memorises a 64² image to 143 dB. Which
+precision a run uses is decided in models/numerics.py (`plan_numerics`), from what the task's loss was measured
+to tolerate and the network's width.
 
 `bf16-backward` (`backward_in_bf16`) leaves the forward pass, the derivative fields and the loss in fp32 and
 runs only the products of the parameters' backward pass (∂L/∂h and ∂L/∂W of every hidden and head layer) in
@@ -27,13 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
-
-if TYPE_CHECKING:
-    from .mlp import FieldMLP
 
 Precision = Literal["auto", "fp32", "bf16", "bf16-backward"]
 
@@ -68,55 +65,6 @@ def tf32_hardware(device: torch.device) -> bool:
     """Whether `device` has TF32 (and fast bf16) matmuls: CUDA from Ampere (sm80) on."""
     return (device.type == "cuda" and torch.cuda.is_available()
             and torch.cuda.get_device_capability(device) >= (8, 0))
-
-
-# Narrowest hidden layer for which `auto` picks bf16. Measured on a 4th-generation Xeon (AMX), 1 thread, one
-# Adam step of a 3-hidden-layer SIREN: bf16 took 0.68–0.88× the speed of fp32 at width 32, 0.78–1.15× at 64,
-# 0.88–1.13× at 128 and 1.33–1.47× at 256 (512 and 8192 points); below 256 the casts cost more than they save.
-MIN_BF16_WIDTH = 256
-
-
-def _networks(model: nn.Module) -> list[FieldMLP] | None:
-    """The coordinate MLPs inside `model` (itself, a bank's template, a `banks` list's templates), or None when
-    some part is not a coordinate MLP."""
-    from .bank import ModelBank
-    from .mlp import FieldMLP
-
-    net = getattr(model, "module", model)  # DistributedDataParallel
-    if isinstance(net, ModelBank):
-        net = net._template
-    if isinstance(net, FieldMLP):
-        return [net]
-    banks = getattr(net, "banks", None)
-    if not isinstance(banks, nn.ModuleList) or len(banks) == 0:
-        return None
-    parts = [_networks(b) for b in banks]
-    return None if any(p is None for p in parts) else [n for p in parts for n in p]  # type: ignore[union-attr]
-
-
-def supports_mixed_precision(model: nn.Module) -> bool:
-    """Whether the network keeps its first layer in fp32 under autocast: coordinate MLPs, banks of them, and
-    containers of such banks (a `banks` list, as `fit images` builds)."""
-    return _networks(model) is not None
-
-
-def hidden_width(model: nn.Module) -> int:
-    """The narrowest hidden layer of the coordinate MLPs in `model` (0 when it has none)."""
-    nets = _networks(model) or []
-    return min((n.head.in_features for n in nets), default=0)
-
-
-def resolve_precision(requested: Precision, device: torch.device, task_allows: bool, model: nn.Module,
-                      backward_allows: bool = False) -> str:
-    """`fp32`, `bf16` or `bf16-backward` for this run. `auto` picks bf16 where the task allows it (measured),
-    else bf16-backward where the task allows that, and either only when the model is a coordinate MLP with hidden
-    layers at least `MIN_BF16_WIDTH` wide on a device with fast bf16 matmuls."""
-    if requested != "auto":
-        return requested
-    fast = supports_mixed_precision(model) and hidden_width(model) >= MIN_BF16_WIDTH and fast_bf16(device)
-    if fast and task_allows:
-        return "bf16"
-    return "bf16-backward" if fast and backward_allows and bf16_backward_compiles() else "fp32"
 
 
 @functools.cache

@@ -27,6 +27,7 @@ from ..config import MAX_POINTS, check_values, in_range, option
 from ..errors import UserError, check_all
 from ..grids import predict
 from ..io.audio import MAX_RATES, Audio, check_audio_suffix, default_audio, load_audio, save_audio, window
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, new_figure, save_figure
 from .base import (
     MAX_SIDE,
@@ -138,7 +139,8 @@ class AudioTask(Task):
     Config = AudioConfig
     metric = "mse"
     higher_is_better = False
-    mixed_precision = True  # value-only loss; bf16 accuracy measured in benchmarks/RESULTS.md
+    # bf16 hidden-layer matmuls under --precision auto: value-only loss, accuracy measured in benchmarks/RESULTS.md
+    needs = LossNeeds(bf16=True)
     recipes = {
         "paper": {"task": {"batch_samples": 0, "sampling": "uniform"}, "model": {"first_omega_0": AUDIO_OMEGA_0},
                   "train": {"steps": 9000, "lr": 5e-5, "schedule": "constant", "eval_every": 500}},

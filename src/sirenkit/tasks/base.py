@@ -10,7 +10,7 @@ import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS
-from ..models.precision import tf32_hardware
+from ..models.numerics import LossNeeds
 
 
 @dataclass
@@ -347,31 +347,9 @@ class Task(ABC):
         flags = ["--" + n.replace("_", "-") for n in SIZE_SETTINGS if n in names] + ["--hidden-features"]
         return ", ".join(flags[:-1]) + " or " + flags[-1] if len(flags) > 1 else flags[0]
 
-    mixed_precision: ClassVar[bool] = False
-    """Whether `--precision auto` may train this task with bf16 hidden-layer matmuls: only tasks whose final
-    metric was measured not to suffer (benchmarks/precision.py; the SDF, for one, lost 39 % in surface distance)."""
-
-    tf32_measured_harmless: ClassVar[bool] = False
-    """Whether CUDA may run this task's fp32 matmuls as TF32 (10-bit mantissa inputs, fp32 sums) besides tasks
-    that take bf16 (`uses_tf32`). Not the SDF: with TF32 emulated on a CPU its surface distance was 24–26 %
-    worse (two seeds; benchmarks/RESULTS.md, "TF32, emulated on the CPU")."""
-
-    @property
-    def uses_tf32(self) -> bool:
-        """Whether a CUDA run of this task (unless `--precision fp32`) uses TF32 matmuls: where bf16, which keeps
-        fewer bits, was measured harmless (`mixed_precision`), or where TF32 itself was."""
-        return bool(self.mixed_precision) or self.tf32_measured_harmless
-
-    def tf32(self, precision: str, device: torch.device) -> bool:
-        """Whether a run of this task on `device`, asked for `precision` (`--precision`), does its fp32 matmuls as
-        TF32: on GPUs that have it (Ampere on), where the task allows it, unless full fp32 was asked for. The one
-        rule that the Trainer, the runner's log and the benchmark suite all follow."""
-        return precision != "fp32" and self.uses_tf32 and tf32_hardware(device)
-
-    bf16_backward: ClassVar[bool] = False
-    """Whether `--precision auto` may run this task's backward pass in bf16 where it may not use `bf16` (forward
-    pass, derivatives and loss in fp32): only where the final metric was measured to change by a few per cent at
-    most (SDF, blend)."""
+    needs: ClassVar[LossNeeds] = LossNeeds()
+    """What this task's loss tolerates of bf16, TF32 and torch.compile, as measured (models/numerics.py, where
+    `plan_numerics` turns it into the run's plan); `loss_needs` refines it for the run's network."""
 
     supports_distributed: ClassVar[bool] = False
     """Whether `batch` returns only this process's share under torchrun (other tasks refuse torchrun)."""
@@ -416,17 +394,13 @@ class Task(ABC):
         several independent networks at once clip each separately)."""
         nn.utils.clip_grad_norm_(params, max_norm)
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        """Whether `--compile auto` compiles this task's loss: on CUDA, and on a CPU where `--precision auto` picks
-        bf16 or bf16-backward, since compiling fuses the casts. There a step took 32 ms against 76 ms eager
-        (image), 14 against 28 (audio) and 27 against 51 (video), at each cpu recipe's batch on 1 thread, for
-        5–13 s of compilation. Tasks may change this."""
-        from ..models.precision import resolve_precision
-
-        if self.device.type == "cuda":
-            return True
-        return self.device.type == "cpu" and resolve_precision(
-            "auto", self.device, self.mixed_precision, model, backward_allows=self.bf16_backward) != "fp32"
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
+        """`needs` for this run's network and settings (tasks override it where the derivative path decides);
+        `--derivatives fused` runs in fp32 only."""
+        if getattr(self.config, "derivatives", None) == "fused":
+            return replace(self.needs, fp32_only="--derivatives fused runs in fp32 only: use --precision fp32 or "
+                                                 "another --derivatives")
+        return self.needs
 
     def random_indices(self, count: int, population: int, generator: torch.Generator) -> Tensor:
         """`count` indices drawn uniformly (with replacement) from range(population), on the task's device."""

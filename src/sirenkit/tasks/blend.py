@@ -13,7 +13,7 @@ comparable; `--gradient-weight` scales the gradient term.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError, check_all
 from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from .base import Batch, Choice, ExportContext, Number, RenderOptions, Task, require_finite
 from .image import IMAGE_SIGNAL, check_image_render, psnr_from_mse, render_shape
@@ -107,7 +108,7 @@ class BlendTask(Task):
     metric = "psnr_gradient"
     # bf16 only in the backward pass under --precision auto (its 70 dB fit is above bf16's forward-pass ceiling):
     # the default mix run reached 70.02 dB in 103 s of training against 69.85 dB in 154 s in fp32.
-    bf16_backward = True
+    needs = LossNeeds(bf16_backward=True)
     recipes = {
         "paper": {"task": {"size": 256}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 256}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
@@ -179,11 +180,12 @@ class BlendTask(Task):
     def _backend(self, model: nn.Module) -> GradientBackend:
         return gradient_backend(self.config.derivatives, model)
 
-    def compile_by_default(self, model: nn.Module) -> bool:
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
         """The reverse sweep compiles on every device (autograd's double backward does not; the fused path runs
         its own nodes); forward mode on CUDA."""
         backend = self._backend(model)
-        return backend == "reverse" or (self.device.type == "cuda" and backend == "analytic")
+        compiles = backend == "reverse" or (self.device.type == "cuda" and backend == "analytic")
+        return replace(super().loss_needs(model), compile=compiles)
 
     def _pixel_gradient(self, d) -> Tensor:
         return d.gradient / self.pixel

@@ -14,7 +14,7 @@ better than the background medium, 0 exact), `wavefield_mse` per source, `data_m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,6 +27,7 @@ from ..diff import derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
 from ..io.atomic import save_npy
+from ..models.numerics import LossNeeds
 from ..pde.fwi import (
     AMPLITUDE,
     Cylinder,
@@ -213,8 +214,9 @@ class FwiTask(Task):
         self.ref_fields = as_tensor(np.stack([ref.real, ref.imag], -1).reshape(len(pts), -1))
         self.true_velocity = as_tensor(1.0 / np.sqrt(true_m))
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        return self.config.uses_analytic(model)
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
+        """Compiled where the derivatives are analytic (autograd's double backward does not compile)."""
+        return replace(super().loss_needs(model), compile=self.config.uses_analytic(model))
 
     def describe(self) -> str:
         cfg = self.config

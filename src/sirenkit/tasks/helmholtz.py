@@ -13,7 +13,7 @@ finite-difference solve of the same equation with the same PML and the same Gaus
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ from ..diff import Backend, supports_forward_mode
 from ..errors import UserError, check_all
 from ..grids import map_chunks
 from ..io.atomic import save_npy
+from ..models.numerics import LossNeeds
 from ..pde.helmholtz import analytic_field, solve_fd
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
@@ -234,8 +235,9 @@ class HelmholtzTask(Task):
                                cfg.pml_width, cfg.pml_a0, sigma=cfg.source_sigma)
         return axis, field, f"finite differences, {nodes}² nodes"
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        return self.config.uses_analytic(model)
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
+        """Compiled where the derivatives are analytic (autograd's double backward does not compile)."""
+        return replace(super().loss_needs(model), compile=self.config.uses_analytic(model))
 
     def describe(self) -> str:
         cfg = self.config

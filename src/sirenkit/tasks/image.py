@@ -7,7 +7,7 @@ PSNR and SSIM are measured on images mapped back to [0, 1] and clipped, i.e. on 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from ..diff import derivatives, hessian
 from ..errors import check_all
 from ..grids import grid_coords, map_chunks, predict
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid, robust_limits
 from .base import (
     MAX_SIDE,
@@ -136,10 +137,12 @@ class ImageTask(Task):
     description = "fit a network to an image (PNG/JPEG/TIFF, grey or RGB); default: the cameraman"
     Config = ImageConfig
     metric = "psnr"
-    @property
-    def mixed_precision(self) -> bool:  # type: ignore[override]
-        """bf16 under --precision auto for the plain fit; the tv/hessian priors are derivative terms (fp32)."""
-        return self.config.prior == "none"
+    needs = LossNeeds(bf16=True)
+
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
+        """bf16 under --precision auto for the plain fit (value-only loss, measured); the tv/hessian priors are
+        derivative terms (fp32)."""
+        return replace(super().loss_needs(model), bf16=self.config.prior == "none")
 
     # gpu: lr 2e-3 measured on the cameraman 512², full batch (run on the CPU with the bf16 matmuls a GPU uses):
     # 40.9 dB at 2000 steps where 1e-3 reached 36.6 dB at 1500; 3e-3 and 4e-3 collapsed to a constant image

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -29,6 +29,7 @@ from ..io.atomic import write_json
 from ..io.images import IMAGE_SUFFIXES, Image, image_files_under, load_image, resize_longer_side, save_image, to_grey
 from ..models import ModelConfig, count_parameters, model_spec
 from ..models.bank import ImageBanks, ModelBank
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from ..train.checkpoint import CHECKPOINT, prefixed, save_checkpoint
 from .base import Batch, BuiltModel, DamagedSignal, ExportContext, ListOf, Record, RenderOptions, Task, Text
@@ -122,11 +123,13 @@ class ImagesTask(Task):
     Config = ImagesConfig
     metric = "psnr"
     supports_distributed = True
-    mixed_precision = True  # value-only loss; bf16 accuracy measured in benchmarks/RESULTS.md
+    # bf16 hidden-layer matmuls under --precision auto: value-only loss, accuracy measured in benchmarks/RESULTS.md
+    needs = LossNeeds(bf16=True)
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        """On CUDA only: compiling the loop over a CPU bank's members has not been measured."""
-        return self.device.type == "cuda"
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
+        """Compiled on CUDA only: compiling the loop over a CPU bank's members has not been measured."""
+        return replace(super().loss_needs(model), compile=self.device.type == "cuda")
+
     recipes = {
         "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},

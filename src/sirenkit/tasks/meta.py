@@ -50,6 +50,7 @@ from ..meta.data import (
 )
 from ..meta.model import MetaNetConfig
 from ..meta.types import MetaOutput
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from ..runs.folder import writing_outputs
 from .base import (
@@ -299,8 +300,7 @@ class MetaTask(Task):
                             "processes; give a multiple of the process count")
         super().set_shard(rank, world_size)
 
-    def compile_by_default(self, model: nn.Module) -> bool:
-        return False  # not measured with torch.compile yet; --compile on tries it
+    needs = LossNeeds(compile=False)  # not measured with torch.compile yet; --compile on tries it
 
     # ------------------------------------------------------------------ model
     def net_config(self, model_cfg: Any) -> MetaNetConfig:

@@ -16,7 +16,7 @@ score of a reconstruction that recovered nothing: a Laplacian fit's image PSNR i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +30,7 @@ from ..errors import UserError, check_all
 from ..grids import grid_coords, map_chunks, predict
 from ..io.atomic import save_npy
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid, robust_limits
 from .base import Batch, Choice, ExportContext, RenderOptions, Task
 from .image import psnr_from_mse
@@ -123,8 +124,8 @@ class _PoissonTask(Task):
     metric = "psnr"
     # bf16 hidden-layer matmuls under --precision auto: at the end of the CPU recipes bf16 reached the PSNR of
     # fp32 (gradient 30.24 against 30.22 dB, Laplacian 14.62 against 14.64, then aligned over degree ≤ 2) in
-    # 1.6× / 2.4× less time (benchmarks/RESULTS.md, "Mixed precision"). The fused backend stays fp32 (choose_precision).
-    mixed_precision = True
+    # 1.6× / 2.4× less time (benchmarks/RESULTS.md, "Mixed precision"). The fused backend stays fp32 (loss_needs).
+    needs = LossNeeds(bf16=True)
     order: ClassVar[int]
     target_name: ClassVar[str]
 
@@ -194,7 +195,10 @@ class _PoissonTask(Task):
             return self.config.derivatives
         return "analytic" if supports_forward_mode(model) else "autograd"
 
-    def compile_by_default(self, model: nn.Module) -> bool:
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
+        return replace(super().loss_needs(model), compile=self._compiles(model))
+
+    def _compiles(self, model: nn.Module) -> bool:
         """Compile the closed-form paths: reverse everywhere, forward mode on CUDA and, on a CPU, for the
         Laplacian (a compiled 8192-point Laplacian step took 398 ms against 713 ms eager; autograd reference:
         872 ms; 1 thread). The fused path runs its own nodes eagerly; autograd's double backward does not

@@ -11,7 +11,7 @@ input's own units.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
 from ..io.files import require_output_file
 from ..io.meshes import MESH_OUT_SUFFIXES, Surface, load_mesh, load_surface, save_mesh
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot
 from ..runs.folder import writing_outputs
 from .base import (
@@ -150,7 +151,7 @@ class SdfTask(Task):
     # bf16 only in the backward pass under --precision auto: on the bunny the surface distance stayed within 2 %
     # of fp32 (3 seeds; chamfer_l1 varies with detached specks either way), on the torus it was 4.6 % higher;
     # full bf16 cost 21 % in chamfer_l1 (benchmarks/RESULTS.md, "bf16 backward pass and kept sines").
-    bf16_backward = True
+    needs = LossNeeds(bf16_backward=True)
     recipes = {
         "paper": {"task": {"batch_points": 250_000, "mesh_resolution": 512},
                   "train": {"steps": 50_000, "lr": 1e-4, "schedule": "constant", "clip_grad": 1.0, "eval_every": 1000}},
@@ -197,12 +198,13 @@ class SdfTask(Task):
     def _backend(self, model: nn.Module) -> GradientBackend:
         return gradient_backend(self.config.derivatives, model)
 
-    def compile_by_default(self, model: nn.Module) -> bool:
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
         """Compile the closed-form paths (reverse everywhere, forward mode on CUDA); autograd's double backward
         does not compile. A compiled reverse step took 384 ms against autograd's 520 ms (8,192 + 8,192 points,
         SIREN 256×3, 1 CPU thread; benchmarks/RESULTS.md)."""
         backend = self._backend(model)
-        return backend == "reverse" or (self.device.type == "cuda" and backend == "analytic")
+        compiles = backend == "reverse" or (self.device.type == "cuda" and backend == "analytic")
+        return replace(super().loss_needs(model), compile=compiles)
 
     def describe(self) -> str:
         s = self.surface

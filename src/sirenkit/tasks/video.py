@@ -24,6 +24,7 @@ from ..errors import check_all
 from ..grids import axis_coords, grid_coords, predict
 from ..io.atomic import write_text
 from ..io.video import load_video, scaled_size, synthetic_video, write_video
+from ..models.numerics import LossNeeds
 from ..plots import curve_plot, new_figure, save_figure
 from .base import (
     MAX_SIDE,
@@ -111,7 +112,8 @@ class VideoTask(Task):
     # 26.5 dB at lr 1e-3, 28.3 at 3e-4, 28.5 at 5e-4; 3→512×3→3 after 600 steps 27.6 at 5e-4, 28.8 at 2.5e-4,
     # 27.9 at 1.25e-4. The best lr falls with width (Adam moves each weight by about lr while the initial hidden
     # weights shrink as 1/sqrt(width)), so the 1024-wide GPU recipe uses 1.5e-4.
-    mixed_precision = True  # value-only loss; bf16 accuracy measured in benchmarks/RESULTS.md
+    # bf16 hidden-layer matmuls under --precision auto: value-only loss, accuracy measured in benchmarks/RESULTS.md
+    needs = LossNeeds(bf16=True)
     recipes = {
         "paper": {"task": {"size": 0, "sample_frac": 0.0038}, "model": {"hidden_features": 1024},
                   "train": {"steps": 100000, "lr": 1e-4, "schedule": "constant", "eval_every": 2500,

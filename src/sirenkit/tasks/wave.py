@@ -14,7 +14,7 @@ The metric compares the network with a leapfrog finite-difference solve (`sirenk
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from ..diff.types import Derivatives
 from ..errors import UserError, check_all
 from ..grids import map_chunks
 from ..io.atomic import save_npy
+from ..models.numerics import LossNeeds
 from ..pde.wave import solve_wave
 from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
 from .base import Batch, ExportContext, Number, Task
@@ -256,14 +257,14 @@ class WaveTask(Task):
             "velocity": cfg.velocity_weight * self._penalty(time_derivative(start, cfg.t_end)),
         }
 
-    def compile_by_default(self, model: nn.Module) -> bool:
+    def loss_needs(self, model: nn.Module) -> LossNeeds:
         """Compile the analytic derivative streams, on a CPU too: there a compiled step (3→128×3→1, 4096 + 1536
         points, 1 thread) took 124 ms against 234 ms eager (autograd: 232 ms). Autograd stays eager."""
         from ..diff import supports_forward_mode
 
-        if self.config.derivatives == "autograd":
-            return False
-        return self.config.derivatives == "analytic" or supports_forward_mode(model)
+        derivatives = self.config.derivatives
+        compiles = derivatives != "autograd" and (derivatives == "analytic" or supports_forward_mode(model))
+        return replace(super().loss_needs(model), compile=compiles)
 
     @torch.no_grad()
     def field(self, model: nn.Module, coords: Tensor) -> Tensor:

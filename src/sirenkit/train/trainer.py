@@ -24,12 +24,8 @@ from torch import Tensor, nn
 from ..config import option
 from ..errors import TrainingDiverged, UserError, check_all
 from ..io.atomic import write_text
-from ..models.precision import (
-    autocast_context,
-    outside_compiled,
-    resolve_precision,
-    supports_mixed_precision,
-)
+from ..models.numerics import NumericsPlan, plan_numerics
+from ..models.precision import autocast_context, outside_compiled
 from ..runs.files import CHECKPOINT, CURVE
 from ..tasks.base import Task
 from .callbacks import Callback
@@ -151,13 +147,11 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.checkpoint_meta = dict(checkpoint_meta or {})
 
-    def precision(self, task: Task, model: nn.Module) -> str:
-        """`fp32`, `bf16` or `bf16-backward`: what this trainer runs `task` in (see `choose_precision`)."""
-        return choose_precision(self.config.precision, self.device, task, model)
-
-    def tf32(self, task: Task) -> bool:
-        """Whether this trainer's fp32 matmuls run as TF32 (`Task.tf32`)."""
-        return task.tf32(self.config.precision, self.device)
+    def plan(self, task: Task, model: nn.Module) -> NumericsPlan:
+        """The precision, TF32 and compile plan this trainer runs `task` with (models/numerics.py): what the
+        task's loss tolerates, as asked by --precision, --compile and --cuda-graphs. Refuses a precision the
+        network or the loss cannot honour."""
+        return numerics_plan(task, model, self.config, self.device)
 
     # ----------------------------------------------------------------- state
     def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
@@ -224,21 +218,22 @@ class Trainer:
     # ----------------------------------------------------------------- loop
     def fit(self, task: Task, model: nn.Module, resume: bool = False) -> TrainResult:
         """Train `model` on `task` up to `config.steps` (continuing from the checkpoint when `resume`)."""
+        plan = self.plan(task, model)
         previous_precision = torch.get_float32_matmul_precision()
         if self.device.type == "cuda":  # TF32 matmuls on Ampere and newer, where the task allows them
-            torch.set_float32_matmul_precision("high" if self.tf32(task) else "highest")
+            torch.set_float32_matmul_precision("high" if plan.tf32 else "highest")
         # On a CPU, subnormal floats (below 1.2e-38, e.g. from Gaussian envelopes or vanishing gradients) are
         # handled in microcode and slow every operation touching them: a WIRE step at lr 1e-1 took 1.6 s with
         # them and 0.2 s flushed to zero (4,096 points, 1 thread). Flushed during training, restored after.
         flush = self.device.type == "cpu" and torch.set_flush_denormal(True)
         try:
-            return self._fit(task, model, resume)
+            return self._fit(task, model, resume, plan)
         finally:
             torch.set_float32_matmul_precision(previous_precision)
             if flush:
                 torch.set_flush_denormal(False)
 
-    def _fit(self, task: Task, model: nn.Module, resume: bool) -> TrainResult:
+    def _fit(self, task: Task, model: nn.Module, resume: bool, plan: NumericsPlan) -> TrainResult:
         cfg = self.config
         optimizer = self._make_optimizer(model)
         generator = self._new_generator()
@@ -246,7 +241,7 @@ class Trainer:
         start, seconds, curve = 0, 0.0, []
         if resume:
             start, seconds, curve = self._restore(model, optimizer, generator)
-        loss_fn = self._loss_fn(task, model)
+        loss_fn = self._loss_fn(task, model, plan)
         params: list[Tensor] = [p for p in model.parameters() if p.requires_grad]
         check_every_step = self.device.type == "cpu"
 
@@ -326,20 +321,21 @@ class Trainer:
             cb.on_end()
         return TrainResult(steps=step, seconds=seconds, curve=curve, stopped_early=stopped_early)
 
-    def _loss_fn(self, task: Task, model: nn.Module):
-        precision = self.precision(task, model)
+    def _loss_fn(self, task: Task, model: nn.Module, plan: NumericsPlan):
+        """The one-batch loss as the plan runs it: autocast for bf16, compiled (or not), bf16-backward's flag
+        around the call. A compile failure under --compile auto falls back to eager with a warning."""
+        precision = plan.precision
 
         def loss_terms(batch):
             with autocast_context(self.device, precision):  # bf16-backward's flag is set outside: see below
                 return task.loss_terms(model, batch)
 
-        cfg = self.config
-        graphs = cfg.cuda_graphs  # validate() and check_device() made sure: CUDA, compile not off
-        use = cfg.compile == "on" or (cfg.compile == "auto" and (graphs or task.compile_by_default(model)))
-        if not use:
+        if not plan.compile:
             return outside_compiled(loss_terms, precision)
-        compiled = compile_loss(loss_terms, cuda_graphs=graphs, keep_sines=keeps_sines(self.device))
-        return outside_compiled(eager_fallback(compiled, loss_terms if cfg.compile == "auto" else None), precision)
+        # cuda_graphs: validate() and check_device() made sure of CUDA and a compile that is not off
+        compiled = compile_loss(loss_terms, cuda_graphs=plan.cuda_graphs, keep_sines=keeps_sines(self.device))
+        eager = loss_terms if self.config.compile == "auto" else None
+        return outside_compiled(eager_fallback(compiled, eager), precision)
 
     # ----------------------------------------------------------------- rows
     def _row(self, step: int, seconds: float, loss: Tensor | None, terms: dict[str, Tensor], lr=None) -> dict:
@@ -511,19 +507,10 @@ def eager_fallback(compiled, eager):
     return call
 
 
-def choose_precision(requested: str, device: torch.device, task: Task, model: nn.Module) -> str:
-    """Resolve `--precision` for `task` and `model`: `auto` becomes bf16 or bf16-backward only where the task
-    allows it and the hardware is fast at it; an explicit one the model or the derivative backend cannot honour
-    is refused."""
-    fused = getattr(task.config, "derivatives", None) == "fused"
-    if requested in ("bf16", "bf16-backward"):
-        if not supports_mixed_precision(model):
-            raise UserError(f"--precision {requested} needs a coordinate MLP (it keeps the coordinates and first "
-                            "layer in fp32); this network cannot: use --precision fp32")
-        if fused:
-            raise UserError("--derivatives fused runs in fp32 only: use --precision fp32 or another --derivatives")
-    return resolve_precision(requested, device, task.mixed_precision and not fused, model,  # type: ignore[arg-type]
-                             backward_allows=task.bf16_backward and not fused)
+def numerics_plan(task: Task, model: nn.Module, config: TrainConfig, device: torch.device) -> NumericsPlan:
+    """`plan_numerics` for `task`'s loss on `model`, as `config` asks: what the Trainer runs, the runner logs and
+    the benchmark suite times."""
+    return plan_numerics(task.loss_needs(model), device, model, config.precision, config.compile, config.cuda_graphs)
 
 
 CURVE_FIELDS = ["step", "seconds", "loss", "metric", "lr", "it_per_s"]
