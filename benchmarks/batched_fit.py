@@ -6,7 +6,8 @@ The images are square crops of scikit-image's bundled colour photographs (astron
 round-robin, crop positions seeded), written as PNG files to a temporary folder so both paths read the same files.
 Throughput is images fitted per second of training (the trainers' own clock: start-up, evaluation and export are
 excluded for both). `fit images` runs with its default `--bank-mode auto` (a loop over the members' slices on a
-CPU, vmap on GPUs) and, on a CPU, again forced to `vmap` (batched matmuls). The mean PSNR of both paths is reported too: they must agree (the batched fit equals the
+CPU, vmap on GPUs) and, on a CPU, again forced to `vmap` (batched matmuls). The mean PSNR of both paths is
+reported too: they must agree (the batched fit equals the
 separate fits up to summation order).
 
     python benchmarks/batched_fit.py --quick                  # smoke run, seconds
@@ -67,7 +68,8 @@ def measure(files: list[Path], folder: Path, out: Path, width: int, options: dic
     return {"width": width, "images": len(files), "separate_s": sep_s, "batched_s": bat_s,
             "separate_images_per_s": len(files) / sep_s, "batched_images_per_s": len(files) / bat_s,
             "speedup": sep_s / bat_s, "vmap_s": vmapped.metrics["seconds"],
-            "vmap_images_per_s": len(files) / vmapped.metrics["seconds"], "separate_psnr": sep_psnr, "batched_psnr": batched.metrics["psnr"],
+            "vmap_images_per_s": len(files) / vmapped.metrics["seconds"], "separate_psnr": sep_psnr,
+            "batched_psnr": batched.metrics["psnr"],
             "max_psnr_difference": max(abs(r.metrics["psnr"] - batched.metrics["per_image"][p.stem]["psnr"])
                                        for r, p in zip(separate, files))}
 
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
              "| `--bank-mode vmap`: s | images/s | mean PSNR one by one | batched | max ΔPSNR |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['width']} | {r['separate_s']:.1f} | {r['separate_images_per_s']:.3f} | {r['batched_s']:.1f} "
+        lines.append(f"| {r['width']} | {r['separate_s']:.1f} | {r['separate_images_per_s']:.3f} | "
+                     f"{r['batched_s']:.1f} "
                      f"| {r['batched_images_per_s']:.3f} | {r['speedup']:.2f}× | {r['vmap_s']:.1f} "
                      f"| {r['vmap_images_per_s']:.3f} | {r['separate_psnr']:.2f} "
                      f"| {r['batched_psnr']:.2f} | {r['max_psnr_difference']:.1e} |")

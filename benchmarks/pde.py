@@ -100,7 +100,8 @@ def step_time(args, device, on_row=None) -> list[dict]:
                 default = "compiled" if task.compile_by_default(model) else "analytic"
         med = interleaved_step_times(steps, device, args.rounds, args.warmup, args.timed)
         rows.append({"task": name, "points": points, **{f"{k}_ms": v for k, v in med.items()}, "default": default,
-                     "speedup": med["autograd"] / med["analytic"], "speedup_compiled": med["autograd"] / med["compiled"]})
+                     "speedup": med["autograd"] / med["analytic"],
+                     "speedup_compiled": med["autograd"] / med["compiled"]})
         print(f"  {name}: analytic {med['analytic']:.1f} ms, compiled {med['compiled']:.1f} ms, "
               f"autograd {med['autograd']:.1f} ms", file=sys.stderr, flush=True)
         if on_row:

@@ -171,15 +171,17 @@ def markdown(args, device, curve_res, time_rows, mesh_res) -> str:
         ref = next(r for r in time_rows if r["variant"] == "reference")
         lines += [f"Step time at {args.time_batch:,} + {args.time_batch:,} points (median of {args.timed} after "
                   f"{args.warmup} warm-up), SIREN 3→256×3→1, device {device}", "",
-                  "| path | derivatives | compiled | ms/step | × reference | peak memory MB |", "|---|---|---|---|---|---|"]
+                  "| path | derivatives | compiled | ms/step | × reference | peak memory MB |",
+                  "|---|---|---|---|---|---|"]
         for r in time_rows:
             lines.append(f"| {r['variant']} | {r['backend']} | {r['compiled']} | {r['ms']:.1f} | "
                          f"{ref['ms'] / r['ms']:.2f}× | {r['peak_mb']:.0f} |")
         lines.append("")
     if mesh_res:
         lines += [f"`sirenkit mesh --resolution {mesh_res['resolution']}`: {mesh_res['seconds']:.1f} s, "
-                  f"{mesh_res['evaluations']:,.0f} network evaluations ({mesh_res['evaluations'] / mesh_res['resolution'] ** 3:.1%} "
-                  f"of the grid), {mesh_res['faces']:,.0f} faces, peak resident memory {mesh_res['peak_rss_mb']:,.0f} MB"]
+                  f"{mesh_res['evaluations']:,.0f} network evaluations "
+                  f"({mesh_res['evaluations'] / mesh_res['resolution'] ** 3:.1%} of the grid), "
+                  f"{mesh_res['faces']:,.0f} faces, peak resident memory {mesh_res['peak_rss_mb']:,.0f} MB"]
     return "\n".join(lines)
 
 

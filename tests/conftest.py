@@ -12,6 +12,14 @@ import pytest
 
 from .badinput import QUICK, TASK_QUICK, fit_quietly, write_bad_files
 
+# Under pytest-xdist (`-n auto`, the default in pyproject.toml) each worker is one process on one core: torch's
+# own threads (and those of the CLI subprocesses, through OMP_NUM_THREADS) would only fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 _TMP = tempfile.mkdtemp(prefix="sirenkit-tests-")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(_TMP, "mpl"))
 os.environ.setdefault("XDG_CACHE_HOME", os.path.join(_TMP, "cache"))

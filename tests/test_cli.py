@@ -72,7 +72,7 @@ def test_corrupt_image(tmp_path, content):
         (["--lr", "-1"], "--lr"),
         (["--steps", "ten"], "--steps"),
         (["--activation", "swish"], "--activation"),
-        (["--device", "cuda"], "CUDA"),
+        (["--device", "cuda:4096"], "CUDA"),  # refused with or without CUDA (no machine has 4097 GPUs)
         (["--size", "1"], "--size"),
     ],
 )

@@ -217,12 +217,27 @@ def test_image_range_matches_the_grid(h, w):
     assert ranges["col"] == pytest.approx([float(grid[:, 1].min()), float(grid[:, 1].max())])
 
 
-@pytest.mark.parametrize("task", ["image", "poisson-gradient", "poisson-laplacian", "poisson-blend", "audio", "video",
-                                  "sdf", "helmholtz", "wave", "fwi", "something-new"])
-def test_every_task_has_a_convention(task):
+EXPORTED = ["image", "poisson-gradient", "poisson-laplacian", "poisson-blend", "audio", "video", "sdf", "helmholtz",
+            "wave", "fwi"]
+"""The tasks whose networks are coordinate MLPs that `export` writes (meta and images runs are refused)."""
+
+
+@pytest.mark.parametrize("task", EXPORTED)
+def test_every_exported_task_states_its_inputs_and_outputs(task):
+    """Each exportable task names one input per coordinate its networks take and says what the outputs mean (the
+    generic 'see the docs' note for unknown tasks does not count)."""
+    from sirenkit.tasks import REGISTRY
+
     convention = coordinate_convention(task, {})
     json.dumps(convention)
-    assert convention.get("outputs") or convention.get("note")
+    assert "note" not in convention, convention
+    assert isinstance(convention["outputs"], str) and convention["outputs"]
+    assert len(convention["inputs"]) == REGISTRY[task].network_inputs
+
+
+def test_an_unknown_task_points_to_the_docs():
+    assert coordinate_convention("something-new", {}) == {
+        "inputs": None, "outputs": None, "note": "see the documentation of the 'something-new' task in docs/"}
 
 
 # ------------------------------------------------------------------------------------------- command line

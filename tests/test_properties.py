@@ -53,9 +53,24 @@ def test_grid_shape_range_and_row_major_order(shape, keep_aspect):
     index = np.unravel_index(flat, shape)
     expected = torch.stack([axes[k][torch.from_numpy(index[k])] for k in range(len(shape))], dim=-1)
     assert torch.equal(coords, expected)
-    values = torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
-    for i in (0, len(flat) // 2, len(flat) - 1):
-        assert values.reshape(-1)[i] == values[tuple(int(ix[i]) for ix in index)]
+
+
+@pytest.mark.parametrize("h, w", [(5, 7), (8, 3)])
+def test_image_task_pairs_each_coordinate_with_its_own_pixel(tmp_path, h, w):
+    """Through the real task: in an image whose every pixel is distinct, the target paired with each grid
+    coordinate is the pixel at that coordinate's (row, col), read back from the axes."""
+    import imageio.v3 as iio
+
+    from sirenkit.tasks.image import ImageConfig, ImageTask
+
+    pixels = (np.arange(h * w).reshape(h, w) * (255 // (h * w))).astype(np.uint8)
+    iio.imwrite(tmp_path / "ramp.png", pixels)
+    task = ImageTask(ImageConfig(path=str(tmp_path / "ramp.png"), size=0), torch.device("cpu"))
+    rows, cols = axis_coords((h, w), keep_aspect=True)
+    r = (task.coords[:, 0, None] - rows[None]).abs().argmin(1)
+    c = (task.coords[:, 1, None] - cols[None]).abs().argmin(1)
+    expected = torch.from_numpy(pixels[r.numpy(), c.numpy()]).float() / 255 * 2 - 1
+    assert torch.allclose(task.values[:, 0], expected, atol=1e-6)
 
 
 @fast(60)
@@ -77,7 +92,7 @@ def test_longest_axis_spans_exactly_and_spacing_is_shared(shape):
 @fast(40)
 @given(shape=st.lists(st.integers(2, 24), min_size=1, max_size=3))
 def test_without_aspect_every_axis_spans_minus_one_to_one(shape):
-    for n, axis in zip(shape, axis_coords(shape, keep_aspect=False)):
+    for _n, axis in zip(shape, axis_coords(shape, keep_aspect=False)):
         assert float(axis[0]) == -1.0 and float(axis[-1]) == 1.0
         assert torch.allclose(axis, -axis.flip(0), atol=1e-6)
 

@@ -706,7 +706,8 @@ def tiff_stream(path: Path, strip: bytes, width: int, height: int, compression: 
 @pytest.mark.parametrize("compression", ["zlib", "lzma", "lzma-second-stream"])
 def test_tiff_bomb_inside_its_declared_size(tmp_path, compression):
     """tifffile inflates a strip in one call: a 2×2 TIFF whose strip inflates to 64 MB (a 64 KB file) held 128 MB
-    and was accepted (a 256 KB file: 512 MB). Refused now in a moment and in little memory, also when the bomb is a second LZMA stream
+    and was accepted (a 256 KB file: 512 MB). Refused now in a moment and in little memory, also when the bomb is a
+    second LZMA stream
     after a harmless one (`lzma.decompress`, which tifffile uses, reads on)."""
     import lzma
 

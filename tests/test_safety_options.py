@@ -389,7 +389,7 @@ def test_defaults_recipes_and_smoke_settings_pass():
         for recipe in task.recipes.values():
             for section, cls in sections.items():
                 from_dict(cls, recipe.get(section, {}))
-        for section, cls in sections.items():
+        for _section, cls in sections.items():
             names = {f.name for f in dataclasses.fields(cls)}
             from_dict(cls, {k: v for k, v in task.smoke[0].items() if k in names})
 

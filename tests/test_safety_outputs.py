@@ -417,8 +417,9 @@ def test_mesh_and_eval_mesh_caps_move_with_their_variables(env, capsys, monkeypa
     monkeypatch.setenv("SIRENKIT_MAX_EVAL_SAMPLES", "100")
     code, err = call(["eval-mesh", env.d("sphere.ply"), env.d("sphere.stl"), "--samples", "100"], capsys)
     assert code == 0, err
+    over = "sample each mesh 101 times, more than the limit of 100 samples"
     check_case(Case("eval-over", "", lambda e: ["eval-mesh", e.d("sphere.ply"), e.d("sphere.stl"), "--samples",
-                                                "101"], "sample each mesh 101 times, more than the limit of 100 samples"),
+                                                "101"], over),
                env, capsys, monkeypatch)
 
 

@@ -17,7 +17,7 @@ class TrainingDiverged(UserError):
     """The loss or a parameter became NaN/inf during training."""
 
 
-def check_all(checks: "list[tuple[bool, str]]") -> None:
+def check_all(checks: list[tuple[bool, str]]) -> None:
     """Raise a UserError with the message of the first (ok, message) pair whose condition fails."""
     for ok, message in checks:
         if not ok:

@@ -25,6 +25,7 @@ from .io.atomic import finite_json, write_json
 from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
 from .io.limits import HELP as LIMIT_HELP
 from .models import ModelConfig, count_parameters, model_spec
+from .models.numerics import NumericsPlan
 from .models.precision import fast_bf16
 from .runs.files import CHECKPOINT, CONFIG, METRICS, SECTIONS
 from .runs.folder import check_out_dir, open_run
@@ -182,8 +183,48 @@ def _log(quiet: bool, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+@dataclass
+class RunPlan:
+    """Everything a fit decided before it writes anything: settings, data, network, numerics, the run folder and
+    what config.json will hold. Every refusal happens while the plan is made."""
+
+    task_cls: type[Task]
+    run: RunOptions
+    explicit: dict[str, dict[str, Any]]
+    out_dir: Path
+    recipe: str
+    device: torch.device
+    task: Task
+    model: nn.Module
+    spec: dict[str, Any]
+    description: str
+    train_cfg: TrainConfig
+    numerics: NumericsPlan
+    signal: dict[str, Any]
+    config_record: dict[str, Any]
+    job: Any = None  # the torchrun job, or None
+
+    @property
+    def writer(self) -> bool:
+        """Whether this process writes the run folder (rank 0 under torchrun)."""
+        return self.job is None or self.job.is_writer
+
+    @property
+    def quiet(self) -> bool:
+        return self.run.quiet or not self.writer
+
+
 def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
-    """Fit `task_cls` with flat `options` (CLI flag names with underscores)."""
+    """Fit `task_cls` with flat `options` (CLI flag names with underscores): plan (every check, nothing written),
+    announce (the log lines), train (into the run folder), finish (metrics and artefacts)."""
+    plan = plan_run(task_cls, options)
+    announce(plan)
+    return train_and_finish(plan)
+
+
+def plan_run(task_cls: type[Task], options: dict[str, Any]) -> RunPlan:
+    """Resolve the settings, check the run folder, load the data, build the network and plan its numerics;
+    everything that can be refused is refused here, before anything is written."""
     explicit, run_values = split_options(task_cls, options)
     run = from_dict(RunOptions, run_values, "run options")
     # The run folder is checked first: --resume reads its settings and checkpoint from there.
@@ -200,21 +241,10 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
     if job is not None:
         task.set_shard(job.rank, job.world_size)
-    torch.manual_seed(train_cfg.seed)
-    built = task.build_model(model_cfg)
-    if built is None:
-        model = model_cfg.build(task.in_features, task.out_features, task.samples).to(device)
-        spec = model_spec(model_cfg, task.in_features, task.out_features, task.samples)
-        description = _describe_model(spec)
-    else:
-        model, spec, description = built.module.to(device), built.spec, built.description
-    if getattr(task_cfg, "derivatives", None) in ("analytic", "fused", "reverse"):  # refused before anything is written
-        from .diff import require_backend
-
-        require_backend(model, task_cfg.derivatives)
+    model, spec, description = _build_network(task, model_cfg, device, train_cfg.seed)
     if recipe == "paper" and train_cfg.precision == "auto":
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
-    plan = numerics_plan(task, model, train_cfg, device)  # a precision it cannot honour is refused here
+    numerics = numerics_plan(task, model, train_cfg, device)  # a precision it cannot honour is refused here
     signal = task.signal_meta()
     inputs = input_fingerprints(task_cls, task_cfg)
     if checkpoint is not None:  # restored once into a copy: a checkpoint that does not fit is refused here
@@ -223,11 +253,6 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         Trainer(train_cfg, device, out_dir, writer=False).check_resume(model, checkpoint)
     if train_cfg.tensorboard:
         TensorBoardLogger.writer_class()  # refused before anything is written when tensorboard is missing
-    writer = job is None or job.is_writer
-    if plan.precision != "fp32" and not fast_bf16(device) and writer:
-        print(f"sirenkit: warning: --precision {plan.precision}: {device} has no fast bf16 matrix products (emulated: "
-              "likely slower than fp32)", file=sys.stderr, flush=True)
-
     config_record = {
         "sirenkit": __version__,
         "command": list(task_cls.command),
@@ -240,56 +265,99 @@ def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
         "model": to_dict(model_cfg),
         "train": to_dict(train_cfg),
     }
-    note = task_cls.recipe_notes.get(recipe, "")
-    changed = recipe_overrides(task_cls, recipe, explicit)
-    quiet = run.quiet or not writer
-    _log(quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {recipe}{f' ({note})' if note else ''}"
+    return RunPlan(task_cls, run, explicit, out_dir, recipe, device, task, model, spec, description, train_cfg,
+                   numerics, signal, config_record, job)
+
+
+def _build_network(task: Task, model_cfg: ModelConfig, device: torch.device,
+                   seed: int) -> tuple[nn.Module, dict[str, Any], str]:
+    """(network, the spec its checkpoint stores, a one-line description), initialised from `seed` (--seed); a
+    derivative backend the network cannot use is refused."""
+    torch.manual_seed(seed)
+    built = task.build_model(model_cfg)
+    if built is None:
+        model = model_cfg.build(task.in_features, task.out_features, task.samples).to(device)
+        spec = model_spec(model_cfg, task.in_features, task.out_features, task.samples)
+        description = _describe_model(spec)
+    else:
+        model, spec, description = built.module.to(device), built.spec, built.description
+    derivatives = getattr(task.config, "derivatives", None)
+    if derivatives in ("analytic", "fused", "reverse"):
+        from .diff import require_backend
+
+        require_backend(model, derivatives)
+    return model, spec, description
+
+
+def announce(plan: RunPlan) -> None:
+    """The lines a fit prints before training: recipe, data, network, output folder, numerics; and a warning for
+    bf16 asked for on hardware that emulates it."""
+    task_cls, device, quiet = plan.task_cls, plan.device, plan.quiet
+    if plan.numerics.precision != "fp32" and not fast_bf16(device) and plan.writer:
+        print(f"sirenkit: warning: --precision {plan.numerics.precision}: {device} has no fast bf16 matrix products "
+              "(emulated: likely slower than fp32)", file=sys.stderr, flush=True)
+    note = task_cls.recipe_notes.get(plan.recipe, "")
+    changed = recipe_overrides(task_cls, plan.recipe, plan.explicit)
+    _log(quiet, f"sirenkit {' '.join(task_cls.command)}: recipe {plan.recipe}{f' ({note})' if note else ''}"
                 f"{f' with {changed}' if changed else ''} on {device}")
-    _log(quiet, f"  {task.describe()}")
-    if job is not None:
-        _log(quiet, f"  torchrun: {job.world_size} processes ({job.backend}), "
-                    f"each with 1/{job.world_size} of every batch")
-    _log(quiet, f"  model: {description}, {count_parameters(model):,} parameters; output: {out_dir}")
-    for line in plan.describe(train_cfg.precision, device):
+    _log(quiet, f"  {plan.task.describe()}")
+    if plan.job is not None:
+        _log(quiet, f"  torchrun: {plan.job.world_size} processes ({plan.job.backend}), "
+                    f"each with 1/{plan.job.world_size} of every batch")
+    _log(quiet, f"  model: {plan.description}, {count_parameters(plan.model):,} parameters; output: {plan.out_dir}")
+    for line in plan.numerics.describe(plan.train_cfg.precision, device):
         _log(quiet, f"  {line}")
 
-    distributed.connect(job)
-    distributed.barrier(job)  # every rank has checked the folder and the data before rank 0 writes
-    meta = {"task": task_cls.name, "model": spec, "signal": signal, "sirenkit": __version__}
-    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not quiet)]
-    if not writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
-        trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta, writer=False)
-        result = _train(trainer, task, model, job, device, run.resume)
-        return RunResult(out_dir, {"steps": result.steps}, config_record, model)
+
+def train_and_finish(plan: RunPlan) -> RunResult:
+    """Train into the run folder (config.json first), then evaluate, export the artefacts and write
+    metrics.json last; under torchrun the other ranks train beside rank 0 and return after training."""
+    task_cls, task, model, out_dir, run = plan.task_cls, plan.task, plan.model, plan.out_dir, plan.run
+    distributed.connect(plan.job)
+    distributed.barrier(plan.job)  # every rank has checked the folder and the data before rank 0 writes
+    meta = {"task": task_cls.name, "model": plan.spec, "signal": plan.signal, "sirenkit": __version__}
+    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not plan.quiet)]
+    if not plan.writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
+        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=meta, writer=False)
+        result = _train(trainer, task, model, plan.job, plan.device, run.resume)
+        return RunResult(out_dir, {"steps": result.steps}, plan.config_record, model)
     with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
-        write_json(out_dir / CONFIG, config_record)
-        if train_cfg.tensorboard:
+        write_json(out_dir / CONFIG, plan.config_record)
+        if plan.train_cfg.tensorboard:
             folder.track("tensorboard", "events.out.tfevents.")
             callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
-        trainer = Trainer(train_cfg, device, out_dir, callbacks, checkpoint_meta=meta)
-        result = _train(trainer, task, model, job, device, run.resume)
-        model.eval()
-        metrics: dict[str, Any] = dict(task.evaluate(model, final=True))
-        metrics.update({
-            "task": task_cls.name,
-            "recipe": recipe,
-            "device": str(device),
-            "steps": result.steps,
-            "seconds": round(result.seconds, 3),
-            "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
-            "parameters": count_parameters(model),
-            "stopped_early": result.stopped_early,
-            "precision": plan.precision,
-            "tf32": plan.tf32,
-            "metric": task_cls.metric,
-        })
-        metrics["artefacts"] = task.export(model, ExportContext(out_dir, result.curve, metrics))
-        metrics = finite_json(metrics)
-        write_json(out_dir / METRICS, metrics)  # last: a folder with metrics.json holds a finished run
+        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=meta)
+        result = _train(trainer, task, model, plan.job, plan.device, run.resume)
+        metrics = _finish(plan, result)
         folder.finish("complete")
     _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
                     f"({result.steps} steps) -> {out_dir}")
-    return RunResult(out_dir, metrics, config_record, model)
+    return RunResult(out_dir, metrics, plan.config_record, model)
+
+
+def _finish(plan: RunPlan, result: Any) -> dict[str, Any]:
+    """Final evaluation, the run's numbers, the task's artefacts; metrics.json is written last (a folder with it
+    holds a finished run)."""
+    model = plan.model
+    model.eval()
+    metrics: dict[str, Any] = dict(plan.task.evaluate(model, final=True))
+    metrics.update({
+        "task": plan.task_cls.name,
+        "recipe": plan.recipe,
+        "device": str(plan.device),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "step_time_ms": round(1000.0 * result.seconds / max(1, result.steps), 3),
+        "parameters": count_parameters(model),
+        "stopped_early": result.stopped_early,
+        "precision": plan.numerics.precision,
+        "tf32": plan.numerics.tf32,
+        "metric": plan.task_cls.metric,
+    })
+    metrics["artefacts"] = plan.task.export(model, ExportContext(plan.out_dir, result.curve, metrics))
+    metrics = finite_json(metrics)
+    write_json(plan.out_dir / METRICS, metrics)
+    return metrics
 
 
 def _train(trainer: Trainer, task: Task, model: nn.Module, job, device: torch.device, resume: bool):
@@ -392,7 +460,8 @@ def _describe_model(spec: dict[str, Any]) -> str:
         return (f"wire {spec['in_features']}→{w}c×{spec['hidden_layers'] + 1}→{spec['out_features']} "
                 f"(complex Gabor, ω0 {spec['wire_omega']:g}, s0 {spec['wire_scale']:g})")
     widths = [spec["in_features"]] + [spec["hidden_features"]] * (spec["hidden_layers"] + 1) + [spec["out_features"]]
-    chain = "→".join(map(str, widths)) if len(widths) <= 8 else f"{widths[0]}→{widths[1]}×{len(widths) - 2}→{widths[-1]}"
+    short = f"{widths[0]}→{widths[1]}×{len(widths) - 2}→{widths[-1]}"
+    chain = "→".join(map(str, widths)) if len(widths) <= 8 else short
     omega = f", ω0 {spec['first_omega_0']:g}/{spec['hidden_omega_0']:g}" if spec["activation"] == "sine" else ""
     return f"{spec['activation']} {chain}{omega}"
 

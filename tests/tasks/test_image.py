@@ -19,7 +19,8 @@ FAST = {"steps": 200, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64, "
 def cameraman_runs(tmp_path_factory):
     """A short full-batch fit of the 64² cameraman for SIREN and for ReLU (same size, schedule and seed)."""
     root = tmp_path_factory.mktemp("cam")
-    return {act: sirenkit.fit("image", size=64, activation=act, out=str(root / act), **FAST) for act in ("sine", "relu")}
+    return {act: sirenkit.fit("image", size=64, activation=act, out=str(root / act), **FAST)
+            for act in ("sine", "relu")}
 
 
 def test_short_cpu_fit_reaches_psnr(cameraman_runs):

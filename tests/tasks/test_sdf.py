@@ -38,7 +38,9 @@ def sphere_points():
 
 def test_xyz_and_ply_point_clouds_load_with_unit_normals(tmp_path, sphere_points):
     points, normals = sphere_points
-    for path in (_write_xyz(tmp_path / "s.xyz", points, 3 * normals), _write_ply_points(tmp_path / "s.ply", points, normals)):
+    files = (_write_xyz(tmp_path / "s.xyz", points, 3 * normals),
+             _write_ply_points(tmp_path / "s.ply", points, normals))
+    for path in files:
         surface = load_surface(path, samples=100)
         assert surface.kind == "point cloud" and len(surface.points) == 500
         assert np.allclose(surface.points, points, atol=1e-6)

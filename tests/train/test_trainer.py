@@ -311,7 +311,7 @@ def test_kept_sines_fall_back_at_the_recompile_limit():
             model = Siren(2, 1, hidden_features=width, hidden_layers=1)
             x = torch.rand(32, 2)
 
-            def loss_terms(batch):
+            def loss_terms(batch, model=model):
                 return {"mse": model(batch).square().mean()}
 
             exact = _parameter_gradients(model, loss_terms, x)

@@ -144,7 +144,8 @@ def fused_derivatives(model: torch.nn.Module, x: Tensor, order: int = 2) -> Deri
 
     net = unwrap(model)
     if not supports_fused(net):
-        raise TypeError(f"fused derivatives need a SIREN (sine activations on raw coordinates), got {type(net).__name__}")
+        raise TypeError("fused derivatives need a SIREN (sine activations on raw coordinates), "
+                        f"got {type(net).__name__}")
     if order not in (1, 2):
         raise ValueError("order must be 1 or 2")
     assert isinstance(net, FieldMLP)

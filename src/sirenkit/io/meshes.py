@@ -167,7 +167,8 @@ def _trimesh_load(path: Path) -> Any:
 def _checked_mesh(mesh: Any, path: Path) -> Any:
     vertices = np.asarray(mesh.vertices)
     faces = np.asarray(mesh.faces)
-    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):  # trimesh's PLY reader does not check (process=False)
+    # trimesh's PLY reader does not check this (process=False)
+    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise UserError(f"mesh {path} has faces that refer to missing vertices (index out of range)")
     if not np.isfinite(vertices).all():
         raise UserError(f"mesh {path} has NaN or infinite vertex coordinates")

@@ -210,7 +210,8 @@ def photo_windows(photo: np.ndarray, size: int, rng: np.random.Generator,
 def _offline_parts(size: int) -> dict[str, Tensor]:
     """The offline default's crops per photograph (drawn in one seeded sequence, photograph by photograph)."""
     rng = np.random.default_rng(SPLIT_SEED)
-    return {name: photo_windows(_source_photo(name), size, rng) for name in DEFAULT_TRAIN_SOURCES + DEFAULT_TEST_SOURCES}
+    names = DEFAULT_TRAIN_SOURCES + DEFAULT_TEST_SOURCES
+    return {name: photo_windows(_source_photo(name), size, rng) for name in names}
 
 
 def offline_test_source(size: int, name: str) -> Tensor:

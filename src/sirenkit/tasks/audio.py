@@ -137,6 +137,15 @@ class AudioTask(Task):
     command = ("fit", "audio")
     description = "fit a network to audio (WAV/FLAC/OGG, any channels); default: a generated chord with a sweep"
     Config = AudioConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """Time in, amplitude per channel out."""
+        return {"inputs": ["t"], "range": {"t": [-1.0, 1.0]},
+                "grid": "sample k of the fitted clip of `frames` samples at `rate` Hz ↦ t = −1 + 2k/(frames − 1); "
+                        "other rates sample t at seconds·rate·2/(frames − 1) − 1",
+                "outputs": "one output per channel; amplitude = output × signal.scale (the clip's peak)"}
+
     metric = "mse"
     higher_is_better = False
     # bf16 hidden-layer matmuls under --precision auto: value-only loss, accuracy measured in benchmarks/RESULTS.md

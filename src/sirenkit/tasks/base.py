@@ -394,6 +394,12 @@ class Task(ABC):
         several independent networks at once clip each separately)."""
         nn.utils.clip_grad_norm_(params, max_norm)
 
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """What the network's inputs (names, range, grid) and outputs mean for a run fitted to `signal` (its
+        stored description), as plain JSON for the ONNX sidecar; tasks whose networks are exported say it."""
+        return {"inputs": None, "outputs": None, "note": f"see the documentation of the {cls.name!r} task in docs/"}
+
     def loss_needs(self, model: nn.Module) -> LossNeeds:
         """`needs` for this run's network and settings (tasks override it where the derivative path decides);
         `--derivatives fused` runs in fp32 only."""
@@ -440,12 +446,14 @@ class Task(ABC):
     @classmethod
     def check_network(cls, spec: Any, signal: dict[str, Any]) -> None:
         """Further checks of the stored network description against the checked signal (tasks with a network of
-        their own); raises `DamagedSignal`."""
+        their own); raises `DamagedSignal`. Nothing further by default."""
+        return None
 
     @classmethod
     def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
         """Refuse (UserError) a render whose output would pass an `OutputLimit`, before any work: the output
-        array or file size follows from the checked signal and the options."""
+        array or file size follows from the checked signal and the options. No limit by default."""
+        return None
 
     def describe(self) -> str:
         """One line saying what is being fitted (printed at start)."""

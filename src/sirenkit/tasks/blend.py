@@ -29,6 +29,7 @@ from ..io.images import Image, default_image, image_from_array, load_image, resi
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from .base import Batch, Choice, ExportContext, Number, RenderOptions, Task, require_finite
+from .conventions import image_convention
 from .image import IMAGE_SIGNAL, check_image_render, psnr_from_mse, render_shape
 from .poisson import derivative_psnr, sobel_gradient
 from .registry import register
@@ -105,12 +106,21 @@ class BlendTask(Task):
     command = ("poisson", "blend")
     description = "gradient-domain editing: mix two images' gradients or seamlessly clone a region"
     Config = BlendConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """Pixel grid in, pixel values in [0, 1] out."""
+        return image_convention(signal, "one output per channel: the edited image's pixel value in [0, 1] directly "
+                              "(clip to [0, 1]); in mix mode the result is defined up to a constant, which "
+                              "sirenkit sets so that the mean matches the mixed images' mean")
+
     metric = "psnr_gradient"
     # bf16 only in the backward pass under --precision auto (its 70 dB fit is above bf16's forward-pass ceiling):
     # the default mix run reached 70.02 dB in 103 s of training against 69.85 dB in 154 s in fp32.
     needs = LossNeeds(bf16_backward=True)
     recipes = {
-        "paper": {"task": {"size": 256}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
+        "paper": {"task": {"size": 256},
+                  "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
         "gpu": {"task": {"size": 256}, "train": {"steps": 2000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
         "cpu": {"task": {"size": 128}, "train": {"steps": 800, "lr": 1e-3, "schedule": "cosine", "eval_every": 200}},
     }
@@ -247,7 +257,8 @@ class BlendTask(Task):
         naive = np.where(self.inside[..., None], self.insert, self.base.pixels) if self.config.mode == "clone" \
             else 0.5 * (self.base.pixels + self.insert)
         image_grid(
-            [[("BASE", self.base.pixels, {"vmin": 0, "vmax": 1}), ("INSERT (placed)", self.insert, {"vmin": 0, "vmax": 1}),
+            [[("BASE", self.base.pixels, {"vmin": 0, "vmax": 1}),
+              ("INSERT (placed)", self.insert, {"vmin": 0, "vmax": 1}),
               ("naive " + ("paste" if self.config.mode == "clone" else "average"), naive, {"vmin": 0, "vmax": 1}),
               (f"SIREN {self.config.mode}", result, {"vmin": 0, "vmax": 1})]],
             ctx.out_dir / "comparison.png",

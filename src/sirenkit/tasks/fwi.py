@@ -132,6 +132,20 @@ class FwiTask(Task):
     command = ("invert", "helmholtz")
     description = "recover a velocity map from receiver measurements of Helmholtz wavefields (full-waveform inversion)"
     Config = FwiConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """(x, y) in, wavefields and squared slowness out."""
+        return {"inputs": ["x", "y"], "range": {"x": [-1.0, 1.0], "y": [-1.0, 1.0]},
+                "grid": "the square domain, including the perfectly matched layer of width signal.pml_width",
+                "outputs": "outputs 2j and 2j + 1: real and imaginary part of source j's wavefield; the last "
+                           "output y gives the squared slowness: with r = signal.slowness_scale · y, m = "
+                           "exp(lo + (hi − lo)·sigmoid(r + shift)) for signal.velocity_range [vmin, vmax] (lo = "
+                           "−2 ln vmax, hi = −2 ln vmin, shift making m = 1 at r = 0), or m = max(r, −0.999) + 1 "
+                           "where velocity_range is null; this inside |x|, |y| < signal.slowness_box and farther "
+                           "than signal.source_mute from every source in signal.sources, m = 1 elsewhere; "
+                           "velocity = 1/√m"}
+
     metric = "velocity_error"
     higher_is_better = False
     recipes = {
@@ -370,7 +384,8 @@ class FwiTask(Task):
             rows[1].append((f"network Re u{j + 1}", fields[:, 2 * j].reshape(h, w), wopts))
         image_grid(rows, ctx.out_dir / "wavefields.png", cell=2.6)
         save_npy(ctx.out_dir / "velocity.npy", velocity.astype(np.float32))
-        curve_plot(ctx.curve, "velocity error (relative to the perturbation)", ctx.out_dir / "error_curve.png", log_y=True)
+        curve_plot(ctx.curve, "velocity error (relative to the perturbation)", ctx.out_dir / "error_curve.png",
+                   log_y=True)
         return ["velocity.png", "wavefields.png", "velocity.npy", "error_curve.png"]
 
     @classmethod

@@ -5,7 +5,8 @@ collocation points plus points around the source, and minimises the L1 norm of t
 Helmholtz operator (see `sirenkit.pde.helmholtz`):
     R = A·u_xx + (∂x A)·u_x + B·u_yy + (∂y B)·u_y + C·k²·m·u − f,
 with the second derivatives per axis from the derivative engine (forward-mode streams, one per axis, or
-autograd; inside the layer the stretching differs along x and y, so the Laplacian sum is not enough). The source is a normalised Gaussian of width `source_sigma` with complex amplitude 1 + 1i. Metrics are
+autograd; inside the layer the stretching differs along x and y, so the Laplacian sum is not enough). The source
+is a normalised Gaussian of width `source_sigma` with complex amplitude 1 + 1i. Metrics are
 taken on the domain without the layer, against the analytic Hankel field (uniform medium) or a
 finite-difference solve of the same equation with the same PML and the same Gaussian source (other media).
 """
@@ -171,6 +172,15 @@ class HelmholtzTask(Task):
     command = ("solve", "helmholtz")
     description = "solve the Helmholtz equation with a PML for a point-like source; checked against a reference"
     Config = HelmholtzConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """(x, y) in, the complex wavefield out."""
+        return {"inputs": ["x", "y"], "range": {"x": [-1.0, 1.0], "y": [-1.0, 1.0]},
+                "grid": "the square domain, including the perfectly matched layer of width signal.pml_width "
+                        "at its border",
+                "outputs": "real and imaginary part of the wavefield u"}
+
     metric = "relative_mse"
     higher_is_better = False
     recipes = {
@@ -197,7 +207,8 @@ class HelmholtzTask(Task):
         config.validate()
         self.at = parse_point(config.source, "--source")
         if max(abs(self.at[0]), abs(self.at[1])) >= 1 - config.pml_width:
-            raise UserError(f"--source {config.source} lies in the PML; keep it inside |x|, |y| < {1 - config.pml_width:g}")
+            raise UserError(f"--source {config.source} lies in the PML; keep it inside |x|, |y| < "
+                            f"{1 - config.pml_width:g}")
         self.in_features, self.out_features, self.samples = 2, 2, None
         self.operator = config.operator()
         self.axis, self.reference, self.reference_kind = self._reference()

@@ -36,6 +36,7 @@ from .base import (
     require_finite,
     shown,
 )
+from .conventions import SIGNED_PIXELS, image_convention
 from .registry import register
 
 
@@ -136,6 +137,12 @@ class ImageTask(Task):
     command = ("fit", "image")
     description = "fit a network to an image (PNG/JPEG/TIFF, grey or RGB); default: the cameraman"
     Config = ImageConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """Pixel grid in, signed pixel values out (the ONNX sidecar)."""
+        return image_convention(signal, SIGNED_PIXELS)
+
     metric = "psnr"
     needs = LossNeeds(bf16=True)
 
@@ -148,9 +155,12 @@ class ImageTask(Task):
     # 40.9 dB at 2000 steps where 1e-3 reached 36.6 dB at 1500; 3e-3 and 4e-3 collapsed to a constant image
     # (benchmarks/RESULTS.md, "The gpu image recipe").
     recipes = {
-        "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
-        "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},
-        "cpu": {"task": {"size": 256, "batch_pixels": 8192}, "train": {"steps": 1000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
+        "paper": {"task": {"size": 512, "batch_pixels": 0},
+                  "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
+        "gpu": {"task": {"size": 512, "batch_pixels": 0},
+                "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},
+        "cpu": {"task": {"size": 256, "batch_pixels": 8192},
+                "train": {"steps": 1000, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
     }
     recipe_notes = {
         "paper": "the paper: 512², full batch, Adam lr 1e-4 constant, 10k steps",
@@ -186,7 +196,8 @@ class ImageTask(Task):
     def describe(self) -> str:
         h, w = self.shape
         kind = "grey" if self.out_features == 1 else "RGB"
-        native = "" if self.native_shape == self.shape else f" (resized from {self.native_shape[1]}×{self.native_shape[0]})"
+        resized = f" (resized from {self.native_shape[1]}×{self.native_shape[0]})"
+        native = "" if self.native_shape == self.shape else resized
         n, n_fit = self.config.batch_pixels, len(self.kept)
         batch = f"{n} pixels" if 0 < n < n_fit else "all pixels"  # as `batch` draws them
         text = f"image {self.image.source}: {w}×{h} {kind}{native}, {batch} per step"

@@ -131,9 +131,12 @@ class ImagesTask(Task):
         return replace(super().loss_needs(model), compile=self.device.type == "cuda")
 
     recipes = {
-        "paper": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
-        "gpu": {"task": {"size": 512, "batch_pixels": 0}, "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},
-        "cpu": {"task": {"size": 128, "batch_pixels": 4096}, "train": {"steps": 500, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
+        "paper": {"task": {"size": 512, "batch_pixels": 0},
+                  "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
+        "gpu": {"task": {"size": 512, "batch_pixels": 0},
+                "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},
+        "cpu": {"task": {"size": 128, "batch_pixels": 4096},
+                "train": {"steps": 500, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
     }
     recipe_notes = {
         "paper": "each image as the paper: 512², full batch, Adam lr 1e-4 constant, 10k steps",
@@ -289,7 +292,7 @@ class ImagesTask(Task):
         record = json.loads((ctx.out_dir / "config.json").read_text(encoding="utf-8"))
         per_image = ctx.metrics.get("per_image", {})
         written = []
-        for (shape, members), bank in zip(self.groups, banks):
+        for (_shape, members), bank in zip(self.groups, banks):
             for k, i in enumerate(members):
                 written.append(self._write_member(ctx, record, bank.member(k), i, fits[i], per_image))
         rows = [[(f"{self.names[i]}", self.images[i].pixels, {"vmin": 0, "vmax": 1}),

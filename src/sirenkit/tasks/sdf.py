@@ -146,6 +146,15 @@ class SdfTask(Task):
     command = ("fit", "sdf")
     description = "fit a signed distance function to an oriented point cloud or mesh; default: an analytic torus"
     Config = SdfConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """Normalised (x, y, z) in, signed distance out."""
+        return {"inputs": ["x", "y", "z"], "range": {"x": [-1.0, 1.0], "y": [-1.0, 1.0], "z": [-1.0, 1.0]},
+                "grid": "normalised units: x_unit = (x − signal.normalisation.center) × signal.normalisation.scale",
+                "outputs": "signed distance in normalised units (divide by signal.normalisation.scale for the "
+                           "input's units); negative inside, positive outside, the surface is the zero level set"}
+
     metric = "surface_distance"
     higher_is_better = False
     # bf16 only in the backward pass under --precision auto: on the bunny the surface distance stayed within 2 %

@@ -43,6 +43,7 @@ from .base import (
     require_finite,
     shown,
 )
+from .conventions import IMAGE_GRID, frames_axis
 from .image import psnr_from_mse
 from .registry import register
 
@@ -107,6 +108,15 @@ class VideoTask(Task):
     command = ("fit", "video")
     description = "fit a network to a video (MP4 or a folder of frames); default: a generated 48-frame clip"
     Config = VideoConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """(t, row, col) in, RGB out."""
+        return {"inputs": ["t", "row", "col"],
+                "grid": frames_axis("frame", "frames") + "; (row, col) of each frame as for images: "
+                        + IMAGE_GRID,
+                "outputs": "RGB; a value v in [−1, 1] is the colour clip((v + 1)/2, 0, 1) in [0, 1]"}
+
     metric = "psnr_mean"
     # Learning rates (bikes at 128 px, cosine decay, benchmarks/video_fit.py): 3→256×3→3 after 1000 steps reached
     # 26.5 dB at lr 1e-3, 28.3 at 3e-4, 28.5 at 5e-4; 3→512×3→3 after 600 steps 27.6 at 5e-4, 28.8 at 2.5e-4,
@@ -235,7 +245,8 @@ class VideoTask(Task):
     signal_schema = {"frames": Whole(1, MAX_SIDE), "height": Whole(1, MAX_SIDE), "width": Whole(1, MAX_SIDE),
                      "channels": Choice((3,)), "fps": Number(gt=0, le=1e6, optional=True), "source": Text(),
                      "start_frame": Whole(0, 2**63 - 1, optional=True),
-                     "native_height": Whole(1, MAX_SIDE, optional=True), "native_width": Whole(1, MAX_SIDE, optional=True)}
+                     "native_height": Whole(1, MAX_SIDE, optional=True),
+                     "native_width": Whole(1, MAX_SIDE, optional=True)}
     network_inputs = 3
     renders_frames = True
 

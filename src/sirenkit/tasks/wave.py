@@ -134,6 +134,14 @@ class WaveTask(Task):
     command = ("solve", "wave")
     description = "solve the 2-D wave equation from a Gaussian at rest; checked against finite differences"
     Config = WaveConfig
+
+    @classmethod
+    def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
+        """(τ, x, y) in, displacement out."""
+        return {"inputs": ["tau", "x", "y"], "range": {"tau": [-1.0, 1.0], "x": [-1.0, 1.0], "y": [-1.0, 1.0]},
+                "grid": "τ = 2t/T − 1 for physical time t ∈ [0, T], T = signal.t_end",
+                "outputs": "displacement u"}
+
     metric = "mse_vs_reference"
     higher_is_better = False
     recipes = {
