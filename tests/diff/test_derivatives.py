@@ -11,11 +11,7 @@ from torch import nn
 from sirenkit import ModelConfig, Siren, diff
 from sirenkit.models import ACTIVATIONS
 
-REL_TOL = 1e-10
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
+from ..tolerances import REL_TOL, rel_err
 
 
 def assert_compiled_matches_eager(net: nn.Module, loss_fn, x: torch.Tensor) -> None:

@@ -16,10 +16,7 @@ from sirenkit.diff.forward import forward_derivatives
 from sirenkit.diff.fused import fused_derivatives, streams_backward_torch, streams_forward_torch, supports_fused
 from sirenkit.models import ModelConfig, Siren
 
-
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.detach(), b.detach()
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+from ..tolerances import rel_err
 
 
 def _loss(d) -> torch.Tensor:
@@ -37,16 +34,16 @@ def test_fused_equals_autograd_in_float64(d, m, order):
     x = torch.rand(40, d, dtype=torch.float64) * 2 - 1
     ref = autograd_derivatives(net, x, order=order)
     got = fused_derivatives(net, x, order=order)
-    assert _rel(got.value, ref.value) <= 1e-10 and _rel(got.gradient, ref.gradient) <= 1e-10
+    assert rel_err(got.value, ref.value) <= 1e-10 and rel_err(got.gradient, ref.gradient) <= 1e-10
     if order == 2:
-        assert _rel(got.laplacian, ref.laplacian) <= 1e-10
+        assert rel_err(got.laplacian, ref.laplacian) <= 1e-10
     else:
         assert got.laplacian is None
     params = list(net.parameters())
     g_ref = torch.autograd.grad(_loss(ref), params)
     g_got = torch.autograd.grad(_loss(fused_derivatives(net, x, order=order)), params)
     for a, b in zip(g_got, g_ref):
-        assert _rel(a, b) <= 1e-10
+        assert rel_err(a, b) <= 1e-10
 
 
 def test_elementwise_backward_matches_autograd_of_the_forward():
@@ -55,7 +52,7 @@ def test_elementwise_backward_matches_autograd_of_the_forward():
         u = torch.randn(1 + d + int(lap), 7, 5, dtype=torch.float64, requires_grad=True)
         g = torch.randn(1 + d + int(lap), 7, 5, dtype=torch.float64)
         (expected,) = torch.autograd.grad(streams_forward_torch(u, 7.0, d, lap), u, g)
-        assert _rel(streams_backward_torch(u.detach(), g, 7.0, d, lap), expected) <= 1e-12
+        assert rel_err(streams_backward_torch(u.detach(), g, 7.0, d, lap), expected) <= 1e-12
 
 
 def test_only_sirens_are_fused():
@@ -136,7 +133,7 @@ def test_derivatives_backend_fused():
     net, x = Siren(2, 1, 16, 1).double(), torch.rand(20, 2, dtype=torch.float64)
     got, ref = diff.derivatives(net, x, backend="fused"), diff.derivatives(net, x, backend="analytic")
     for a, b in zip(got[:3], ref[:3]):
-        assert _rel(a, b) <= 1e-12
+        assert rel_err(a, b) <= 1e-12
     with pytest.raises(ValueError, match="per-axis"):
         diff.derivatives(net, x, backend="fused", per_axis=True)
 

@@ -18,6 +18,7 @@ from sirenkit.models.precision import dense, mixed_precision, outside_compiled
 from sirenkit.tasks import REGISTRY
 
 from ..conftest import run_cli
+from ..tolerances import rel_norm
 
 CPU = torch.device("cpu")
 
@@ -41,10 +42,6 @@ def _grads(model: nn.Module, fn) -> tuple[Tensor, Tensor]:
     return loss.detach(), torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
-def _rel(a: Tensor, b: Tensor) -> float:
-    return ((a - b).norm() / b.norm()).item()
-
-
 @pytest.mark.parametrize("backend", ["reverse", "analytic", "autograd"])
 def test_loss_is_exact_and_parameter_gradients_are_bf16_close(backend):
     """The forward pass is the fp32 one bit for bit; only the parameters' gradients move, by about 2⁻⁸."""
@@ -54,7 +51,7 @@ def test_loss_is_exact_and_parameter_gradients_are_bf16_close(backend):
     with mixed_precision(CPU, "bf16-backward"):
         loss16, grad16 = _grads(model, lambda: _loss(model, x, backend))
     assert torch.equal(loss16, loss32)
-    assert 1e-4 < _rel(grad16, grad32) < 2e-2, _rel(grad16, grad32)
+    assert 1e-4 < rel_norm(grad16, grad32) < 2e-2, rel_norm(grad16, grad32)
 
 
 def test_derivative_fields_are_the_fp32_ones():
@@ -78,7 +75,7 @@ def test_plain_forward_and_float64_and_no_grad():
         y16, g16 = _grads(model, lambda: model(x).square().mean())
         with torch.no_grad():
             assert torch.equal(model(x), sirenkit.Siren.forward(model, x))
-    assert torch.equal(y16, y32) and 1e-4 < _rel(g16, g32) < 2e-2
+    assert torch.equal(y16, y32) and 1e-4 < rel_norm(g16, g32) < 2e-2
     model64 = _siren(d=2).double()
     x64 = x.double()
     _, exact = _grads(model64, lambda: model64(x64).square().mean())
@@ -97,7 +94,7 @@ def test_dense_matches_linear_in_every_gradient():
     with mixed_precision(CPU, "bf16-backward"):
         low = torch.autograd.grad(dense(x, w, b), (x, w, b), gy)
     for a, e in zip(low[:2], exact[:2]):
-        assert 1e-5 < _rel(a, e) < 1e-2
+        assert 1e-5 < rel_norm(a, e) < 1e-2
     assert torch.allclose(low[2], exact[2])  # the bias gradient is a sum, kept in fp32
 
 
@@ -120,7 +117,7 @@ def test_compiled_loss_matches_eager():
                     "(the trainer then compiles the plain loss, with graph breaks)")
     _, exact = _grads(model, lambda: _loss(model, x, "reverse"))
     assert torch.allclose(compiled_loss, eager_loss, rtol=1e-5)
-    assert _rel(compiled, eager) < 5e-3 and 1e-4 < _rel(compiled, exact) < 2e-2
+    assert rel_norm(compiled, eager) < 5e-3 and 1e-4 < rel_norm(compiled, exact) < 2e-2
 
 
 @pytest.mark.parametrize("mode", ["loop", "vmap"])
@@ -130,7 +127,7 @@ def test_model_bank_trains_in_bf16_backward(mode):
     _, exact = _grads(bank, lambda: bank(x).square().mean())
     with mixed_precision(CPU, "bf16-backward"):
         _, low = _grads(bank, lambda: bank(x).square().mean())
-    assert 1e-4 < _rel(low, exact) < 2e-2
+    assert 1e-4 < rel_norm(low, exact) < 2e-2
 
 
 def choose_precision(requested: str, device: torch.device, task, model) -> str:

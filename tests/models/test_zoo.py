@@ -21,14 +21,11 @@ from sirenkit.models.grid import Grid
 from sirenkit.models.wire import Wire, complex_width
 from sirenkit.train.checkpoint import prefixed, save_checkpoint
 
+from ..tolerances import REL_TOL, rel_err
+
 NEW = ("fourier", "finer", "gauss", "wire", "grid")
 ANALYTIC = ("fourier", "finer", "gauss")
-REL_TOL = 1e-10
 SMALL = {"hidden_features": 24, "hidden_layers": 2, "ff_features": 16, "rbf_centers": 32, "grid_resolution": 6}
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
 
 
 def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -124,7 +124,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_continues(tmp_path):
     deadline = time.time() + 120
     while not (out / "config.json").is_file() and time.time() < deadline:  # training has started
         time.sleep(0.2)
-    time.sleep(3.0)
+    time.sleep(5.0)  # into the training loop, also on a loaded machine (3 s was too short under -n 2)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
