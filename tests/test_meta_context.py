@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 import sirenkit
+from sirenkit.commands.meta import meta_eval
 from sirenkit.errors import UserError
 from sirenkit.meta.data import load_image_set, offline_default, offline_default_validation
 from sirenkit.meta.encoders import ConvEncoder, rasterise
-from sirenkit.tasks.meta import meta_eval
 
 SMALL = {"size": 32, "batch_size": 16, "latent_features": 32, "encoder_hidden_features": 32,
          "hyper_hidden_features": 32, "hidden_features": 32, "hidden_layers": 1, "target_pixels": 128,

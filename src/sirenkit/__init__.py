@@ -38,14 +38,14 @@ def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto
 def mesh(run_dir, resolution: int = 512, out=None, chunk: int = 65536, device: str = "auto", level: float = 0.0,
          min_component: float = 0.0):
     """Mesh a finished sdf run (`sirenkit mesh`); returns (mesh path, MeshResult with its cost)."""
-    from .tasks.sdf import mesh_run
+    from .commands.mesh import mesh_run
 
     return mesh_run(run_dir, resolution, out, chunk, device, level, min_component)
 
 
 def eval_mesh(pred, gt, samples: int = 1_000_000, threshold: float = 0.01, seed: int = 0) -> dict:
     """Chamfer-L1/L2, normal consistency and F-score of mesh file `pred` against `gt` (`sirenkit eval-mesh`)."""
-    from .tasks.sdf import eval_mesh as _eval
+    from .commands.mesh import eval_mesh as _eval
 
     return _eval(pred, gt, samples, threshold, seed)
 
@@ -54,7 +54,7 @@ def meta_eval(run_dir, context: str = "10,100,1000,half", images: int = 0, data=
               json=None, split: str = "test") -> dict:
     """Test-split MSE of a `meta train` run per context size (`sirenkit meta eval`): {'mse_10': …, …};
     `split="validation"` for a run trained with `--eval-split validation`."""
-    from .tasks.meta import meta_eval as _eval
+    from .commands.meta import meta_eval as _eval
 
     return _eval(run_dir, context, images, data, device, json, split=split)
 
@@ -62,7 +62,7 @@ def meta_eval(run_dir, context: str = "10,100,1000,half", images: int = 0, data=
 def meta_inpaint(run_dir, image, context: str = "100", out=None, seed: int = 0, device: str = "auto"):
     """Reconstruct `image` from `context` of its pixels with a `meta train` run (`sirenkit meta inpaint`);
     returns (PNG path, MSE)."""
-    from .tasks.meta import meta_inpaint as _inpaint
+    from .commands.meta import meta_inpaint as _inpaint
 
     return _inpaint(run_dir, image, str(context), out, seed, device)
 

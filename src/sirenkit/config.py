@@ -18,6 +18,8 @@ import typing
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .errors import UserError
+from .io.limits import DEFAULT_MAX_PIXELS
+from .io.limits import HELP as LIMIT_HELP
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -25,17 +27,25 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="DataclassInstance")
 
 
+REQUIRED: Any = dataclasses.MISSING
+"""`option(REQUIRED, ...)`: a field without a default, e.g. a command's required positional argument (RUN)."""
+
+
 def option(default: Any, help: str, *, positional: bool = False, metavar: str | None = None,
-           path: bool = False, infinite: bool = False) -> Any:
+           path: bool = False, infinite: bool = False, choices: tuple[Any, ...] | None = None,
+           default_help: str | None = None) -> Any:
     """Declare a config field with its default and a one-line help text (used for `--help`).
 
-    `path=True` marks an input file or folder: a relative one read back from a config.json is relative to the
-    folder that run started in (its `cwd`), not to the current one. A float field is refused when it is not
+    `positional=True`: an argument without a flag (`RUN`, shown as `metavar`); with `REQUIRED` as its default it
+    must be given. `choices`: the values a field takes where a `Literal` type cannot list them (they are known only
+    at run time). `default_help` words the default in `--help` ("(default: the fitted size)"); "" leaves it to the
+    help text. `path=True` marks an input file or folder: a relative one read back from a config.json is relative
+    to the folder that run started in (its `cwd`), not to the current one. A float field is refused when it is not
     finite (`coerce`) unless it says `infinite=True` (none does so far); NaN is refused always.
     """
     return dataclasses.field(
         default=default, metadata={"help": help, "positional": positional, "metavar": metavar, "path": path,
-                                   "infinite": infinite}
+                                   "infinite": infinite, "choices": choices, "default_help": default_help}
     )
 
 
@@ -57,6 +67,38 @@ MAX_WEIGHT = 1e12  # a loss weight beyond this overflows float32 losses and grad
 MAX_SCALE = 1e6  # frequencies (ω0), widths σ and scales: sin/exp of more is float32 noise or overflow
 MAX_FPS = 1e6  # frames per second of a video (a stored one above it is damage, tasks/video.py)
 MAX_REFERENCE_NODES = 8001  # nodes per axis of a finite-difference reference or evaluation grid (64M nodes)
+
+
+# The arguments several commands share, declared once; each call gives a new field for one config class.
+DEFAULT_CHUNK = 65_536
+"""Points per network call where a command evaluates a whole network (`--chunk`): bounds memory."""
+
+
+def device_option() -> Any:
+    """`--device`: where a command runs (`train.device.resolve_device` reads it)."""
+    return option("auto", "auto, cpu, cuda, cuda:N or mps")
+
+
+def chunk_option() -> Any:
+    """`--chunk N` of a command that samples a network on a grid (`render`, `mesh`)."""
+    return option(DEFAULT_CHUNK, "points per network call (bounds memory)")
+
+
+def overwrite_option(what: str) -> Any:
+    """`--overwrite` of a command that writes files beside a run or anywhere: without it, an existing `what` that
+    sirenkit cannot prove it wrote is never replaced (docs/errors.md, "Run folders")."""
+    return option(False, f"replace an existing {what} that sirenkit did not write (never a file of a run's fit)")
+
+
+def json_option(what: str = "the metrics") -> Any:
+    """`--json FILE`: also write the printed result there."""
+    return option(None, f"also write {what} to FILE", metavar="FILE", default_help="")
+
+
+def max_pixels_option() -> Any:
+    """`--max-pixels N` of a command that reads images (the fits get it from `runner.RunOptions`); `cli.main`
+    sets the input limits (sirenkit.io.limits) from it around the command, which checks it (a positive integer)."""
+    return option(DEFAULT_MAX_PIXELS, LIMIT_HELP["max_pixels"], metavar="N")
 
 
 @functools.cache
@@ -158,6 +200,9 @@ def coerce(cls: type, name: str, value: Any) -> Any:
         if optional:
             return None
         raise UserError(f"{flag} needs a value (got null)")
+    field = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+    if field is not None and field.metadata.get("choices"):
+        return coerce_choice(name, value, tuple(field.metadata["choices"]))
     if typing.get_origin(tp) is Literal:
         return coerce_choice(name, value, typing.get_args(tp))
     if tp is bool:
@@ -167,7 +212,6 @@ def coerce(cls: type, name: str, value: Any) -> Any:
     if tp is int:
         return _integer(flag, value)
     if tp is float:
-        field = next((f for f in dataclasses.fields(cls) if f.name == name), None)
         return _number(flag, value, bool(field is not None and field.metadata.get("infinite")))
     if tp is str:
         if not isinstance(value, str):
@@ -258,32 +302,55 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
-    """Add one flag per field of `cls`. Defaults are suppressed so that only explicit flags are seen."""
+def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None = None, *,
+                  layered: bool = True) -> None:
+    """Add one argument per field of `cls` (a flag `--field-name`, or a positional one), with its help text and
+    default. Defaults are suppressed so that only the arguments given are seen: the dataclass holds the defaults.
+
+    `layered=True` (the fit commands): the flags override the recipe and `--config`, and `from_dict` checks them
+    later; 'none' or 'auto' give None to an optional field, a boolean is `--x/--no-x`. `layered=False` (every other
+    command): numbers are checked as they are parsed (`number_type`), text is taken as written, a boolean is a
+    switch (`--overwrite`).
+    """
     group = parser.add_argument_group(title) if title else parser
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(_resolve_type(cls, f.name))
         meta = f.metadata
-        help_text = meta.get("help", "")
-        if f.default is not dataclasses.MISSING and not meta.get("positional"):
-            if f.default is not None:
-                help_text = f"{help_text} (default: {f.default})"
-            elif "auto" not in help_text:
-                help_text = f"{help_text} (default: none)"
-        kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
+        kwargs: dict[str, Any] = {"help": _help_text(f, switch=tp is bool and not layered),
+                                  "default": argparse.SUPPRESS}
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
-        if typing.get_origin(tp) is Literal:
-            kwargs["choices"] = list(typing.get_args(tp))
+        choices = meta.get("choices") or (typing.get_args(tp) if typing.get_origin(tp) is Literal else None)
+        if choices:
+            kwargs["choices"] = list(choices)
+            if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
+                kwargs["type"] = int  # `--bits 8` is compared with the choice 8, not "8"
         elif tp is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
+            kwargs["action"] = argparse.BooleanOptionalAction if layered else "store_true"
+        elif layered:
             kwargs["type"] = _cli_parser(tp, optional)
+        elif tp in (int, float):
+            kwargs["type"] = number_type(tp)
         if meta.get("positional"):
-            kwargs["nargs"] = "?"
+            if f.default is not dataclasses.MISSING:
+                kwargs["nargs"] = "?"
             group.add_argument(f.name, **kwargs)
         else:
             group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, **kwargs)
+
+
+def _help_text(f: dataclasses.Field, switch: bool) -> str:
+    """A field's help with its default: `(default: VALUE)`, or the words of `option(default_help=...)`; none for
+    a positional argument, a required field or a switch."""
+    text = f.metadata.get("help", "")
+    worded = f.metadata.get("default_help")
+    if f.metadata.get("positional") or f.default is dataclasses.MISSING or switch:
+        return text
+    if worded is not None:
+        return f"{text} (default: {worded})" if worded else text
+    if f.default is not None:
+        return f"{text} (default: {f.default})"
+    return text if "auto" in text else f"{text} (default: none)"
 
 
 def _cli_parser(tp: Any, optional: bool):

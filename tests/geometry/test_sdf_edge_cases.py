@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import trimesh
 
+from sirenkit.commands.mesh import eval_mesh
 from sirenkit.errors import UserError
 from sirenkit.geometry import SHAPES
 from sirenkit.geometry.metrics import compare_meshes
 from sirenkit.geometry.pointcloud import estimate_normals
 from sirenkit.io.meshes import load_mesh, load_surface, save_mesh
-from sirenkit.tasks.sdf import eval_mesh
 
 
 def test_binary_ply_point_cloud_keeps_its_normals(tmp_path):

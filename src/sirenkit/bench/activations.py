@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import torch
 
-from ..config import number_type
+from ..config import add_arguments, device_option, option, overwrite_option
 from ..errors import TrainingDiverged, UserError
 from ..io.atomic import describe_os_error
 from ..runs.folder import writing_outputs
@@ -333,40 +333,38 @@ def figure(runs: list[dict[str, Any]], methods: list[str], path: Path) -> None:
     save_figure(fig, path)
 
 
-INT, FLOAT = number_type(int), number_type(float)  # 64-bit integers and finite numbers, as the fit flags
-
-
-def add_arguments(p) -> None:
+@dataclasses.dataclass(frozen=True)
+class ActivationsConfig:
     """Options of `sirenkit bench activations` (and `python benchmarks/activations.py`)."""
-    p.add_argument("--images", default=None, metavar="DIR",
-                   help="folder of images (e.g. Kodak); default: scikit-image's cameraman and astronaut (on GPUs also "
-                        "coffee, chelsea, rocket)")
-    p.add_argument("--max-images", type=INT, default=0, help="use only the first N images (default 0: all)")
-    p.add_argument("--steps", type=INT, default=300, help="training steps per method and image (default 300)")
-    p.add_argument("--seconds", type=FLOAT, default=None, help="also stop each fit after this many seconds")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default: every --activation)")
-    p.add_argument("--size", type=INT, default=None, help="longer image side (default: 128 on CPU, 512 on GPU)")
-    p.add_argument("--batch-pixels", type=INT, default=None,
-                   help="random pixels per step (default: 4096 on CPU, 0 = every pixel on GPU)")
-    p.add_argument("--hidden-features", type=INT, default=256, help="width of the SIREN that sets the budget")
-    p.add_argument("--hidden-layers", type=INT, default=3, help="hidden layers of the SIREN that sets the budget")
-    p.add_argument("--lr", type=FLOAT, default=None, help="one learning rate for all (default: per method)")
-    p.add_argument("--lr-sweep", default=None, metavar="LRS",
-                   help="comma-separated learning rates: fit each method with each and keep its best")
-    p.add_argument("--seed", type=INT, default=0, help="seed of every fit (default 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--threads", type=INT, default=None, help="torch CPU threads")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write results.json, results.md and psnr_vs_time.png into DIR")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace results files in --out that sirenkit cannot prove it wrote")
-    p.add_argument("--quiet", action="store_true", help="print only the table")
+
+    images: str | None = option(None, "folder of images (e.g. Kodak); default: scikit-image's cameraman and astronaut "
+                                      "(on GPUs also coffee, chelsea, rocket)", metavar="DIR", default_help="")
+    max_images: int = option(0, "use only the first N images (default 0: all)", default_help="")
+    steps: int = option(300, "training steps per method and image (default 300)", default_help="")
+    seconds: float | None = option(None, "also stop each fit after this many seconds", default_help="")
+    methods: str | None = option(None, "comma-separated methods", default_help="every --activation")
+    size: int | None = option(None, "longer image side", default_help="128 on CPU, 512 on GPU")
+    batch_pixels: int | None = option(None, "random pixels per step",
+                                      default_help="4096 on CPU, 0 = every pixel on GPU")
+    hidden_features: int = option(256, "width of the SIREN that sets the budget", default_help="")
+    hidden_layers: int = option(3, "hidden layers of the SIREN that sets the budget", default_help="")
+    lr: float | None = option(None, "one learning rate for all", default_help="per method")
+    lr_sweep: str | None = option(None, "comma-separated learning rates: fit each method with each and keep its best",
+                                  metavar="LRS", default_help="")
+    seed: int = option(0, "seed of every fit (default 0)", default_help="")
+    device: str = device_option()
+    threads: int | None = option(None, "torch CPU threads", default_help="")
+    out: str | None = option(None, "write results.json, results.md and psnr_vs_time.png into DIR", metavar="DIR",
+                             default_help="")
+    overwrite: bool = overwrite_option("results file in --out")
+    quiet: bool = option(False, "print only the table")
 
 
-def run_from_args(args) -> int:
-    result = run_activations(args.images, args.steps, args.seconds, args.methods, args.size, args.batch_pixels,
-                             args.hidden_features, args.hidden_layers, args.lr, args.seed, args.max_images,
-                             args.device, args.threads, args.out, args.quiet, args.lr_sweep, args.overwrite)
+def run_from_config(c: ActivationsConfig) -> int:
+    """Run the benchmark and print its table."""
+    result = run_activations(c.images, c.steps, c.seconds, c.methods, c.size, c.batch_pixels, c.hidden_features,
+                             c.hidden_layers, c.lr, c.seed, c.max_images, c.device, c.threads, c.out, c.quiet,
+                             c.lr_sweep, c.overwrite)
     print(result["markdown"])
     return 0
 
@@ -376,10 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
+    add_arguments(p, ActivationsConfig, layered=False)
     try:
-        return run_from_args(p.parse_args(argv))
+        return run_from_config(ActivationsConfig(**vars(p.parse_args(argv))))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import check_number, number_type
+from ..config import add_arguments, check_number, device_option, json_option, option, overwrite_option
 from ..io.atomic import finite_json, write_text
 
 # Sizes per mode: image/poisson side and pixels per step (0: all), SDF points (N + N), Helmholtz points.
@@ -499,42 +499,37 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python benchmarks/suite.py` entry point (the same options as `sirenkit bench suite`)."""
-    import argparse
+@dataclasses.dataclass(frozen=True)
+class SuiteConfig:
+    """Options of `sirenkit bench suite` (and `python benchmarks/suite.py`)."""
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    args = p.parse_args(argv)
-    return run_from_args(args)
-
-
-INT, FLOAT = number_type(int), number_type(float)  # 64-bit integers and finite numbers, as the fit flags
-
-
-def add_arguments(p) -> None:
-    """The suite's command-line options (shared by benchmarks/suite.py and `sirenkit bench suite`)."""
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny sizes: a smoke run (about 1.5 minutes on a 2-core CPU, mostly compiling)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write every number to FILE")
-    p.add_argument("--overwrite", action="store_true", help="replace --json FILE although sirenkit did not write it")
-    p.add_argument("--threads", type=INT, default=None, help="torch CPU threads")
-    p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of the workloads")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
-    p.add_argument("--no-target", action="store_true", help="skip the image time-to-target part")
-    p.add_argument("--graphs", action="store_true",
-                   help="CUDA: also time the default path with its compiled loss replayed as CUDA graphs")
+    device: str = device_option()
+    quick: bool = option(False, "tiny sizes: a smoke run (about 1.5 minutes on a 2-core CPU, mostly compiling)")
+    json: str | None = json_option("every number")
+    overwrite: bool = overwrite_option("--json FILE")
+    threads: int | None = option(None, "torch CPU threads", default_help="")
+    workloads: str = option(",".join(WORKLOADS), "comma-separated subset of the workloads", default_help="")
+    no_memory: bool = option(False, "skip the peak-memory measurement")
+    no_target: bool = option(False, "skip the image time-to-target part")
+    graphs: bool = option(False, "CUDA: also time the default path with its compiled loss replayed as CUDA graphs")
 
 
-def run_from_args(args) -> int:
-    """Run the suite from parsed options and print its markdown."""
-    result = run_suite(args.device, args.quick, args.json, args.threads, tuple(args.workloads.split(",")),
-                       memory=not args.no_memory, target=not args.no_target, graphs=args.graphs,
-                       overwrite=args.overwrite)
+def run_from_config(c: SuiteConfig) -> int:
+    """Run the suite and print its markdown; exit code 1 when a stated speed target is missed."""
+    result = run_suite(c.device, c.quick, c.json, c.threads, tuple(c.workloads.split(",")),
+                       memory=not c.no_memory, target=not c.no_target, graphs=c.graphs, overwrite=c.overwrite)
     print(result["markdown"])
     missed = missed_targets(result)
     if missed:
         print(f"sirenkit: bench suite: below the stated speed target: {'; '.join(missed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python benchmarks/suite.py` entry point (the same options as `sirenkit bench suite`)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p, SuiteConfig, layered=False)
+    return run_from_config(SuiteConfig(**vars(p.parse_args(argv))))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-import shlex
-import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import torch
 
 from ..errors import UserError
-from .experiments import experiments, get_experiment
+from .experiments import get_experiment
 from .protocol import (
     MIN_SEEDS,
     PROTOCOLS,
@@ -206,47 +204,4 @@ def _protocols(experiment: Experiment, names: str | None) -> list[str]:
     return [p for p in available if p in chosen]
 
 
-def add_arguments(p) -> None:
-    """Options of `sirenkit reproduce`."""
-    from ..config import number_type
-
-    p.add_argument("name", metavar="NAME", choices=list(experiments()),
-                   help="experiment: " + ", ".join(experiments()))
-    p.add_argument("--scale", default="cpu", choices=SCALES,
-                   help="smoke (seconds, what the tests run), cpu (≈ 30 min on 2 cores; evaluation only), paper "
-                        "(the paper's setting; a GPU)")
-    p.add_argument("--seeds", type=number_type(int), default=None,
-                   help=f"seeds per method and signal (default: {MIN_SEEDS}; 2 at the smoke scale)")
-    p.add_argument("--tune", action="store_true", help="run the learning-rate grid on the tuning signals and write "
-                                                       "tuning.json instead of evaluating")
-    p.add_argument("--tuned", default=None, metavar="FILE", help="learning rates from a tuning.json of --tune "
-                                                                 "(default: the committed ones)")
-    p.add_argument("--methods", default=None, help="comma-separated subset of the experiment's methods")
-    p.add_argument("--signals", default=None, help="comma-separated subset of the evaluation signals (a partial run)")
-    p.add_argument("--protocols", default=None, help="tuned, paper or both (default: both; a partial run)")
-    p.add_argument("--data", default=None, metavar="DIR",
-                   help="folder of the paper's data files (bach.wav, bikes.mp4, bunny_100k.xyz, bunny.ply, "
-                        "fwi_cylinder_5.mat); default: $SIRENKIT_DATA")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--threads", type=number_type(int), default=None, help="torch CPU threads")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="folder for results.json, results.md, figure.png (or tuning.json, tuning.md)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace result files in --out that sirenkit cannot prove it wrote")
-    p.add_argument("--quiet", action="store_true", help="print only the table")
-
-
-def run_from_args(args) -> int:
-    command = "sirenkit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] \
-        else None
-    result = reproduce(args.name, args.scale, args.seeds, args.out, args.tune, args.tuned, args.methods, args.data,
-                       args.device, args.threads, args.quiet, args.overwrite, command, args.signals,
-                       args.protocols)
-    if args.tune:
-        print(json.dumps(result["chosen"]))
-    else:
-        print(result["markdown"])
-    return 0
-
-
-__all__ = ["PROTOCOLS", "reproduce", "add_arguments", "run_from_args"]
+__all__ = ["PROTOCOLS", "SCALES", "reproduce"]

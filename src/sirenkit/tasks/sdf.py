@@ -20,24 +20,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import MAX_POINTS, MAX_SEED, MAX_WEIGHT, check_number, check_values, in_range, option
+from ..config import MAX_POINTS, MAX_WEIGHT, check_values, in_range, option
 from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError, check_all
 from ..geometry.meshing import (
     MeshResult,
-    NonFiniteField,
     drop_small_components,
     extract_mesh,
     field_from_model,
-    peak_rss_mb,
 )
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
-from ..io.files import require_output_file
-from ..io.meshes import MESH_OUT_SUFFIXES, Surface, load_mesh, load_surface, save_mesh
+from ..io.meshes import Surface, load_mesh, load_surface, save_mesh
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot
-from ..runs.folder import writing_outputs
 from .base import (
     RENDER_PIXELS,
     Batch,
@@ -54,7 +50,6 @@ from .base import (
     shown,
 )
 from .registry import register
-from .stored import checked_signal
 
 HELD_OUT = 20_000
 
@@ -345,69 +340,3 @@ def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path) -> lis
     render_mesh(vertices, mesh.faces, preview, title=f"{path.name}: {len(mesh.faces):,} triangles, "
                 f"{mesh.resolution}³ grid")
     return [path.name, preview.name]
-
-
-def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None = None, chunk: int = 65536,
-             device: str = "auto", level: float = 0.0, min_component: float = 0.0,
-             overwrite: bool = False) -> tuple[Path, MeshResult]:
-    """Mesh the zero level set of a finished SDF run (`sirenkit mesh`); returns the mesh path and its stats.
-    `min_component` > 0 drops small detached parts (`drop_small_components`). The mesh and its preview are
-    checked first (`writing_outputs`: never a file of the run's fit, nor one sirenkit did not write unless
-    `overwrite`); inside a run folder they are written under its lock."""
-    from ..runs.load import load_run
-    from ..train.device import resolve_device
-
-    resolution, chunk = check_number("--resolution", resolution, int), check_number("--chunk", chunk, int)
-    level = check_number("--level", level, float)
-    min_component = check_number("--min-component", min_component, float)
-    if resolution < 8:
-        raise UserError(f"--resolution must be ≥ 8, got {resolution}")
-    if chunk < 1:
-        raise UserError(f"--chunk must be ≥ 1, got {chunk}")
-    if not 0.0 <= min_component < 1.0:
-        raise UserError(f"--min-component must be in [0, 1), got {min_component}")
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        raise UserError(f"run {run_dir} does not exist")
-    path = Path(out) if out is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / f"mesh-{resolution}.ply"
-    if path.suffix.lower() not in MESH_OUT_SUFFIXES:
-        raise UserError(f"--out {path}: use a .ply or .obj file name")
-    require_output_file(path, "--out", "give a file name ending in .ply or .obj")
-    MESH_RESOLUTION.check(resolution, f"--resolution {shown(resolution)} would sample a grid of {shown(resolution)}³ "
-                          "nodes", "nodes per axis")
-    with writing_outputs([(path, "--out"), (preview_path(path), "--out (its preview)")], "mesh",
-                         overwrite=overwrite, reads=run_dir):
-        dev = resolve_device(device)
-        model, meta = load_run(run_dir, dev)
-        if meta.get("task") != SdfTask.name:
-            raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit mesh` needs an sdf run")
-        signal = checked_signal(meta, run_dir, SdfTask)
-        norm = Normalisation.from_dict(signal["normalisation"])
-        try:
-            mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)
-        except NonFiniteField:
-            raise UserError(f"the network of {run_dir} gives NaN or infinite values; its checkpoint was damaged or "
-                            "edited") from None
-        if mesh.empty:
-            raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
-        mesh = drop_small_components(mesh, min_component)
-        write_mesh_outputs(mesh, norm, path)
-        mesh.peak_rss_mb = peak_rss_mb()  # writing included
-        return path, mesh
-
-
-def eval_mesh(pred: str | Path, gt: str | Path, samples: int = 1_000_000, threshold: float = 0.01,
-              seed: int = 0) -> dict[str, float]:
-    """Chamfer-L1/L2, normal consistency and F-score of mesh file `pred` against mesh file `gt`."""
-    from ..geometry.metrics import compare_meshes
-
-    samples, threshold = check_number("--samples", samples, int), check_number("--threshold", threshold, float)
-    seed = check_number("--seed", seed, int, 0, MAX_SEED)
-    if samples < 1:
-        raise UserError(f"--samples must be ≥ 1, got {samples}")
-    if not 0 < threshold < float("inf"):  # also refuses NaN, which would make every F-score 0
-        raise UserError(f"--threshold must be > 0, got {threshold}")
-    EVAL_SAMPLES.check(samples, f"--samples {shown(samples)} would sample each mesh {amount(samples)} times",
-                       "samples")
-    return compare_meshes(load_mesh(pred, "predicted mesh"), load_mesh(gt, "ground-truth mesh"), samples,
-                          threshold, seed)
