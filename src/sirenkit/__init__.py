@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from . import diff  # noqa: E402
 from ._version import __version__
+from .config import DEFAULT_CHUNK
 from .errors import UserError  # noqa: E402
 from .models import FieldMLP, ModelConfig, Siren, build_model, count_parameters  # noqa: E402
 
@@ -27,7 +28,7 @@ def fit(task: str, **options):
     return run_task(get_task(task), options)
 
 
-def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto", frames=None,
+def render(run_dir, size=None, out=None, chunk: int = DEFAULT_CHUNK, device: str = "auto", frames=None,
            overwrite: bool = False):
     """Render a finished run at any resolution (`sirenkit render`); returns the written path."""
     from .rendering import render_run
@@ -35,7 +36,7 @@ def render(run_dir, size=None, out=None, chunk: int = 65536, device: str = "auto
     return render_run(run_dir, size, out, chunk, device, frames, overwrite)
 
 
-def mesh(run_dir, resolution: int = 512, out=None, chunk: int = 65536, device: str = "auto", level: float = 0.0,
+def mesh(run_dir, resolution: int = 512, out=None, chunk: int = DEFAULT_CHUNK, device: str = "auto", level: float = 0.0,
          min_component: float = 0.0):
     """Mesh a finished sdf run (`sirenkit mesh`); returns (mesh path, MeshResult with its cost)."""
     from .commands.mesh import mesh_run

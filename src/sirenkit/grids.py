@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from .config import DEFAULT_CHUNK
+
 
 def axis_coords(shape: Sequence[int], keep_aspect: bool = True) -> list[Tensor]:
     """Sample positions along each axis of a grid of `shape`.
@@ -35,7 +37,7 @@ def grid_coords(shape: Sequence[int], keep_aspect: bool = True, device: torch.de
 
 
 @torch.no_grad()
-def predict(model: nn.Module, coords: Tensor, chunk: int = 65536) -> Tensor:
+def predict(model: nn.Module, coords: Tensor, chunk: int = DEFAULT_CHUNK) -> Tensor:
     """model(coords) evaluated `chunk` points at a time, so memory stays bounded at any resolution."""
     return map_chunks(model, coords, chunk)
 

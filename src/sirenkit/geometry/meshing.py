@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import DEFAULT_CHUNK
+
 Field = Callable[[np.ndarray], np.ndarray]
 """Signed distance at points (N, 3) float32 → (N,)."""
 
@@ -55,7 +57,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def field_from_model(model: nn.Module, device: torch.device, chunk: int = 65536) -> Field:
+def field_from_model(model: nn.Module, device: torch.device, chunk: int = DEFAULT_CHUNK) -> Field:
     """Wrap a network (3 → 1) as a chunked numpy field evaluated without gradients."""
 
     @torch.no_grad()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..config import DEFAULT_CHUNK
 from ..io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS
 from ..models.numerics import LossNeeds
 
@@ -38,7 +39,7 @@ class RenderOptions:
 
     size: int | None = None
     frames: int | None = None
-    chunk: int = 65536
+    chunk: int = DEFAULT_CHUNK
     run: str = "the run"
     """The run rendered, as given (for messages)."""
 

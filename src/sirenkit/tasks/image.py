@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import MAX_POINTS, MAX_SEED, MAX_WEIGHT, check_side, check_values, in_range, option
+from ..config import DEFAULT_CHUNK, MAX_POINTS, MAX_SEED, MAX_WEIGHT, check_side, check_values, in_range, option
 from ..diff import derivatives, hessian
 from ..errors import check_all
 from ..grids import grid_coords, map_chunks, predict
@@ -51,7 +51,7 @@ class ImageConfig:
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     batch_pixels: int = option(0, "random pixels per step (0: every pixel, full batch)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
-    chunk: int = option(65536, "points per chunk when evaluating the whole image")
+    chunk: int = option(DEFAULT_CHUNK, "points per chunk when evaluating the whole image")
     keep_fraction: float = option(
         1.0, "inpainting: fit only this random fraction of the pixels; psnr is then measured on the others"
     )

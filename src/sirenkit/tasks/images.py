@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .._version import __version__
-from ..config import MAX_POINTS, check_side, check_values, in_range, option
+from ..config import DEFAULT_CHUNK, MAX_POINTS, check_side, check_values, in_range, option
 from ..diff import unwrap
 from ..errors import UserError, check_all
 from ..grids import grid_coords
@@ -51,7 +51,7 @@ class ImagesConfig:
     batch_pixels: int = option(0, "random pixels per image per step (0: every pixel, full batch)")
     grey: bool = option(False, "convert colour images to grey before fitting")
     max_images: int = option(0, "fit only the first N images in path order (0: all)")
-    chunk: int = option(65536, "points per chunk when evaluating whole images")
+    chunk: int = option(DEFAULT_CHUNK, "points per chunk when evaluating whole images")
     bank_mode: Literal["auto", "vmap", "loop"] = option(
         "auto", "how the stacked networks run: vmap (batched matmuls), loop (each network's slice in turn), "
                 "auto (loop on a CPU, where it measured faster; vmap on GPUs)")

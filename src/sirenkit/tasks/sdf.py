@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import MAX_POINTS, MAX_WEIGHT, check_values, in_range, option
+from ..config import DEFAULT_CHUNK, MAX_POINTS, MAX_WEIGHT, check_values, in_range, option
 from ..diff import GradientBackend, derivatives, gradient_backend
 from ..errors import UserError, check_all
 from ..geometry.meshing import (
@@ -89,7 +89,7 @@ class SdfConfig:
         "(detached specks; 0: keep all, as the paper's meshes; e.g. 0.01)")
     eval_samples: int = option(1_000_000, "surface samples per side for Chamfer / F-score")
     fscore_threshold: float = option(0.01, "F-score distance threshold in the ground truth's [−1, 1]³ frame")
-    chunk: int = option(65536, "points per network call when meshing and evaluating")
+    chunk: int = option(DEFAULT_CHUNK, "points per network call when meshing and evaluating")
 
     def validate(self) -> None:
         """UserError for the first setting out of range (before the surface is read)."""

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import MAX_FPS, check_side, check_values, in_range, option
+from ..config import DEFAULT_CHUNK, MAX_FPS, check_side, check_values, in_range, option
 from ..errors import check_all
 from ..grids import axis_coords, grid_coords, predict
 from ..io.atomic import write_text
@@ -62,7 +62,7 @@ class VideoConfig:
     fps: float = option(0.0, "frame rate of the clip (0: the file's own; 25 for a folder of frames)")
     sample_frac: float = option(0.0038, "fraction of all pixels of the clip sampled at random per step (paper: 0.0038)")
     eval_frames: int = option(8, "evenly spaced frames scored during training (0: all); the final score uses all")
-    chunk: int = option(65536, "points per chunk when evaluating or writing frames")
+    chunk: int = option(DEFAULT_CHUNK, "points per chunk when evaluating or writing frames")
 
     def validate(self) -> None:
         """UserError for the first setting out of range (before the clip is read)."""
