@@ -125,3 +125,20 @@ def test_cli_run_prints_recipe_and_writes_outputs(tmp_path):
     # the flags that change what the recipe sets are named (--hidden-features is not in the cpu recipe)
     assert "with --size 24, --steps 5 on cpu" in proc.stderr.splitlines()[0], proc.stderr
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_help_shows_what_each_recipe_uses_not_a_default_it_replaces(capsys):
+    """`fit image --help`: every recipe sets --steps and --lr, so the dataclass defaults (2000, 1e-4) never apply
+    and are not shown; --out names its default once."""
+    from sirenkit.cli import main
+    from sirenkit.tasks import REGISTRY
+    from sirenkit.train.trainer import TrainConfig
+
+    with pytest.raises(SystemExit):
+        main(["fit", "image", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    recipes = REGISTRY["image"].recipes
+    steps = ", ".join(f"{name} {r['train']['steps']}" for name, r in recipes.items())
+    assert f"number of optimisation steps (recipes: {steps})" in text
+    assert f"(default: {TrainConfig.steps})" not in text.split("--steps STEPS", 1)[1].split("--lr", 1)[0]
+    assert text.count("(default: runs/<task>-<date>-<time>)") == 1 and "(default: none) --recipe" not in text

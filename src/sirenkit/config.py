@@ -303,7 +303,7 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None = None, *,
-                  layered: bool = True) -> None:
+                  layered: bool = True, recipes: dict[str, dict[str, Any]] | None = None) -> None:
     """Add one argument per field of `cls` (a flag `--field-name`, or a positional one), with its help text and
     default. Defaults are suppressed so that only the arguments given are seen: the dataclass holds the defaults.
 
@@ -311,12 +311,17 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None 
     later; 'none' or 'auto' give None to an optional field, a boolean is `--x/--no-x`. `layered=False` (every other
     command): numbers are checked as they are parsed (`number_type`), text is taken as written, a boolean is a
     switch (`--overwrite`).
+
+    `recipes` ({recipe: {field: value}}, this section of each recipe of a fit command): the help of a field that
+    recipes set says what each uses, and shows the dataclass default only where some recipe leaves it.
     """
     group = parser.add_argument_group(title) if title else parser
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(_resolve_type(cls, f.name))
         meta = f.metadata
-        kwargs: dict[str, Any] = {"help": _help_text(f, switch=tp is bool and not layered),
+        set_by = {name: values[f.name] for name, values in (recipes or {}).items() if f.name in values}
+        kwargs: dict[str, Any] = {"help": _help_text(f, switch=tp is bool and not layered, recipes=set_by,
+                                                     every_recipe=bool(recipes) and len(set_by) == len(recipes or {})),
                                   "default": argparse.SUPPRESS}
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
@@ -339,18 +344,38 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None 
             group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, **kwargs)
 
 
-def _help_text(f: dataclasses.Field, switch: bool) -> str:
+def _help_text(f: dataclasses.Field, switch: bool, recipes: dict[str, Any] | None = None,
+               every_recipe: bool = False) -> str:
     """A field's help with its default: `(default: VALUE)`, or the words of `option(default_help=...)`; none for
-    a positional argument, a required field or a switch."""
+    a positional argument, a required field or a switch. Where recipes set the field, the value of each:
+    `(recipes: cpu 1000, gpu 2000, paper 10000)`, with the default only when some recipe keeps it."""
     text = f.metadata.get("help", "")
     worded = f.metadata.get("default_help")
     if f.metadata.get("positional") or f.default is dataclasses.MISSING or switch:
         return text
+    if recipes:
+        shown = ", ".join(f"{name} {_shown(value)}" for name, value in recipes.items())
+        if every_recipe:
+            return f"{text} (recipes: {shown})"
+        return f"{text} (default: {_shown(f.default)}; recipes: {shown})"
     if worded is not None:
         return f"{text} (default: {worded})" if worded else text
+    if "(default" in text:  # the help says it in its own words
+        return text
     if f.default is not None:
         return f"{text} (default: {f.default})"
     return text if "auto" in text else f"{text} (default: none)"
+
+
+def _shown(value: Any) -> str:
+    """A default as the help shows it: `1e-4` rather than `0.0001`, `none` for None, lists comma-separated."""
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _cli_parser(tp: Any, optional: bool):

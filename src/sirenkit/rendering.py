@@ -16,7 +16,8 @@ from .train.device import resolve_device
 
 
 def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | None = None,
-               chunk: int = DEFAULT_CHUNK, device: str = "auto", frames: int | None = None, overwrite: bool = False) -> Path:
+               chunk: int = DEFAULT_CHUNK, device: str = "auto", frames: int | None = None,
+               overwrite: bool = False) -> Path:
     """Sample the network of a finished run at any resolution (chunked) and write the task's artefact.
 
     Before anything is written: the options, the run's metadata (`checked_signal`: the network fits the task and

@@ -303,7 +303,8 @@ def markdown(result: dict[str, Any]) -> str:
         per = " | ".join(f"{row['per_image'].get(i, float('nan')):.2f}" for i in images)
         name = row["method"] + (f" (diverged on {row['diverged']} image(s))" if row.get("diverged") else "")
         lines.append(f"| {row['rank']} | {name} | {row['parameters']:,} | {row['lr']:g} | {row['psnr']:.2f} "
-                     f"| {row['ssim']:.3f} | {row['psnr_2x']:.2f} | {row['psnr_at_common_time']:.2f} | {row['seconds']:.1f} "
+                     f"| {row['ssim']:.3f} | {row['psnr_2x']:.2f} | {row['psnr_at_common_time']:.2f} "
+                     f"| {row['seconds']:.1f} "
                      f"| {per} |")
     return "\n".join(lines)
 

@@ -3,8 +3,8 @@
 Workloads: image fitting, Poisson from gradients and from the Laplacian, SDF, Helmholtz. For each, `reference`
 is an eager fp32 step with autograd's double backward and plain Adam at a constant lr 1e-4 (what the official
 code does), `default` is what sirenkit runs by default on this device: the task's own derivative backend, the
-loss compiled when the numerics plan (models/numerics.py) says so, bf16 hidden-layer matmuls or a bf16 backward pass where
-`--precision auto` picks them, fused Adam on CUDA. Both use the same network and batch.
+loss compiled when the numerics plan (models/numerics.py) says so, bf16 hidden-layer matmuls or a bf16 backward
+pass where `--precision auto` picks them, fused Adam on CUDA. Both use the same network and batch.
 Reported: median step time (interleaved rounds, device-synchronised), peak memory, their ratio, and for the
 image the training seconds until a PSNR target.
 """
@@ -22,7 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -477,7 +478,8 @@ def markdown(result: dict[str, Any]) -> str:
                      f"{status} | {_fmt(ref['peak_mib'], '.0f')} | {_fmt(de['peak_mib'], '.0f')} | {de['path']} |")
     if any(GRAPHS in r for r in result["rows"]):
         lines += ["", "CUDA graphs (the default path, its compiled loss replayed as graphs: `--cuda-graphs`)", "",
-                  "| workload | default ms | graphs ms | reference ÷ graphs | graphs peak MiB |", "|---|---|---|---|---|"]
+                  "| workload | default ms | graphs ms | reference ÷ graphs | graphs peak MiB |",
+                  "|---|---|---|---|---|"]
         lines += [f"| {r['workload']} | {r['default']['ms']:.2f} | {r[GRAPHS]['ms']:.2f} | "
                   f"{r['ratio_graphs']:.2f}× | {_fmt(r[GRAPHS]['peak_mib'], '.0f')} |"
                   for r in result["rows"] if GRAPHS in r]

@@ -23,14 +23,18 @@ class FitCommand(Command):
     `ModelConfig`, `TrainConfig` and `RunOptions`. They override the recipe and `--config`, so `run` gets only the
     flags given, as the flat options `runner.run_task` resolves."""
 
-    sections: tuple[tuple[str, type], ...] = ()
+    sections: tuple[tuple[str, str, type], ...] = ()
+    """(title, config section in recipes and config.json, config class) of each group of flags."""
+    recipes: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    """The task's recipes, {recipe: {section: {field: value}}}: `--help` shows the value each recipe uses."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        for title, cls in self.sections:
-            add_arguments(parser, cls, title)
+        for title, section, cls in self.sections:
+            values = {name: recipe.get(section, {}) for name, recipe in self.recipes.items()}
+            add_arguments(parser, cls, title, recipes=values)
 
     def config(self, args: argparse.Namespace) -> dict[str, Any]:
-        names = {f.name for _, cls in self.sections for f in dataclasses.fields(cls)}
+        names = {f.name for _, _, cls in self.sections for f in dataclasses.fields(cls)}
         return {name: value for name, value in vars(args).items() if name in names}
 
 
@@ -40,13 +44,14 @@ def fit_command(task_cls: type[Task]) -> FitCommand:
         words=task_cls.command, help=task_cls.description, description=task_cls.description,
         Config=task_cls.Config, run=functools.partial(_fit, task_cls), epilog=recipe_epilog(task_cls),
         memory_flags=task_cls.memory_flags(),
-        sections=((f"{task_cls.command[1]} options", task_cls.Config), ("model options", ModelConfig),
-                  ("training options", TrainConfig), ("run options", RunOptions)),
+        sections=((f"{task_cls.command[1]} options", "task", task_cls.Config), ("model options", "model", ModelConfig),
+                  ("training options", "train", TrainConfig), ("run options", "run", RunOptions)),
+        recipes=dict(task_cls.recipes),
     )
 
 
 def recipe_epilog(task_cls: type[Task]) -> str:
-    lines = ["recipes (applied before the config file and explicit flags; the defaults shown above are before them):"]
+    lines = ["recipes (applied before the config file and explicit flags; `recipes:` above names what each sets):"]
     for name, note in task_cls.recipe_notes.items():
         lines.append(f"  {name:6s} {note}")
     lines.append("  auto   gpu on CUDA/MPS, cpu otherwise")
