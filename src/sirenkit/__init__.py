@@ -5,7 +5,8 @@ every baseline), `diff` (value, gradient and Laplacian by autograd or closed-for
 (the Python twin of `sirenkit fit TASK`; `fit("meta", …)` is `sirenkit meta train`), `render`, `mesh`, `eval_mesh`,
 `meta_eval`, `meta_inpaint`, `bench_suite`, `bench_activations`, `load_run` (use a finished run's network),
 `export_onnx` (a run's network as an ONNX file with a JSON sidecar, `sirenkit export`) and `compress`
-(COIN-style quantised image runs, `sirenkit compress`; `sirenkit.compression.load_compressed(path)` gives the dequantised network back).
+(COIN-style quantised image runs, `sirenkit compress`; `sirenkit.compression.load_compressed(path)` gives the
+dequantised network back).
 """
 
 from __future__ import annotations
