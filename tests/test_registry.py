@@ -19,8 +19,8 @@ and is tested on its own (tests/diff, tests/train); the others run eagerly here.
 def test_task_smoke(name, tmp_path):
     task_cls = REGISTRY[name]
     options, threshold = task_cls.smoke
-    compile_mode = "auto" if name == COMPILED_SMOKE else "off"
-    result = sirenkit.fit(name, out=str(tmp_path / "run"), device="cpu", quiet=True, compile=compile_mode, **options)
+    options = {**options, "compile": "auto" if name == COMPILED_SMOKE else options.get("compile", "off")}
+    result = sirenkit.fit(name, out=str(tmp_path / "run"), device="cpu", quiet=True, **options)
     value = result.metrics[task_cls.metric]
     if task_cls.higher_is_better:
         assert value >= threshold, f"{name}: {task_cls.metric} {value} below {threshold}"

@@ -457,6 +457,29 @@ def test_sigterm_writes_a_checkpoint_like_ctrl_c(tmp_path):
                  "--steps", str(json.loads((out / "checkpoint.json").read_text())["step"] + 2)]) == 0
 
 
+def test_a_signal_between_creating_and_guarding_a_temporary_leaves_none(tmp_path, monkeypatch, capsys):
+    """Ctrl-C that lands right after a checkpoint's temporary file is created, before the code that removes it on
+    an error runs: the interrupted run still leaves no temporary file in its folder (the run folder sweeps this
+    process's own when it is left on an error or a signal)."""
+    real = atomic.tempfile.mkstemp
+    landed = []
+
+    def mkstemp(*args, **kwargs):
+        made = real(*args, **kwargs)
+        if "checkpoint" in kwargs.get("prefix", "") and not landed:
+            landed.append(made[1])
+            raise KeyboardInterrupt
+        return made
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    out = tmp_path / "run"
+    code = main([*QUICK_IMAGE, "--out", str(out), "--steps", "4", "--checkpoint-every", "2"])
+    capsys.readouterr()
+    assert landed and code == 130
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert json.loads((out / MARKER).read_text())["state"] == "interrupted"
+
+
 def test_temporaries_left_by_a_killed_process_are_removed_at_the_next_start(tmp_path):
     run = tmp_path / "run"
     assert _fit(run) == 0

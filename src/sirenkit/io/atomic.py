@@ -128,10 +128,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | Path) -> list[str]:
+def remove_stale(folder: str | Path, own: bool = False) -> list[str]:
     """Remove the temporary files in `folder` that a killed sirenkit process on this host left behind.
 
     Only names of the form `atomic_path` makes, whose process no longer runs, are touched; returns their names.
+    `own`: also this process's, for a command leaving on an error or a signal (a signal that lands between
+    creating a temporary file and the `try` that removes it would otherwise leave it behind).
     """
     removed: list[str] = []
     try:
@@ -140,7 +142,10 @@ def remove_stale(folder: str | Path) -> list[str]:
         return removed
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
-        if not match or match["host"] != _HOST or int(match["pid"]) == os.getpid() or _alive(int(match["pid"])):
+        if not match or match["host"] != _HOST:
+            continue
+        pid = int(match["pid"])
+        if not (own and pid == os.getpid()) and (pid == os.getpid() or _alive(pid)):
             continue
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):

@@ -109,6 +109,8 @@ class RunFolder:
                 error = getattr(exc, "how", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
                 self.finish("interrupted" if interrupted else "failed", error=error)
         finally:
+            if exc is not None:  # a signal may land between a temporary file's creation and its clean-up
+                atomic.remove_stale(self.path, own=True)
             self.lock.release()
 
     def own(self, relative: str) -> None:
