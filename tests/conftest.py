@@ -35,12 +35,34 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m sirenkit ARGS` in a subprocess, as a user would."""
-    env = dict(os.environ)
-    return subprocess.run(
-        [sys.executable, "-m", "sirenkit", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
-    )
+def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None,
+            process: bool = False) -> subprocess.CompletedProcess:
+    """`sirenkit ARGS` as a user would run it: its exit code, stdout and stderr. In this process by default
+    (`cli.main`: a `python -m sirenkit` costs about 2 s of CPU in imports alone, and the suite has a budget);
+    with `process=True` in a fresh `python -m sirenkit`, where the test is about the process itself (signals, its
+    console entry, a state no other test may have touched)."""
+    if process:
+        env = dict(os.environ)
+        return subprocess.run([sys.executable, "-m", "sirenkit", *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=cwd, env=env)
+    import contextlib
+    import io
+
+    from sirenkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, --version, a usage error
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["sirenkit", *args], code, out.getvalue(), err.getvalue())
 
 
 # ------------------------------------------------------------------------------------ bad-input fixtures
