@@ -330,7 +330,7 @@ def _meta() -> Experiment:
         scales={
             "smoke": Scale({"size": 32, "batch_size": 8, "latent_features": 16, "encoder_hidden_features": 16,
                             "hyper_hidden_features": 16, "cnn_width": 8, "cnn_blocks": 1, "hidden_features": 16,
-                            "hidden_layers": 1, "target_pixels": 64, "eval_images": 32, "steps": 40,
+                            "hidden_layers": 1, "target_pixels": 64, "eval_images": 16, "steps": 40,
                             "schedule": "cosine", "eval_every": 40}, (3e-4, 1e-3, 3e-3, 1e-2), seeds=2),
             "cpu": Scale({"steps": 1500, "eval_every": 1500, "eval_images": 500}, (2e-4, 5e-4, 1e-3, 2e-3),
                          note="the cpu recipe (64-wide SIREN, 32² crops, batch 32), 1,500 steps, 500 test crops"),
