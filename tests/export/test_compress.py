@@ -28,7 +28,7 @@ from sirenkit.grids import grid_coords, predict
 from sirenkit.models import ACTIVATIONS, ModelConfig, model_spec
 from sirenkit.train.checkpoint import save_checkpoint
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 FP16_UNIT_ROUNDOFF = 2.0**-11  # float16 keeps 11 significant bits: relative error ≤ 2^-11 for normal values
 FP16_SMALLEST_NORMAL = 2.0**-14

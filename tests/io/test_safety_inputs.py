@@ -41,8 +41,8 @@ from sirenkit.io.limits import (
 )
 from sirenkit.io.video import load_video
 
-from . import badinput
-from .badinput import QUICK, TASK_QUICK, Case, Env, check_case, fit
+from .. import badinput
+from ..badinput import QUICK, TASK_QUICK, Case, Env, check_case, fit
 
 SECONDS = 2.0  # a bomb is refused within this, making and snapshotting it included
 

@@ -23,7 +23,7 @@ from sirenkit.grids import grid_coords
 from sirenkit.models import ACTIVATIONS, ModelConfig, model_spec
 from sirenkit.train.checkpoint import save_checkpoint
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 TOLERANCE = 1e-5
 
