@@ -31,7 +31,7 @@ from .runs.files import CHECKPOINT, CONFIG, METRICS, SECTIONS
 from .runs.folder import check_out_dir, open_run
 from .runs.load import read_config_file
 from .tasks import Task
-from .tasks.base import ExportContext
+from .tasks.base import ArtefactContext
 from .train import distributed
 from .train.callbacks import Callback, ProgressBar, TensorBoardLogger
 from .train.checkpoint import load_checkpoint
@@ -354,7 +354,7 @@ def _finish(plan: RunPlan, result: Any) -> dict[str, Any]:
         "tf32": plan.numerics.tf32,
         "metric": plan.task_cls.metric,
     })
-    metrics["artefacts"] = plan.task.export(model, ExportContext(plan.out_dir, result.curve, metrics))
+    metrics["artefacts"] = plan.task.write_artefacts(model, ArtefactContext(plan.out_dir, result.curve, metrics))
     metrics = finite_json(metrics)
     write_json(plan.out_dir / METRICS, metrics)
     return metrics

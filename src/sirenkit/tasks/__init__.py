@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Batch, ExportContext, Task
+from .base import ArtefactContext, Batch, Task
 from .registry import REGISTRY, get_task, register
 
 # One import line per task module: importing registers it (a new task adds its line here).
@@ -21,4 +21,4 @@ from . import video  # noqa: F401
 from . import wave  # noqa: F401
 # isort: on
 
-__all__ = ["REGISTRY", "Batch", "ExportContext", "Task", "get_task", "register"]
+__all__ = ["REGISTRY", "Batch", "ArtefactContext", "Task", "get_task", "register"]

@@ -32,8 +32,8 @@ from ..plots import curve_plot, new_figure, save_figure
 from .base import (
     MAX_SIDE,
     RENDER_SAMPLES,
+    ArtefactContext,
     Batch,
-    ExportContext,
     Number,
     RenderOptions,
     Task,
@@ -270,7 +270,7 @@ class AudioTask(Task):
                              "samples" if channels == 1 else "values (samples × channels)")
 
     # ------------------------------------------------------------------ export
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         out = ctx.out_dir
         fit = self.reconstruct(model).cpu().numpy()
         truth = self.values.cpu().numpy()

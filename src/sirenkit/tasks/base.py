@@ -1,6 +1,6 @@
-"""What a task is: data + loss terms + evaluation + export, behind one small interface.
+"""What a task is: data + loss terms + evaluation + artefacts, behind one small interface.
 
-The trainer only ever calls `batch`, `loss_terms` and `evaluate`; the runner calls `export` at the end and
+The trainer only ever calls `batch`, `loss_terms` and `evaluate`; the runner calls `write_artefacts` at the end and
 `render` on a stored run. A task module defines one `Task` subclass and registers it with `@register`.
 """
 
@@ -311,8 +311,8 @@ class BuiltModel:
 
 
 @dataclass
-class ExportContext:
-    """What `Task.export` gets besides the model: the run folder and the training curve."""
+class ArtefactContext:
+    """What `Task.write_artefacts` gets besides the model: the run folder and the training curve."""
 
     out_dir: Path
     curve: list[dict[str, Any]]
@@ -460,7 +460,7 @@ class Task(ABC):
         """One line saying what is being fitted (printed at start)."""
         return self.name
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         """Write human artefacts into the run folder; returns the file names written."""
         return []
 

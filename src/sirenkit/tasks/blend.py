@@ -28,7 +28,7 @@ from ..grids import grid_coords, predict
 from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
-from .base import Batch, Choice, ExportContext, Number, RenderOptions, Task, require_finite
+from .base import ArtefactContext, Batch, Choice, Number, RenderOptions, Task, require_finite
 from .conventions import image_convention
 from .image import IMAGE_SIGNAL, check_image_render, psnr_from_mse, render_shape
 from .poisson import derivative_psnr, sobel_gradient
@@ -251,7 +251,7 @@ class BlendTask(Task):
     def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
         check_image_render(signal, options)
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         result = self.blended(model)
         save_image(ctx.out_dir / "blend.png", result, self.base.bit_depth)
         naive = np.where(self.inside[..., None], self.insert, self.base.pixels) if self.config.mode == "clone" \

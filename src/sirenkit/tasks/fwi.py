@@ -40,7 +40,7 @@ from ..pde.fwi import (
 from ..pde.helmholtz import sample_field
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
-from .base import Batch, DamagedSignal, ExportContext, ListOf, Nullable, Number, Task, Vector
+from .base import ArtefactContext, Batch, DamagedSignal, ListOf, Nullable, Number, Task, Vector
 from .helmholtz import MIN_SIGMA, PmlProblemConfig, disc_points
 from .registry import register
 
@@ -361,7 +361,7 @@ class FwiTask(Task):
         n = len(signal["sources"])
         return 2 * n + 1, f"{n} sources (a complex wavefield each, and the slowness: {2 * n + 1} values a point)"
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         h, w = self.eval_shape
         fields, velocity = (t.cpu().numpy() for t in self._grid(model))
         ref = self.ref_fields.cpu().numpy()

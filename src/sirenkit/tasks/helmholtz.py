@@ -39,7 +39,7 @@ from ..models.numerics import LossNeeds
 from ..pde.helmholtz import analytic_field, solve_fd
 from ..pde.pml import PmlOperator
 from ..plots import curve_plot, image_grid, robust_limits
-from .base import Batch, Choice, ExportContext, Number, Task, Vector
+from .base import ArtefactContext, Batch, Choice, Number, Task, Vector
 from .registry import register
 
 AMPLITUDE = 1 + 1j
@@ -297,7 +297,7 @@ class HelmholtzTask(Task):
     def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
         return 2, "a complex wavefield (2 values a point)"
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         h, w = self.eval_shape
         pred = self.field(model).cpu().numpy().reshape(h, w, 2)
         truth = self.eval_truth.cpu().numpy().reshape(h, w, 2)

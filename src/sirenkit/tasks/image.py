@@ -25,9 +25,9 @@ from ..plots import curve_plot, image_grid, robust_limits
 from .base import (
     MAX_SIDE,
     RENDER_PIXELS,
+    ArtefactContext,
     Batch,
     Choice,
-    ExportContext,
     RenderOptions,
     Task,
     Text,
@@ -267,7 +267,7 @@ class ImageTask(Task):
         check_image_render(signal, options)
 
     # ------------------------------------------------------------------ export
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         out = ctx.out_dir
         fit = self.reconstruct(model).cpu().numpy()
         truth = self.image.pixels

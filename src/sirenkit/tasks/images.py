@@ -32,7 +32,7 @@ from ..models.bank import ImageBanks, ModelBank
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from ..train.checkpoint import CHECKPOINT, prefixed, save_checkpoint
-from .base import Batch, BuiltModel, DamagedSignal, ExportContext, ListOf, Record, RenderOptions, Task, Text
+from .base import ArtefactContext, Batch, BuiltModel, DamagedSignal, ListOf, Record, RenderOptions, Task, Text
 from .image import psnr_from_mse, ssim
 from .registry import register
 
@@ -285,7 +285,7 @@ class ImagesTask(Task):
             raise DamagedSignal(f"{len(signal['images'])} images, but the network is not a bank of as many networks")
 
     # ------------------------------------------------------------------ export
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         """A complete `fit image` run folder per image (images/NAME), an overview figure and the mean PSNR curve."""
         fits = self.reconstructions(model)
         banks = _banks(model)
@@ -302,7 +302,7 @@ class ImagesTask(Task):
         curve_plot(ctx.curve, "mean PSNR (dB)", ctx.out_dir / "psnr_curve.png")
         return ["overview.png", "psnr_curve.png", *written]
 
-    def _write_member(self, ctx: ExportContext, record: dict[str, Any], net: nn.Module, index: int,
+    def _write_member(self, ctx: ArtefactContext, record: dict[str, Any], net: nn.Module, index: int,
                       fit: np.ndarray, per_image: dict[str, Any]) -> str:
         """images/NAME/: config.json a `fit image` run would have, checkpoint, metrics, reconstruction."""
         image, name = self.images[index], self.names[index]

@@ -49,11 +49,11 @@ from ..meta.types import MetaOutput
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from .base import (
+    ArtefactContext,
     Batch,
     BuiltModel,
     Choice,
     DamagedSignal,
-    ExportContext,
     Nullable,
     Number,
     Task,
@@ -383,7 +383,7 @@ class MetaTask(Task):
             if key in signal and spec.get(key) != signal[key]:
                 raise DamagedSignal(f"{key} {signal[key]}, but the network was built for {key} {spec.get(key)!r}")
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         test = self.eval_set
         rows = np.linspace(0, len(test) - 1, min(4, len(test))).round().astype(int).tolist()
         reconstruction_grid(unwrap(model), test[rows], self.eval_contexts, self.config.eval_seed, self.device,

@@ -32,7 +32,7 @@ from ..io.atomic import save_npy
 from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid, robust_limits
-from .base import Batch, Choice, ExportContext, RenderOptions, Task
+from .base import ArtefactContext, Batch, Choice, RenderOptions, Task
 from .conventions import SIGNED_PIXELS, image_convention
 from .image import psnr_from_mse
 from .registry import register
@@ -296,7 +296,7 @@ class _PoissonTask(Task):
 
         check_image_render(signal, options)
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         h, w = self.shape
         rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1).reshape(h, w, -1).cpu().numpy()
         truth = self.image.pixels

@@ -36,8 +36,8 @@ from ..models.numerics import LossNeeds
 from ..plots import curve_plot
 from .base import (
     RENDER_PIXELS,
+    ArtefactContext,
     Batch,
-    ExportContext,
     Nullable,
     Number,
     OutputLimit,
@@ -295,7 +295,7 @@ class SdfTask(Task):
         RENDER_PIXELS.check(3 * size * size, f"--size {shown(size)} would plot three planes of {shown(size)}×"
                             f"{shown(size)} = {amount(3 * size * size)} points", "points")
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         from ..geometry.preview import slice_plot
 
         field = field_from_model(model, self.device, self.config.chunk)

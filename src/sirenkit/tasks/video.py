@@ -31,9 +31,9 @@ from .base import (
     RENDER_FRAMES,
     RENDER_PIXELS,
     RENDER_VIDEO_PIXELS,
+    ArtefactContext,
     Batch,
     Choice,
-    ExportContext,
     Number,
     RenderOptions,
     Task,
@@ -272,7 +272,7 @@ class VideoTask(Task):
                                   f"{amount(count * h * w)} pixels", "pixels")
 
     # ------------------------------------------------------------------ export
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         out = ctx.out_dir
         frames, psnr = self._final_results(model)
         write_video(out / "reconstruction.mp4", frames, self.video.fps)

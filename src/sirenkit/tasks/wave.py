@@ -31,7 +31,7 @@ from ..io.atomic import save_npy
 from ..models.numerics import LossNeeds
 from ..pde.wave import solve_wave
 from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
-from .base import Batch, ExportContext, Number, Task
+from .base import ArtefactContext, Batch, Number, Task
 from .helmholtz import MAX_AUTO_REFERENCE_NODES
 from .registry import register
 
@@ -301,7 +301,7 @@ class WaveTask(Task):
     def network_outputs(cls, signal: dict[str, Any]) -> tuple[int, str] | None:
         return 1, "a displacement (1 value a point)"
 
-    def export(self, model: nn.Module, ctx: ExportContext) -> list[str]:
+    def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
         g = self.config.eval_size
         pred = self.field(model, self.eval_coords).cpu().numpy().reshape(-1, g, g)
         self._frame_strip(pred, ctx)
@@ -312,7 +312,7 @@ class WaveTask(Task):
                    log_y=True)
         return ["wave.mp4", "wave_frames.png", "error_over_time.png", "error_curve.png", "wave_network.npy"]
 
-    def _frame_strip(self, pred: np.ndarray, ctx: ExportContext, columns: int = 5) -> None:
+    def _frame_strip(self, pred: np.ndarray, ctx: ArtefactContext, columns: int = 5) -> None:
         picks = np.unique(np.linspace(0, len(self.eval_t) - 1, min(columns, len(self.eval_t))).round().astype(int))
         lim = robust_limits(self.reference, pred, symmetric=True)
         err = np.abs(pred - self.reference)
@@ -325,7 +325,7 @@ class WaveTask(Task):
         rows[2][-1][2]["colorbar"] = True
         image_grid(rows, ctx.out_dir / "wave_frames.png", cell=2.6)
 
-    def _error_plot(self, ctx: ExportContext) -> None:
+    def _error_plot(self, ctx: ArtefactContext) -> None:
         series = ctx.metrics.get("mse_over_time") or []
         fig = new_figure(5.5, 3.6)
         ax = fig.add_subplot()
