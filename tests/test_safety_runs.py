@@ -537,7 +537,7 @@ def test_a_resumed_run_that_fails_does_not_keep_its_old_metrics(tmp_path, capsys
     def broken_export(self, model, ctx):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(ctx.out_dir / "reconstruction.png"))
 
-    monkeypatch.setattr(ImageTask, "export", broken_export)
+    monkeypatch.setattr(ImageTask, "write_artefacts", broken_export)
     code, err = call([*QUICK_IMAGE, "--out", str(run), "--resume", "--steps", "4"], capsys)
     assert code == 2 and "No space left on device" in one_line_error(err)
     assert not (run / "metrics.json").exists()
