@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -14,7 +15,7 @@ from sirenkit.train.trainer import TrainConfig
 
 from .conftest import run_cli
 
-TINY = ["--size", "24", "--steps", "5", "--hidden-features", "16", "--device", "cpu", "--quiet"]
+TINY = ["--size", "24", "--steps", "5", "--hidden-features", "16", "--device", "cpu", "--quiet", "--no-figures"]
 
 
 def test_top_level_help(capsys):
@@ -142,3 +143,17 @@ def test_help_shows_what_each_recipe_uses_not_a_default_it_replaces(capsys):
     assert f"number of optimisation steps (recipes: {steps})" in text
     assert f"(default: {TrainConfig.steps})" not in text.split("--steps STEPS", 1)[1].split("--lr", 1)[0]
     assert text.count("(default: runs/<task>-<date>-<time>)") == 1 and "(default: none) --recipe" not in text
+
+
+def test_no_figures_skips_the_plots_and_lists_only_what_it_wrote(tmp_path):
+    """--no-figures: the reconstruction and the numbers are written, the PNG plots are not, and metrics.json lists
+    only files that exist; without it the plots are there."""
+    plain, bare = tmp_path / "plain", tmp_path / "bare"
+    options = ["fit", "image", "--size", "16", "--steps", "2", "--hidden-features", "8", "--device", "cpu", "--quiet"]
+    assert run_cli(*options, "--out", str(plain)).returncode == 0
+    assert run_cli(*options, "--no-figures", "--out", str(bare)).returncode == 0
+    plots = {"comparison.png", "derivatives.png", "psnr_curve.png"}
+    assert plots <= {p.name for p in plain.iterdir()}
+    assert not plots & {p.name for p in bare.iterdir()}
+    listed = json.loads((bare / "metrics.json").read_text())["artefacts"]
+    assert listed == ["reconstruction.png"] and (bare / "reconstruction.png").is_file()

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .io.atomic import atomic_path
+
+_DRAWING = contextvars.ContextVar("sirenkit_drawing", default=True)
+"""False inside `no_figures()`: `save_figure` writes nothing (`--no-figures`)."""
+
+
+@contextlib.contextmanager
+def no_figures(active: bool = True) -> Iterator[None]:
+    """Inside (when `active`), figures are not rendered or written: a run with `--no-figures` keeps its numbers,
+    reconstructions and meshes but skips the PNG plots, about half a second each on a CPU."""
+    token = _DRAWING.set(not active and _DRAWING.get())
+    try:
+        yield
+    finally:
+        _DRAWING.reset(token)
 
 
 def new_figure(width: float, height: float):
@@ -18,7 +34,9 @@ def new_figure(width: float, height: float):
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110) -> None:
-    """Save a figure atomically as PNG."""
+    """Save a figure atomically as PNG (nothing inside `no_figures()`)."""
+    if not _DRAWING.get():
+        return
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
 

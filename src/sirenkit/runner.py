@@ -27,6 +27,7 @@ from .io.limits import HELP as LIMIT_HELP
 from .models import ModelConfig, count_parameters, model_spec
 from .models.numerics import NumericsPlan
 from .models.precision import fast_bf16
+from .plots import no_figures
 from .runs.files import CHECKPOINT, CONFIG, METRICS, SECTIONS
 from .runs.folder import check_out_dir, open_run
 from .runs.load import read_config_file
@@ -53,6 +54,8 @@ class RunOptions:
     overwrite: bool = option(False, "replace the run in --out: only the files sirenkit wrote there (its run.json "
                                     "lists them) are removed")
     quiet: bool = option(False, "print nothing but errors")
+    figures: bool = option(True, "draw the run's PNG plots (comparison, curves, derivative maps, previews); "
+                                 "--no-figures keeps the numbers, reconstructions and meshes and skips the plots")
     # input size limits (sirenkit.io.limits), checked from a file's header before it is decoded
     max_pixels: int = option(DEFAULT_MAX_PIXELS, LIMIT_HELP["max_pixels"], metavar="N")
     max_samples: int = option(DEFAULT_MAX_SAMPLES, LIMIT_HELP["max_samples"], metavar="N")
@@ -354,7 +357,9 @@ def _finish(plan: RunPlan, result: Any) -> dict[str, Any]:
         "tf32": plan.numerics.tf32,
         "metric": plan.task_cls.metric,
     })
-    metrics["artefacts"] = plan.task.write_artefacts(model, ArtefactContext(plan.out_dir, result.curve, metrics))
+    with no_figures(not plan.run.figures):
+        written = plan.task.write_artefacts(model, ArtefactContext(plan.out_dir, result.curve, metrics))
+    metrics["artefacts"] = [name for name in written if (plan.out_dir / name).exists()]  # --no-figures: no plots
     metrics = finite_json(metrics)
     write_json(plan.out_dir / METRICS, metrics)
     return metrics

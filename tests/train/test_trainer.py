@@ -21,7 +21,8 @@ from sirenkit.train.schedule import lr_factor
 from ..conftest import run_cli
 
 ARGS = ["fit", "image", "--size", "40", "--batch-pixels", "256", "--hidden-features", "64", "--lr", "1e-3",
-        "--schedule", "cosine", "--checkpoint-every", "25", "--eval-every", "5000", "--device", "cpu", "--quiet"]
+        "--schedule", "cosine", "--checkpoint-every", "25", "--eval-every", "5000", "--device", "cpu", "--quiet",
+        "--no-figures"]
 STEPS = "600"  # killed at step ≥ 100: the rest leaves a margin even on a loaded machine
 
 
