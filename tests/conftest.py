@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -45,9 +47,6 @@ def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None,
         env = dict(os.environ)
         return subprocess.run([sys.executable, "-m", "sirenkit", *args], capture_output=True, text=True,
                               timeout=timeout, cwd=cwd, env=env)
-    import contextlib
-    import io
-
     from sirenkit.cli import main
 
     out, err = io.StringIO(), io.StringIO()

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..tasks import REGISTRY
+from ..tasks.base import undocumented_convention
 
 
 def coordinate_convention(task: str, signal: dict[str, Any]) -> dict[str, Any]:
     """Inputs (names, range, grid) and the meaning of the outputs of a `task` network fitted to `signal`."""
     task_cls = REGISTRY.get(task)
     if task_cls is None:
-        return {"inputs": None, "outputs": None, "note": f"see the documentation of the {task!r} task in docs/"}
+        return undocumented_convention(task)
     return task_cls.coordinate_convention(signal)

@@ -145,7 +145,8 @@ def remove_stale(folder: str | Path, own: bool = False) -> list[str]:
         if not match or match["host"] != _HOST:
             continue
         pid = int(match["pid"])
-        if not (own and pid == os.getpid()) and (pid == os.getpid() or _alive(pid)):
+        mine = pid == os.getpid()
+        if (mine and not own) or (not mine and _alive(pid)):
             continue
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):

@@ -310,6 +310,11 @@ class BuiltModel:
     description: str
 
 
+def undocumented_convention(task: str) -> dict[str, Any]:
+    """The coordinate convention of a task that does not state one (or is unknown): a pointer to its docs."""
+    return {"inputs": None, "outputs": None, "note": f"see the documentation of the {task!r} task in docs/"}
+
+
 @dataclass
 class ArtefactContext:
     """What `Task.write_artefacts` gets besides the model: the run folder and the training curve."""
@@ -399,7 +404,7 @@ class Task(ABC):
     def coordinate_convention(cls, signal: dict[str, Any]) -> dict[str, Any]:
         """What the network's inputs (names, range, grid) and outputs mean for a run fitted to `signal` (its
         stored description), as plain JSON for the ONNX sidecar; tasks whose networks are exported say it."""
-        return {"inputs": None, "outputs": None, "note": f"see the documentation of the {cls.name!r} task in docs/"}
+        return undocumented_convention(cls.name)
 
     def loss_needs(self, model: nn.Module) -> LossNeeds:
         """`needs` for this run's network and settings (tasks override it where the derivative path decides);
