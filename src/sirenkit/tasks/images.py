@@ -33,7 +33,7 @@ from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid
 from ..train.checkpoint import CHECKPOINT, prefixed, save_checkpoint
 from .base import ArtefactContext, Batch, BuiltModel, DamagedSignal, ListOf, Record, RenderOptions, Task, Text
-from .image import psnr_from_mse, ssim
+from .image import ImageTask, psnr_from_mse, ssim
 from .registry import register
 
 BUNDLED = ("camera", "astronaut", "coffee", "chelsea", "moon", "rocket")
@@ -130,11 +130,9 @@ class ImagesTask(Task):
         """Compiled on CUDA only: compiling the loop over a CPU bank's members has not been measured."""
         return replace(super().loss_needs(model), compile=self.device.type == "cuda")
 
-    recipes = {
-        "paper": {"task": {"size": 512, "batch_pixels": 0},
-                  "train": {"steps": 10000, "lr": 1e-4, "schedule": "constant", "eval_every": 500}},
-        "gpu": {"task": {"size": 512, "batch_pixels": 0},
-                "train": {"steps": 2000, "lr": 2e-3, "schedule": "cosine", "eval_every": 250}},
+    recipes = {  # paper and gpu: each image exactly as `fit image` fits it; cpu: smaller, for many images
+        "paper": ImageTask.recipes["paper"],
+        "gpu": ImageTask.recipes["gpu"],
         "cpu": {"task": {"size": 128, "batch_pixels": 4096},
                 "train": {"steps": 500, "lr": 1e-3, "schedule": "cosine", "eval_every": 250}},
     }
