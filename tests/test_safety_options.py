@@ -299,7 +299,7 @@ FIELD_RANGES: dict[str, dict[str, list]] = {
         "hyper_hidden_features": [0, 65537], "hyper_hidden_layers": [-1, 1025], "hyper_output_scale": [-1.0, 1e7],
         "batch_size": [0, BIG_POINTS], "context_min": [0, 2000], "context_max": [5, 2000],
         "target_pixels": [-1, BIG_POINTS], "latent_weight": [-1.0, HUGE_WEIGHT], "weights_weight": [-1.0, HUGE_WEIGHT],
-        "test_fraction": [0.0, 1.0], "eval_images": [-1], "eval_seed": [-1],
+        "test_fraction": [0.0, 1.0], "eval_images": [-1], "held_out_images": [-1], "eval_seed": [-1],
     },
 }
 """For every numeric field of every config class: values inside its type (finite, 64-bit) but out of its range."""

@@ -15,6 +15,7 @@ from sirenkit.meta.data import (
     offline_default,
     parse_contexts,
     random_context,
+    spread,
     square_rgb,
 )
 
@@ -89,6 +90,15 @@ def test_parse_contexts_and_fixed_contexts():
     assert not torch.equal(a, fixed_context(5, 64, 8, 10, seed=1))
     half = fixed_context(2, 64, 8, "half", seed=0)
     assert half.shape == (2, 32) and int(half.max()) == 31  # rows 0–3 of an 8×8 image
+
+
+def test_spread_keeps_both_ends_and_every_part_of_the_set():
+    images = torch.arange(1000).reshape(1000, 1, 1, 1)
+    chosen = spread(images, 10).flatten().tolist()
+    assert chosen[0] == 0 and chosen[-1] == 999 and len(set(chosen)) == 10
+    assert max(b - a for a, b in zip(chosen, chosen[1:])) <= 112  # no long stretch of the set left out
+    assert spread(images, 10).equal(spread(images, 10))
+    assert spread(images, 0) is images and spread(images, 5000) is images
 
 
 def test_random_context_sizes_and_mask():

@@ -179,18 +179,21 @@ def test_bf16_backward_probe_knows_this_torch():
 
 
 def test_sdf_fit_in_bf16_backward_matches_fp32(tmp_path):
+    """A short sphere fit through the CLI (each in its own process: its own torch.compile state): bf16 products in
+    the backward pass land within 1.5× of fp32's surface distance (60 steps: 1.34e-3 and 1.44e-3 measured; the
+    untrained network's is 1.66e-2)."""
     result = {}
     for precision in ("fp32", "bf16-backward"):
         out = tmp_path / precision
-        proc = run_cli("fit", "sdf", "--shape", "sphere", "--steps", "150", "--batch-points", "512",
+        proc = run_cli("fit", "sdf", "--shape", "sphere", "--steps", "60", "--batch-points", "512",
                        "--surface-samples", "4000", "--hidden-features", "64", "--mesh-resolution", "0",
-                       "--eval-samples", "2000", "--precision", precision, "--device", "cpu", "--quiet",
+                       "--eval-samples", "2000", "--precision", precision, "--device", "cpu", "--quiet", "--no-figures",
                        "--out", str(out), process=True)  # its own torch.compile state
         assert proc.returncode == 0, proc.stderr
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["precision"] == precision
         result[precision] = metrics["surface_distance"]
-    assert result["fp32"] < 0.01, result
+    assert result["fp32"] < 0.005, result
     assert result["bf16-backward"] < 1.5 * result["fp32"], result
 
 

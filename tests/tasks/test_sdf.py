@@ -110,11 +110,13 @@ def test_sdf_loss_of_the_exact_distance_is_near_its_floor():
 
 @pytest.mark.slow
 def test_fitted_sphere_is_close_to_the_true_distance_and_meshes(tmp_path):
-    result = sirenkit.fit("sdf", shape="sphere", batch_points=1024, surface_samples=8000, steps=500, lr=1e-4,
+    # 300 eager steps (the compiled loss costs about 5 s to build): surface distance 5.4e-4, normal error 0.88°,
+    # sdf error 1.8e-3 measured (500 steps: 4.4e-4, 0.75°, 1.7e-3)
+    result = sirenkit.fit("sdf", shape="sphere", batch_points=1024, surface_samples=8000, steps=300, lr=1e-4,
                           hidden_features=64, first_omega_0=15.0, mesh_resolution=48, eval_samples=20_000,
-                          out=str(tmp_path / "run"), device="cpu", quiet=True)
+                          compile="off", out=str(tmp_path / "run"), device="cpu", quiet=True)
     m = result.metrics
-    assert m["surface_distance"] < 3e-3 and m["normal_error_deg"] < 5.0
+    assert m["surface_distance"] < 1.5e-3 and m["normal_error_deg"] < 3.0
     assert m["sdf_error"] < 0.01  # mean |Φ − true distance| within 0.05 of the surface
     # The F-score's parts keep their own keys: `precision` is the run's arithmetic (fp32, bf16-backward, …).
     p, r = m["fscore_precision"], m["fscore_recall"]

@@ -25,7 +25,7 @@ from ..diff.forward import unwrap
 from ..errors import UserError
 from ..io.atomic import dumps_json
 from ..io.files import require_output_file
-from ..meta.data import ImageSet, fixed_context, load_image_set, parse_contexts, square_rgb
+from ..meta.data import ImageSet, fixed_context, load_image_set, parse_contexts, spread, square_rgb
 from ..plots import image_grid
 from ..runs.folder import writing_outputs
 from ..tasks.meta import CONTEXTS, MetaTask, evaluate_contexts, observed, reconstruct
@@ -79,7 +79,7 @@ def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int 
                                              validation=split == "validation")
         held_out = image_set.validation if split == "validation" else image_set.test
         assert held_out is not None
-        test = held_out[:images] if images else held_out
+        test = spread(held_out, images)
         metrics = evaluate_contexts(model, test, contexts, int(signal.get("eval_seed", 0)), dev)
         metrics[f"{split}_images"] = len(test)
         if json_path is not None:
@@ -131,7 +131,8 @@ class MetaEvalConfig:
     context: str = option(DEFAULT_CONTEXTS, "comma-separated context sizes in pixels, or 'half'")
     split: Literal["test", "validation"] = option(
         "test", "test (default), or validation for a run trained with --eval-split validation", default_help="")
-    images: int = option(0, "evaluate the first N test images (default 0: all)", default_help="")
+    images: int = option(0, "evaluate N held-out images, evenly spaced through the split: the images of "
+                                 "`meta train --held-out-images N` (default 0: all)", default_help="")
     data: str | None = option(None, "image folder to test on", metavar="DIR", default_help="the run's")
     json: str | None = json_option()
     device: str = device_option()

@@ -298,6 +298,15 @@ def random_context(count: int, pixels: int, low: int, high: int, generator: torc
     return index, mask
 
 
+def spread(images: Tensor, count: int) -> Tensor:
+    """At most `count` of `images`, evenly spaced through the set, so that a subset still holds every photograph and
+    window size of a crop set (the same count always gives the same images); 0, or at least the set's size: all."""
+    if count <= 0 or count >= len(images):
+        return images
+    index = torch.linspace(0, len(images) - 1, count).round().long()
+    return images[index]
+
+
 def fixed_context(count: int, pixels: int, side: int, context: int | str, seed: int) -> Tensor:
     """The same context for every call: `context` random distinct pixels per image (seeded by `seed` and the
     context size), or 'half' = the top half of the image (rows 0 … side/2 − 1). Returns index (count, K)."""

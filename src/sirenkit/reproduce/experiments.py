@@ -143,7 +143,7 @@ def _poisson() -> Experiment:
         scales={
             "smoke": Scale({"size": 32, "batch_pixels": 0, "steps": 150, "hidden_features": 48, "hidden_layers": 2,
                             "first_omega_0": scaled_omega(32), "derivatives": "autograd", "schedule": "cosine",
-                            "eval_every": 150}, (1e-4, 3e-4, 1e-3, 3e-3, 1e-2), seeds=2, tuning_signals=1),
+                            "eval_every": 150}, (3e-4, 1e-3, 3e-3, 1e-2), seeds=2, tuning_signals=1),
             "cpu": Scale({"size": 64, "batch_pixels": 0, "steps": 500, "hidden_features": 128,
                           "first_omega_0": scaled_omega(64), "derivatives": "autograd", "schedule": "cosine",
                           "eval_every": 250}, (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
@@ -330,10 +330,11 @@ def _meta() -> Experiment:
         scales={
             "smoke": Scale({"size": 32, "batch_size": 8, "latent_features": 16, "encoder_hidden_features": 16,
                             "hyper_hidden_features": 16, "cnn_width": 8, "cnn_blocks": 1, "hidden_features": 16,
-                            "hidden_layers": 1, "target_pixels": 64, "eval_images": 16, "steps": 40,
+                            "hidden_layers": 1, "target_pixels": 64, "held_out_images": 64, "steps": 40,
                             "schedule": "cosine", "eval_every": 40}, (3e-4, 1e-3, 3e-3, 1e-2), seeds=2),
-            "cpu": Scale({"steps": 1500, "eval_every": 1500, "eval_images": 500}, (2e-4, 5e-4, 1e-3, 2e-3),
-                         note="the cpu recipe (64-wide SIREN, 32² crops, batch 32), 1,500 steps, 500 test crops"),
+            "cpu": Scale({"steps": 1500, "eval_every": 1500, "held_out_images": 500}, (2e-4, 5e-4, 1e-3, 2e-3),
+                         note="the cpu recipe (64-wide SIREN, 32² crops, batch 32), 1,500 steps, 500 held-out crops "
+                              "per signal (evenly spaced)"),
             "paper": Scale({"eval_every": 50000}, (1e-5, 5e-5, 1e-4, 3e-4), recipe="paper"),
         },
         metrics=("mse_100", "mse_10", "mse_1000"), higher_is_better=False, paper_lr=5e-5,

@@ -42,6 +42,7 @@ from ..meta.data import (
     load_image_set,
     offline_test_source,
     random_context,
+    spread,
     to_signed,
 )
 from ..meta.model import MetaNetConfig
@@ -105,8 +106,10 @@ class MetaConfig:
     latent_weight: float = option(0.1, "weight of mean(latent²) in the loss")
     weights_weight: float = option(100.0, "weight of mean(emitted SIREN weights²) in the loss")
     test_fraction: float = option(0.1, "plain image folders: fraction of the images held out for testing")
-    eval_images: int = option(0, "test images used by the evaluations during training (0: all; the final "
-                                 "evaluation always uses all)")
+    eval_images: int = option(0, "held-out images used by the evaluations during training, evenly spaced through "
+                                 "the held-out set (0: all; the final evaluation uses --held-out-images)")
+    held_out_images: int = option(0, "held-out images every evaluation uses, the final one included: at most this "
+                                     "many, evenly spaced through the test (or validation) split (0: all)")
     eval_seed: int = option(0, "seed of the fixed test contexts")
     eval_split: Literal["test", "validation"] = option(
         "test", "split every evaluation uses: test, or validation — a fixed part of the training source held out "
@@ -151,6 +154,7 @@ class MetaConfig:
             in_range("--weights-weight", c.weights_weight, high=MAX_WEIGHT),
             (0 < c.test_fraction < 1, f"--test-fraction must be in (0, 1), got {c.test_fraction}"),
             (c.eval_images >= 0, "--eval-images must be ≥ 0 (0: every test image)"),
+            (c.held_out_images >= 0, "--held-out-images must be ≥ 0 (0: every held-out image)"),
             in_range("--eval-seed", c.eval_seed, 0, MAX_SEED),
             (not c.eval_source or (c.data is None and c.eval_split == "test"),
              "--eval-source picks test crops of the offline default set: give no DATA and --eval-split test"),
@@ -274,7 +278,8 @@ class MetaTask(Task):
         self.train_images = self.images.train.to(device)
         held_out = self.images.validation if c.eval_split == "validation" else self.images.test
         assert held_out is not None  # load_image_set returns a validation split when asked for one
-        self.eval_set = offline_test_source(c.size, c.eval_source) if c.eval_source else held_out
+        self.eval_set = spread(offline_test_source(c.size, c.eval_source) if c.eval_source else held_out,
+                               c.held_out_images)
         self.in_features, self.out_features, self.samples = 2, 3, c.size
         self.pixels = pixels
         self.grid = grid_coords((c.size, c.size), device=device)
@@ -349,8 +354,8 @@ class MetaTask(Task):
 
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
         test = self.eval_set  # the test split, or with --eval-split validation the validation split
-        if not final and self.config.eval_images:
-            test = test[: self.config.eval_images]
+        if not final:
+            test = spread(test, self.config.eval_images)
         contexts: list[int | str] = self.eval_contexts if final else [100]
         return evaluate_contexts(model, test, contexts, self.config.eval_seed, self.device)
 
