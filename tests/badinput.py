@@ -256,8 +256,8 @@ def _with_checkpoint(env: Env, edit: Callable[[dict, dict], tuple[dict, dict]]) 
     tensors = load_file(str(path))
     with safe_open(str(path), framework="pt") as f:
         header = f.metadata()
-    tensors, meta = edit(tensors, json.loads(header["meta"]))
-    save_file(tensors, str(path), metadata={"format": header["format"], "meta": json.dumps(meta)})
+    tensors, record = edit(tensors, json.loads(header["meta"]))
+    save_file(tensors, str(path), metadata={"format": header["format"], "meta": json.dumps(record)})
     return run
 
 
@@ -289,24 +289,24 @@ def _bad_meta_json(env: Env) -> Path:
 
 
 def _drop(key: str, sub: str | None = None):
-    def edit(tensors, meta):
-        (meta if sub is None else meta[sub]).pop(key)
-        return tensors, meta
+    def edit(tensors, record):
+        (record if sub is None else record[sub]).pop(key)
+        return tensors, record
 
     return edit
 
 
 def _set(key: str, value):
-    def edit(tensors, meta):
-        meta[key] = value
-        return tensors, meta
+    def edit(tensors, record):
+        record[key] = value
+        return tensors, record
 
     return edit
 
 
-def _wrong_shape(tensors, meta):
+def _wrong_shape(tensors, record):
     tensors["model.layers.0.weight"] = torch.zeros(3)
-    return tensors, meta
+    return tensors, record
 
 
 def _read_only_out(env: Env) -> list[str]:

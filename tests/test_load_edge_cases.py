@@ -14,10 +14,10 @@ from sirenkit.train.checkpoint import load_checkpoint, optimizer_tensors, restor
 def _run(folder, meta_update: dict | None = None):
     config = ModelConfig(hidden_features=8, hidden_layers=1)
     model = config.build(2, 1)
-    meta = {"task": "image", "model": model_spec(config, 2, 1), "signal": {"height": 4, "width": 4, "channels": 1}}
+    record = {"task": "image", "model": model_spec(config, 2, 1), "signal": {"height": 4, "width": 4, "channels": 1}}
     folder.mkdir()
     save_checkpoint(folder / "checkpoint.safetensors", {f"model.{k}": v for k, v in model.state_dict().items()},
-                    {**meta, **(meta_update or {})})
+                    {**record, **(meta_update or {})})
     return folder
 
 
@@ -32,8 +32,8 @@ def test_a_task_that_is_not_a_name_is_refused(tmp_path, task):
 
 
 def test_a_good_checkpoint_still_loads(tmp_path):
-    model, meta = sirenkit.load_run(_run(tmp_path / "run"))
-    assert meta["task"] == "image" and model(torch.zeros(3, 2)).shape == (3, 1)
+    model, record = sirenkit.load_run(_run(tmp_path / "run"))
+    assert record["task"] == "image" and model(torch.zeros(3, 2)).shape == (3, 1)
 
 
 def _stepped_adam() -> tuple[torch.nn.Module, torch.optim.Optimizer]:

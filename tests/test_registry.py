@@ -33,5 +33,5 @@ def test_task_smoke(name, tmp_path):
         assert (run / artefact).stat().st_size > 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["steps"] == options.get("steps", metrics["steps"]) and metrics["seconds"] > 0
-    _, meta = load_checkpoint(run)
-    assert meta["task"] == name and meta["step"] == metrics["steps"]
+    _, record = load_checkpoint(run)
+    assert record["task"] == name and record["step"] == metrics["steps"]

@@ -59,57 +59,57 @@ def damaged(source: Path, env: Env, edit, name: str = "damaged") -> Path:
     tensors = load_file(str(path))
     with safe_open(str(path), framework="pt") as f:
         header = f.metadata()
-    tensors, meta = edit(tensors, json.loads(header["meta"]))
-    save_file(tensors, str(path), metadata={"format": header["format"], "meta": json.dumps(meta)})
+    tensors, record = edit(tensors, json.loads(header["meta"]))
+    save_file(tensors, str(path), metadata={"format": header["format"], "meta": json.dumps(record)})
     return run
 
 
 def signal(key: str, value):
     """Set signal[key] (a dotted key reaches into an object: 'normalisation.scale')."""
-    def edit(tensors, meta):
+    def edit(tensors, record):
         *path, last = key.split(".")
-        where = meta["signal"]
+        where = record["signal"]
         for part in path:
             where = where[part]
         where[last] = value
-        return tensors, meta
+        return tensors, record
 
     return edit
 
 
 def drop(key: str):
-    def edit(tensors, meta):
+    def edit(tensors, record):
         *path, last = key.split(".")
-        where = meta["signal"]
+        where = record["signal"]
         for part in path:
             where = where[part]
         where.pop(last)
-        return tensors, meta
+        return tensors, record
 
     return edit
 
 
 def top(key: str, value):
-    def edit(tensors, meta):
-        meta[key] = value
-        return tensors, meta
+    def edit(tensors, record):
+        record[key] = value
+        return tensors, record
 
     return edit
 
 
 def model(key: str, value):
-    def edit(tensors, meta):
-        meta["model"][key] = value
-        return tensors, meta
+    def edit(tensors, record):
+        record["model"][key] = value
+        return tensors, record
 
     return edit
 
 
-def nan_weights(tensors, meta):
+def nan_weights(tensors, record):
     tensors = dict(tensors)
     first = next(k for k in tensors if k.startswith("model.") and k.endswith("weight"))
     tensors[first] = torch.full_like(tensors[first], float("nan"))
-    return tensors, meta
+    return tensors, record
 
 
 # where each run lives, for the argv functions (the module fixture is reached through `RUNS`)
@@ -479,14 +479,14 @@ def test_checked_signal_is_the_one_check(image_run):
     from sirenkit.runs.load import load_run
     from sirenkit.tasks.stored import checked_signal
 
-    _, meta = load_run(image_run)
-    clean = checked_signal(meta, "RUN")
+    _, record = load_run(image_run)
+    clean = checked_signal(record, "RUN")
     assert clean["height"] == 16 and isinstance(clean["height"], int)
-    again = checked_signal({**meta, "signal": {**meta["signal"], "height": 16.0}}, "RUN")
+    again = checked_signal({**record, "signal": {**record["signal"], "height": 16.0}}, "RUN")
     assert again["height"] == 16 and isinstance(again["height"], int)
     with pytest.raises(UserError, match=r"checkpoint of RUN has a damaged description of the fitted signal "
                                         r"\(height 'abc' is not a positive integer\); it was damaged or edited"):
-        checked_signal({**meta, "signal": {**meta["signal"], "height": "abc"}}, "RUN")
+        checked_signal({**record, "signal": {**record["signal"], "height": "abc"}}, "RUN")
 
 
 def test_every_task_declares_its_signal():

@@ -407,8 +407,8 @@ def test_resume_from_another_folder_reads_the_recorded_input(tmp_path, monkeypat
     assert main([*QUICK_IMAGE, "img.png", "--size", "0", "--out", str(run)]) == 0
     monkeypatch.chdir(b)
     assert main([*QUICK_IMAGE, "--size", "0", "--out", str(run), "--resume", "--steps", "4"]) == 0
-    meta = json.loads((run / "checkpoint.json").read_text())
-    assert (meta["step"], meta["signal"]["height"], meta["signal"]["width"]) == (4, 16, 16)
+    record = json.loads((run / "checkpoint.json").read_text())
+    assert (record["step"], record["signal"]["height"], record["signal"]["width"]) == (4, 16, 16)
 
 
 def test_config_from_another_folder_reads_the_recorded_input(tmp_path, monkeypatch):
@@ -418,15 +418,15 @@ def test_config_from_another_folder_reads_the_recorded_input(tmp_path, monkeypat
     monkeypatch.chdir(b)
     assert main(["fit", "image", "--config", str(tmp_path / "first" / "config.json"), "--out",
                  str(tmp_path / "second"), "--quiet"]) == 0
-    meta = json.loads((tmp_path / "second" / "checkpoint.json").read_text())
-    assert (meta["signal"]["height"], meta["signal"]["width"]) == (16, 16)
+    record = json.loads((tmp_path / "second" / "checkpoint.json").read_text())
+    assert (record["signal"]["height"], record["signal"]["width"]) == (16, 16)
     config = json.loads((tmp_path / "second" / "config.json").read_text())
     assert Path(config["task"]["path"]) == a / "img.png"
     # an explicit input is relative to the current folder, as always
     assert main(["fit", "image", "img.png", "--config", str(tmp_path / "first" / "config.json"), "--out",
                  str(tmp_path / "third"), "--quiet"]) == 0
-    meta = json.loads((tmp_path / "third" / "checkpoint.json").read_text())
-    assert (meta["signal"]["height"], meta["signal"]["width"]) == (12, 12)
+    record = json.loads((tmp_path / "third" / "checkpoint.json").read_text())
+    assert (record["signal"]["height"], record["signal"]["width"]) == (12, 12)
 
 
 # ------------------------------------------------------------------------------------------------ signals

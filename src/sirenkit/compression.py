@@ -144,11 +144,11 @@ def read_compressed(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     if header.get("format") != FORMAT:
         raise UserError(f"{path} was not written by sirenkit compress (format {header.get('format')!r})")
     try:
-        meta = json.loads(header["meta"])
-        model = decode(tensors, meta["model"], meta["tensors"])
+        record = json.loads(header["meta"])
+        model = decode(tensors, record["model"], record["tensors"])
     except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
         raise UserError(f"compressed file {path} is damaged ({type(exc).__name__}: {str(exc)[:160]})") from None
-    return model, meta
+    return model, record
 
 
 def load_compressed(path: str | Path) -> nn.Module:
@@ -169,8 +169,8 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None, ove
 
     if bits not in BITS:
         raise UserError(f"--bits must be 16 or 8, got {bits}")
-    _, meta = load_checkpoint(run)
-    task = meta.get("task")
+    _, record = load_checkpoint(run)
+    task = record.get("task")
     if task == "images":
         from .export.network import load_coordinate_network as refuse_bank
 
@@ -178,8 +178,8 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None, ove
     if task != "image":
         raise UserError(f"compress handles image runs (`sirenkit fit image`) only; {run} is a run of task {task!r}")
     # the signal's size is what compress reads (its bit depth comes from the rebuilt image)
-    model, meta = load_coordinate_network(run, "compress", fields=("height", "width", "channels"))
-    truth = _ground_truth(run, meta)
+    model, record = load_coordinate_network(run, "compress", fields=("height", "width", "channels"))
+    truth = _ground_truth(run, record)
     folder = run_folder(run)
     out = Path(out) if out is not None else folder / f"compressed-{bits}bit.safetensors"
     out = require_output_file(out, "--out", "give a file name such as compressed.safetensors")
@@ -190,7 +190,7 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None, ove
         raise UserError(f"--out {out}: the decoded image's path {png} is a folder; choose another name")
     with writing_outputs([(out, "--out"), (png, "the decoded image of --out")], "compress", overwrite=overwrite,
                          reads=run):
-        spec = meta["model"]
+        spec = record["model"]
         tensors, kinds, payload = encode(model, spec, bits, str(run))
         decoded = decode(tensors, spec, kinds)
         fit_original = truth.reconstruct(model)
@@ -205,8 +205,8 @@ def compress(run: str | Path, bits: int = 16, out: str | Path | None = None, ove
             "psnr": _psnr(fit, truth),
             "psnr_original": _psnr(fit_original, truth),
         }
-        header = {"format": FORMAT, "sirenkit": __version__, "task": task, "model": spec, "signal": meta.get("signal"),
-                  "tensors": kinds, "source": str(run), **result}
+        header = {"format": FORMAT, "sirenkit": __version__, "task": task, "model": spec,
+                  "signal": record.get("signal"), "tensors": kinds, "source": str(run), **result}
         _write(out, tensors, header)
         from .io.images import save_image
 
@@ -232,7 +232,7 @@ def _psnr(fit: Tensor, truth: Any) -> float:
     return psnr_from_mse(float(((fit - target) ** 2).mean()))
 
 
-def _ground_truth(run: str | Path, meta: dict[str, Any]):
+def _ground_truth(run: str | Path, record: dict[str, Any]):
     """The run's `ImageTask` rebuilt from its config.json (same file, size and grey setting as when fitted)."""
     from .config import from_dict
     from .runs.files import CONFIG
@@ -253,7 +253,7 @@ def _ground_truth(run: str | Path, meta: dict[str, Any]):
         task = ImageTask(from_dict(ImageConfig, settings, "task settings"), torch.device("cpu"))
     except UserError as exc:
         raise UserError(f"cannot rebuild the image that {run} was fitted to: {exc}") from None
-    signal = meta.get("signal")
+    signal = record.get("signal")
     if not isinstance(signal, dict):
         raise UserError(f"checkpoint of {run} has no description of the fitted signal; it was damaged or edited")
     shape = (signal.get("height"), signal.get("width"), signal.get("channels"))

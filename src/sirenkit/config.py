@@ -318,14 +318,14 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None 
     group = parser.add_argument_group(title) if title else parser
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(_resolve_type(cls, f.name))
-        meta = f.metadata
+        info = f.metadata
         set_by = {name: values[f.name] for name, values in (recipes or {}).items() if f.name in values}
         kwargs: dict[str, Any] = {"help": _help_text(f, switch=tp is bool and not layered, recipes=set_by,
                                                      every_recipe=bool(recipes) and len(set_by) == len(recipes or {})),
                                   "default": argparse.SUPPRESS}
-        if meta.get("metavar"):
-            kwargs["metavar"] = meta["metavar"]
-        choices = meta.get("choices") or (typing.get_args(tp) if typing.get_origin(tp) is Literal else None)
+        if info.get("metavar"):
+            kwargs["metavar"] = info["metavar"]
+        choices = info.get("choices") or (typing.get_args(tp) if typing.get_origin(tp) is Literal else None)
         if choices:
             kwargs["choices"] = list(choices)
             if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
@@ -336,7 +336,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None 
             kwargs["type"] = _cli_parser(tp, optional)
         elif tp in (int, float):
             kwargs["type"] = number_type(tp)
-        if meta.get("positional"):
+        if info.get("positional"):
             if f.default is not dataclasses.MISSING:
                 kwargs["nargs"] = "?"
             group.add_argument(f.name, **kwargs)

@@ -31,11 +31,11 @@ def render_run(run_dir: str | Path, size: int | None = None, out: str | Path | N
         frames = check_number("--frames", frames, int, 1)
     chunk = check_number("--chunk", chunk, int, 1)
     dev = resolve_device(device)
-    model, meta = load_run(run_dir, dev)
-    task_cls = get_task(meta.get("task", ""))
+    model, record = load_run(run_dir, dev)
+    task_cls = get_task(record.get("task", ""))
     if frames is not None and not task_cls.renders_frames:
         raise UserError(f"--frames applies to video runs; {run_dir} is a run of task {task_cls.name!r}")
-    signal = checked_signal(meta, run_dir, task_cls)
+    signal = checked_signal(record, run_dir, task_cls)
     options = RenderOptions(size=size, frames=frames, chunk=chunk, run=str(run_dir))
     task_cls.check_render(signal, options)
     if out is None:

@@ -318,10 +318,10 @@ def train_and_finish(plan: RunPlan) -> RunResult:
     task_cls, task, model, out_dir, run = plan.task_cls, plan.task, plan.model, plan.out_dir, plan.run
     distributed.connect(plan.job)
     distributed.barrier(plan.job)  # every rank has checked the folder and the data before rank 0 writes
-    meta = {"task": task_cls.name, "model": plan.spec, "signal": plan.signal, "sirenkit": __version__}
+    record = {"task": task_cls.name, "model": plan.spec, "signal": plan.signal, "sirenkit": __version__}
     callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not plan.quiet)]
     if not plan.writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
-        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=meta, writer=False)
+        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record, writer=False)
         result = _train(trainer, task, model, plan.job, plan.device, run.resume)
         return RunResult(out_dir, {"steps": result.steps}, plan.config_record, model)
     with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
@@ -329,7 +329,7 @@ def train_and_finish(plan: RunPlan) -> RunResult:
         if plan.train_cfg.tensorboard:
             folder.track("tensorboard", "events.out.tfevents.")
             callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
-        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=meta)
+        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record)
         result = _train(trainer, task, model, plan.job, plan.device, run.resume)
         metrics = _finish(plan, result)
         folder.finish("complete")
@@ -422,14 +422,14 @@ def _check_same_inputs(out_dir: Path, then: Any, now: dict[str, Any]) -> None:
                             "--out")
 
 
-def _check_same_run(out_dir: Path, meta: dict[str, Any], spec: dict[str, Any], signal: dict[str, Any]) -> None:
+def _check_same_run(out_dir: Path, record: dict[str, Any], spec: dict[str, Any], signal: dict[str, Any]) -> None:
     """`--resume` continues the network its checkpoint holds, on the signal it was fitted to: a config.json edited
     since (another activation, width, size or input) is refused, not loaded into a different network."""
     paths = ("source", "reference")  # input names: compared as files by the flag checks, not as strings here
-    for what, now, then in (("network", spec, meta.get("model")),
+    for what, now, then in (("network", spec, record.get("model")),
                             ("signal", {k: v for k, v in signal.items() if k not in paths},
-                             {k: v for k, v in meta.get("signal", {}).items() if k not in paths}
-                             if isinstance(meta.get("signal"), dict) else None)):
+                             {k: v for k, v in record.get("signal", {}).items() if k not in paths}
+                             if isinstance(record.get("signal"), dict) else None)):
         now = json.loads(json.dumps(now))  # as stored: tuples become lists
         if then is None or now == then:
             continue

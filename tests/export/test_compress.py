@@ -196,9 +196,9 @@ def test_8bit_round_trip_and_header(fitted, tmp_path):
     result = compress(fitted, 8, tmp_path / "c.safetensors")
     assert 20 < result["psnr"] <= result["psnr_original"] + 0.5
     assert (tmp_path / "c.png").is_file()
-    model, meta = read_compressed(tmp_path / "c.safetensors")
-    assert meta["bits"] == 8 and meta["task"] == "image" and meta["signal"]["height"] == 32
-    assert set(meta["tensors"].values()) == {"uint8-affine"}
+    model, record = read_compressed(tmp_path / "c.safetensors")
+    assert record["bits"] == 8 and record["task"] == "image" and record["signal"]["height"] == 32
+    assert set(record["tensors"].values()) == {"uint8-affine"}
     original, _ = sirenkit.load_run(fitted)
     coords = grid_coords((32, 32))
     assert float((predict(model, coords) - predict(original, coords)).abs().max()) < 0.2
@@ -353,8 +353,8 @@ def _edited_signal(tiny: Path, folder: Path, signal) -> Path:
 
     folder.mkdir()
     (folder / "config.json").write_bytes((tiny / "config.json").read_bytes())
-    tensors, meta = load_checkpoint(tiny)
-    save_checkpoint(folder / "checkpoint.safetensors", tensors, {**meta, "signal": signal})
+    tensors, record = load_checkpoint(tiny)
+    save_checkpoint(folder / "checkpoint.safetensors", tensors, {**record, "signal": signal})
     return folder
 
 

@@ -40,8 +40,8 @@ def test_run_folder_and_checkpoint(run):
         assert (run.out_dir / name).stat().st_size > 0
     header = (run.out_dir / "curve.csv").read_text().splitlines()[0]
     assert {"loss_mse", "loss_latent", "loss_weights"} <= set(header.split(","))
-    model, meta = sirenkit.load_run(run.out_dir)
-    assert isinstance(model, MetaSiren) and meta["model"]["kind"] == "meta" and meta["signal"]["side"] == 32
+    model, record = sirenkit.load_run(run.out_dir)
+    assert isinstance(model, MetaSiren) and record["model"]["kind"] == "meta" and record["signal"]["side"] == 32
     values, coords, mask = torch.rand(2, 20, 3), torch.rand(2, 20, 2) * 2 - 1, torch.ones(2, 20)
     query = torch.rand(9, 2)
     with torch.no_grad():

@@ -273,8 +273,8 @@ def test_checkpoint_round_trip(activation, tmp_path):
     spec = model_spec(cfg, 3, 2, 40)
     assert {"hidden_features", "hidden_layers", "activation", "first_omega_0", "hidden_omega_0"} <= set(spec)
     save_checkpoint(tmp_path / "checkpoint.safetensors", prefixed("model", model.state_dict()), {"model": spec})
-    loaded, meta = sirenkit.load_run(tmp_path / "checkpoint.safetensors")
-    assert meta["model"] == spec and type(loaded) is type(model)
+    loaded, record = sirenkit.load_run(tmp_path / "checkpoint.safetensors")
+    assert record["model"] == spec and type(loaded) is type(model)
     x = torch.rand(30, 3) * 2 - 1
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))

@@ -60,8 +60,8 @@ def test_render_any_resolution(cameraman_runs, tmp_path):
 
 
 def test_load_run_gives_the_trained_network(cameraman_runs):
-    model, meta = sirenkit.load_run(cameraman_runs["sine"].out_dir)
-    assert meta["model"]["activation"] == "sine" and meta["signal"]["height"] == 64
+    model, record = sirenkit.load_run(cameraman_runs["sine"].out_dir)
+    assert record["model"]["activation"] == "sine" and record["signal"]["height"] == 64
     assert sum(p.numel() for p in model.parameters()) == cameraman_runs["sine"].metrics["parameters"]
 
 

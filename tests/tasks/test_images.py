@@ -100,8 +100,8 @@ def test_batched_fit_equals_separate_fits(folder_runs):
     assert sorted(batched.metrics["per_image"]) == sorted(names.values())
     for path, alone in separate.items():
         name = names[path.name]
-        member, meta = sirenkit.load_run(root / "bank" / "images" / name)
-        assert meta["task"] == "image"
+        member, record = sirenkit.load_run(root / "bank" / "images" / name)
+        assert record["task"] == "image"
         for (key, a), b in zip(member.state_dict().items(), alone.model.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=f"{name} {key}")
         assert abs(batched.metrics["per_image"][name]["psnr"] - alone.metrics["psnr"]) < 1e-3
@@ -128,8 +128,8 @@ def test_batched_run_folder(folder_runs, tmp_path):
         assert (run / name).is_file(), name
     assert batched.metrics["images"] == 4 and batched.metrics["psnr_min"] <= batched.metrics["psnr"]
     # The whole bank reloads from its checkpoint; every image folder is a complete `fit image` run.
-    bank, meta = sirenkit.load_run(run)
-    assert meta["task"] == "images" and len(bank.banks) == 3  # grey 20², RGB 20², RGB 12×20
+    bank, record = sirenkit.load_run(run)
+    assert record["task"] == "images" and len(bank.banks) == 3  # grey 20², RGB 20², RGB 12×20
     member_dir = run / "images" / "wide"
     png = Path(sirenkit.render(member_dir, size=40, out=tmp_path / "wide.png"))
     assert iio.imread(png).shape == (23, 40, 3)  # 12×20 fitted at 14×24

@@ -61,8 +61,8 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     assert child.poll() is None, "the run finished before it could be killed; raise STEPS"
     child.send_signal(signal.SIGKILL)
     child.wait()
-    _, meta = load_checkpoint(killed)  # the checkpoint left by a SIGKILL is valid
-    assert 100 <= meta["step"] < int(STEPS)
+    _, record = load_checkpoint(killed)  # the checkpoint left by a SIGKILL is valid
+    assert 100 <= record["step"] < int(STEPS)
     assert not (killed / "metrics.json").exists()
 
     resumed = run_cli("fit", "image", "--out", str(killed), "--resume", "--quiet")
@@ -130,8 +130,8 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_continues(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
-    _, meta = load_checkpoint(out)  # valid, and written at the step that was interrupted
-    step = meta["step"]
+    _, record = load_checkpoint(out)  # valid, and written at the step that was interrupted
+    step = record["step"]
     assert step > 0
     resumed = run_cli("fit", "image", "--out", str(out), "--resume", "--steps", str(step + 10), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
@@ -143,9 +143,9 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     proc = run_cli("fit", "image", "--size", "24", "--hidden-features", "16", "--steps", "50", "--lr", "1e30",
                    "--checkpoint-every", "1", "--device", "cpu", "--quiet", "--out", str(out))
     assert proc.returncode == 2 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
-    tensors, meta = load_checkpoint(out)
-    assert 0 < meta["step"] < 50
-    assert f"checkpoint of step {meta['step']} is kept" in proc.stderr or "last checkpoint is kept" in proc.stderr
+    tensors, record = load_checkpoint(out)
+    assert 0 < record["step"] < 50
+    assert f"checkpoint of step {record['step']} is kept" in proc.stderr or "last checkpoint is kept" in proc.stderr
     assert all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
     assert not (out / "metrics.json").exists()  # a diverged run does not pretend to have finished
 
@@ -376,14 +376,14 @@ def test_resume_of_an_edited_checkpoint_is_one_clear_error(tmp_path, damage):
     tensors = load_file(str(ckpt))
     with safe_open(str(ckpt), framework="pt") as f:
         header = f.metadata()
-    meta = json.loads(header["meta"])
+    record = json.loads(header["meta"])
     if damage == "no-generator-state":
         del tensors["rng.generator"]
     elif damage == "short-torch-state":
         tensors["rng.torch"] = tensors["rng.torch"][:10].clone()
     else:
-        meta["step"] = "x" if damage == "step-not-a-number" else -4
-    save_file(tensors, str(ckpt), metadata={**header, "meta": json.dumps(meta)})
+        record["step"] = "x" if damage == "step-not-a-number" else -4
+    save_file(tensors, str(ckpt), metadata={**header, "meta": json.dumps(record)})
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     with pytest.raises(UserError, match="cannot be resumed"):
         sirenkit.fit("image", size=16, hidden_features=8, steps=6, device="cpu", quiet=True, out=str(out),

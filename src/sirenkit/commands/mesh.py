@@ -70,10 +70,10 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     with writing_outputs([(path, "--out"), (preview_path(path), "--out (its preview)")], "mesh",
                          overwrite=overwrite, reads=run_dir):
         dev = resolve_device(device)
-        model, meta = load_run(run_dir, dev)
-        if meta.get("task") != SdfTask.name:
-            raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit mesh` needs an sdf run")
-        signal = checked_signal(meta, run_dir, SdfTask)
+        model, record = load_run(run_dir, dev)
+        if record.get("task") != SdfTask.name:
+            raise UserError(f"{run_dir} is a run of task {record.get('task')!r}; `sirenkit mesh` needs an sdf run")
+        signal = checked_signal(record, run_dir, SdfTask)
         norm = Normalisation.from_dict(signal["normalisation"])
         try:
             mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)

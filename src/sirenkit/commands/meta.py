@@ -41,11 +41,11 @@ def _load_meta_run(run_dir: str | Path, device: str, verb: str) -> tuple[nn.Modu
     if not run_dir.exists():
         raise UserError(f"run {run_dir} does not exist")
     dev = resolve_device(device)
-    model, meta = load_run(run_dir, dev)
-    if meta.get("task") != MetaTask.name:
-        raise UserError(f"{run_dir} is a run of task {meta.get('task')!r}; `sirenkit meta {verb}` needs a `meta train` "
-                        "run")
-    return model, {**meta, "signal": checked_signal(meta, run_dir, MetaTask)}, dev
+    model, record = load_run(run_dir, dev)
+    if record.get("task") != MetaTask.name:
+        raise UserError(f"{run_dir} is a run of task {record.get('task')!r}; `sirenkit meta {verb}` needs a "
+                        "`meta train` run")
+    return model, {**record, "signal": checked_signal(record, run_dir, MetaTask)}, dev
 
 
 def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int = 0, data: str | None = None,
@@ -64,8 +64,8 @@ def meta_eval(run_dir: str | Path, context: str = DEFAULT_CONTEXTS, images: int 
         require_output_file(json_path, "--json")
     outputs = [(json_path, "--json")] if json_path is not None else []
     with writing_outputs(outputs, "meta eval", overwrite=overwrite, reads=run_dir):
-        model, meta, dev = _load_meta_run(run_dir, device, "eval")
-        signal = meta["signal"]
+        model, record, dev = _load_meta_run(run_dir, device, "eval")
+        signal = record["signal"]
         side = signal["side"]
         if context == DEFAULT_CONTEXTS:  # as training: mse_1000 only where the images have 1000 pixels
             contexts = [x for x in CONTEXTS if x == "half" or x <= side * side]
@@ -104,8 +104,8 @@ def meta_inpaint(run_dir: str | Path, image: str | Path, context: str = "100", o
         raise UserError(f"--out {out}: give a .png file name")
     require_output_file(out, "--out", "give a file name ending in .png")
     with writing_outputs([(out, "--out")], "meta inpaint", overwrite=overwrite, inputs=(image,), reads=run_dir):
-        model, meta, dev = _load_meta_run(run_dir, device, "inpaint")
-        side = meta["signal"]["side"]
+        model, record, dev = _load_meta_run(run_dir, device, "inpaint")
+        side = record["signal"]["side"]
         if "," in str(context):
             raise UserError(f"--context takes one size (a pixel count or 'half'), got {context!r}")
         ctx = parse_contexts(str(context), side * side)[0]

@@ -34,11 +34,11 @@ def load_coordinate_network(run: str | Path, command: str, fields: tuple[str, ..
     from ..runs.load import load_run
     from ..tasks.stored import checked_signal
 
-    model, meta = load_run(run, "cpu")
-    spec = meta.get("model")
-    task = meta.get("task", "?")
+    model, record = load_run(run, "cpu")
+    spec = record.get("model")
+    task = record.get("task", "?")
     if task == "images":  # a bank of one network per image: each has its own complete run folder
-        names = [im["name"] for im in (meta.get("signal") or {}).get("images", [])
+        names = [im["name"] for im in (record.get("signal") or {}).get("images", [])
                  if isinstance(im, dict) and isinstance(im.get("name"), str)]
         example = names[0] if names else "NAME"
         raise UserError(f"{run} is a `fit images` run (one network per image); {command} one image's network: "
@@ -52,8 +52,8 @@ def load_coordinate_network(run: str | Path, command: str, fields: tuple[str, ..
     if not _maps_coordinates(model, d, m):
         raise UserError(f"{command} needs a coordinate network (coords (N, d) → values (N, m)); the network of "
                         f"{run} does not map (N, {d}) coordinates to (N, {m}) values")
-    signal = checked_signal(meta, run, fields=fields, partial=fields is None)
-    return model.float(), {**meta, "signal": signal}
+    signal = checked_signal(record, run, fields=fields, partial=fields is None)
+    return model.float(), {**record, "signal": signal}
 
 
 def _maps_coordinates(model: nn.Module, d: int, m: int) -> bool:

@@ -63,17 +63,17 @@ def export_onnx(run: str | Path, path: str | Path | None = None, opset: int = DE
         raise UserError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET} (what torch's exporter writes), "
                         f"got {opset}")
     _require_onnx()
-    model, meta = load_coordinate_network(run, "export")
+    model, record = load_coordinate_network(run, "export")
     if path is None:
         path = run_folder(run) / "model.onnx"
     path = require_output_file(path, "--onnx", "give a file name such as model.onnx")
     side = sidecar_path(path)
     if side.is_dir():
         raise UserError(f"--onnx {path}: its sidecar {side} is a folder; remove it or choose another name")
-    record = _describe(run, path, meta, model, int(opset))
+    record = _describe(run, path, record, model, int(opset))
     with writing_outputs([(path, "--onnx"), (side, "the sidecar of --onnx")], "export", overwrite=overwrite,
                          reads=run), atomic_path(path) as tmp:
-        _trace(model, record["input"]["shape"][1], tmp, int(opset), meta)
+        _trace(model, record["input"]["shape"][1], tmp, int(opset), record)
         _embed(tmp, record)
         record["check"] = _check(tmp, model, record["input"]["shape"][1])
         write_text(side, _strict_json(record, indent=2) + "\n")
@@ -87,11 +87,11 @@ def _require_onnx() -> None:
         raise UserError(f"export to ONNX needs the onnx package: {INSTALL}") from None
 
 
-def _describe(run: str | Path, path: Path, meta: dict[str, Any], model: nn.Module, opset: int) -> dict[str, Any]:
+def _describe(run: str | Path, path: Path, record: dict[str, Any], model: nn.Module, opset: int) -> dict[str, Any]:
     """The sidecar's content (the onnxruntime check is added after export)."""
-    spec = meta["model"]
-    task = str(meta.get("task", ""))
-    stored = meta.get("signal")
+    spec = record["model"]
+    task = str(record.get("task", ""))
+    stored = record.get("signal")
     signal = stored if isinstance(stored, dict) else {}
     return {
         "format": SIDECAR_FORMAT,
@@ -110,7 +110,7 @@ def _describe(run: str | Path, path: Path, meta: dict[str, Any], model: nn.Modul
     }
 
 
-def _trace(model: nn.Module, in_features: int, out: Path, opset: int, meta: dict[str, Any]) -> None:
+def _trace(model: nn.Module, in_features: int, out: Path, opset: int, record: dict[str, Any]) -> None:
     """Trace `model` with the TorchScript exporter into `out`, N dynamic."""
     options: dict[str, Any] = {
         "input_names": ["coords"],
@@ -127,7 +127,7 @@ def _trace(model: nn.Module, in_features: int, out: Path, opset: int, meta: dict
             torch.onnx.export(model, (example,), str(out), **options)
     except torch.onnx.errors.OnnxExporterError as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        activation = meta["model"].get("activation", "this")
+        activation = record["model"].get("activation", "this")
         raise UserError(f"the {activation} network cannot be exported at opset {opset} ({first}); "
                         f"try a higher --opset (up to {MAX_OPSET})") from None
     except ValueError as exc:  # older torch: an opset beyond what its exporter writes

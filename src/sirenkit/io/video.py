@@ -208,17 +208,17 @@ def _open_file(path: Path, frames: int = 0, start: int = 0):
         raise UserError(f"video {path} is empty (0 bytes)")
     reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
-        meta = next(reader)
+        header = next(reader)
     except (OSError, RuntimeError, StopIteration, ValueError) as exc:
         reader.close()
         raise UserError(f"could not read video {path}: {_ffmpeg_reason(exc)} (MP4 or another format ffmpeg "
                         "reads, or a folder of frames, expected)") from None
-    width, height = (int(v) for v in meta["size"])
-    fps = float(meta.get("fps") or 0.0) or _header_fps(path) or FOLDER_FPS
+    width, height = (int(v) for v in header["size"])
+    fps = float(header.get("fps") or 0.0) or _header_fps(path) or FOLDER_FPS
     total = None  # duration × fps is only an estimate; the exact count comes from decoding to the end
     try:  # the limits, from the header, before a frame is decoded
         check_frame_pixels(height, width, f"frames of video {path}")
-        duration = float(meta.get("duration") or 0.0)
+        duration = float(header.get("duration") or 0.0)
         estimate = round(duration * fps) if math.isfinite(duration) and duration > 0 else None
         count = _to_decode(frames, start, estimate)
         if count is not None:

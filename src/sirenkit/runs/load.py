@@ -64,11 +64,11 @@ def network_from_spec(spec: dict[str, Any]) -> nn.Module:
 
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network stored in a run folder (or checkpoint file); returns (model in eval mode, metadata)."""
-    tensors, meta = load_checkpoint(path)
-    if not isinstance(meta.get("model"), dict):
+    tensors, record = load_checkpoint(path)
+    if not isinstance(record.get("model"), dict):
         raise UserError(f"checkpoint {path} does not describe its network")
     try:
-        model = network_from_spec(meta["model"])
+        model = network_from_spec(record["model"])
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError, MemoryError,
             UserError) as exc:
         first = first_line(exc)  # torch appends its C++ stack to some messages
@@ -79,7 +79,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
                 if (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all())), None)
     if bad is not None:  # training never saves such a state (it stops as diverged): the file was damaged or edited
         raise UserError(f"checkpoint {path} holds NaN or infinite values in {bad}; it was damaged or edited")
-    return model.to(device).eval(), meta
+    return model.to(device).eval(), record
 
 
 __all__ = ["CONFIG", "load_run", "network_from_spec", "read_config_file"]

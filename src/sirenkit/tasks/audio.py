@@ -282,25 +282,25 @@ class AudioTask(Task):
 
     # ------------------------------------------------------------------ render
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+    def render(cls, model: nn.Module, signal: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
         """Write the network as audio; `options.size` is the output sample rate (default: the fitted rate).
 
         The rendered clip spans the fitted duration (frames / rate seconds); a higher rate samples the network
         between the fitted samples, a lower one samples it sparser without low-pass filtering (it may alias).
         """
-        rate, frames = meta["rate"], meta["frames"]  # checked by `checked_signal`, the size by `check_render`
+        rate, frames = signal["rate"], signal["frames"]  # checked by `checked_signal`, the size by `check_render`
         out_rate = int(options.size) if options.size else rate
         check_audio_suffix(out, out_rate)  # before the (possibly long) evaluation
         if out_rate == rate:
             coords = time_coords(frames, device)
         else:
-            count = cls.render_frames(meta, out_rate)
+            count = cls.render_frames(signal, out_rate)
             seconds = torch.arange(count, device=device, dtype=torch.float64) / out_rate
             coords = (-1.0 + 2.0 * seconds * rate / (frames - 1)).to(torch.float32).unsqueeze(-1)
         values = predict(model, coords, options.chunk)
         require_finite(values, options)
-        save_audio(out, values.cpu().numpy() * float(meta["scale"]), out_rate)
+        save_audio(out, values.cpu().numpy() * float(signal["scale"]), out_rate)
         return out
 
     @classmethod

@@ -471,7 +471,7 @@ class Task(ABC):
 
     @classmethod
     def render(
-        cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions, device: torch.device
+        cls, model: nn.Module, signal: dict[str, Any], out: Path, options: RenderOptions, device: torch.device
     ) -> Path:
         """Sample a stored network at any resolution and write the artefact to `out`."""
         from ..errors import UserError

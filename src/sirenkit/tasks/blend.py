@@ -267,18 +267,18 @@ class BlendTask(Task):
         return ["blend.png", "comparison.png", "psnr_curve.png"]
 
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+    def render(cls, model: nn.Module, signal: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
         """The network's values are the edited image's pixels in [0, 1] (not [-1, 1] as for `fit image`); in mix
         mode shifted to the stored mean as `blended` does. In clone mode the network is shown everywhere (outside
         the mask it was fitted to BASE's values, which a render does not have)."""
-        h, w = render_shape(meta, options.size)
+        h, w = render_shape(signal, options.size)
         values = predict(model, grid_coords((h, w), device=device), options.chunk)
         require_finite(values, options)
         pixels = values.cpu().double().numpy()
-        if meta["mode"] == "mix" and "mean_value" in meta:
-            pixels += meta["mean_value"] - pixels.mean()
-        save_image(out, np.clip(pixels.reshape(h, w, -1), 0.0, 1.0), meta.get("bit_depth", 8))
+        if signal["mode"] == "mix" and "mean_value" in signal:
+            pixels += signal["mean_value"] - pixels.mean()
+        save_image(out, np.clip(pixels.reshape(h, w, -1), 0.0, 1.0), signal.get("bit_depth", 8))
         return out
 
 

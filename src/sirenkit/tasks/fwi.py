@@ -389,5 +389,5 @@ class FwiTask(Task):
         return ["velocity.png", "wavefields.png", "velocity.npy", "error_curve.png"]
 
     @classmethod
-    def render(cls, model, meta, out: Path, options, device) -> Path:
+    def render(cls, model, signal, out: Path, options, device) -> Path:
         raise UserError("fwi runs are not rendered; velocity.png and wavefields.png are written at the end of the run")

@@ -320,5 +320,5 @@ class HelmholtzTask(Task):
         return 1.0 / np.sqrt(squared_slowness(self.config.velocity, c[:, 0], c[:, 1])).reshape(h, w)
 
     @classmethod
-    def render(cls, model, meta, out: Path, options, device) -> Path:
+    def render(cls, model, signal, out: Path, options, device) -> Path:
         raise UserError("helmholtz runs are not rendered; their wavefield.png is written at the end of the run")

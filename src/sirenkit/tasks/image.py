@@ -329,15 +329,15 @@ class ImageTask(Task):
 
     # ------------------------------------------------------------------ render
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+    def render(cls, model: nn.Module, signal: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
-        """`meta`: the signal description as `checked_signal` returned it (see `check_render` for the cap)."""
-        h, w = render_shape(meta, options.size)
+        """`signal`: the signal description as `checked_signal` returned it (see `check_render` for the cap)."""
+        h, w = render_shape(signal, options.size)
         coords = grid_coords((h, w), device=device)
         values = predict(model, coords, options.chunk)
         require_finite(values, options)
         pixels = _to_unit(values).reshape(h, w, -1).cpu().numpy()
-        save_image(out, pixels, meta.get("bit_depth", 8))  # as fitted
+        save_image(out, pixels, signal.get("bit_depth", 8))  # as fitted
         return out
 
 

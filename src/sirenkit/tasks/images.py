@@ -313,9 +313,9 @@ class ImagesTask(Task):
                     "grey": self.config.grey, "chunk": self.config.chunk}
         config = {**record, "command": ["fit", "image"], "task_name": "image", "task": task_cfg}
         write_json(folder / "config.json", config)
-        meta = {"task": "image", "model": spec, "signal": signal, "sirenkit": __version__,
+        record = {"task": "image", "model": spec, "signal": signal, "sirenkit": __version__,
                 "step": ctx.metrics.get("steps"), "fitted_by": "fit images"}
-        save_checkpoint(folder / CHECKPOINT, prefixed("model", net.state_dict()), meta)
+        save_checkpoint(folder / CHECKPOINT, prefixed("model", net.state_dict()), record)
         save_image(folder / "reconstruction.png", fit, image.bit_depth)
         scores = per_image.get(name, {})
         metrics = {"psnr": scores.get("psnr"), "ssim": scores.get("ssim"), "task": "image",
@@ -327,9 +327,9 @@ class ImagesTask(Task):
         return f"images/{name}/reconstruction.png"
 
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+    def render(cls, model: nn.Module, record: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
-        names = [im.get("name", "?") for im in meta.get("images", [])][:3]
+        names = [im.get("name", "?") for im in record.get("images", [])][:3]
         raise UserError("a `fit images` run holds one network per image: render one of its folders, e.g. "
                         f"`sirenkit render RUN/images/{names[0] if names else 'NAME'}`")
 

@@ -360,7 +360,7 @@ class MetaTask(Task):
         return evaluate_contexts(model, test, contexts, self.config.eval_seed, self.device)
 
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: Any, device: torch.device) -> Path:
+    def render(cls, model: nn.Module, signal: dict[str, Any], out: Path, options: Any, device: torch.device) -> Path:
         raise UserError("a meta run holds a space of images, not one; reconstruct an image with "
                         "`sirenkit meta inpaint RUN IMAGE`")
 

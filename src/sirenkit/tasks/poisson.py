@@ -327,10 +327,10 @@ class _PoissonTask(Task):
         return v.mean(-1).numpy()
 
     @classmethod
-    def render(cls, model, meta, out, options, device) -> Path:
+    def render(cls, model, signal, out, options, device) -> Path:
         from .image import ImageTask
 
-        return ImageTask.render(model, meta, out, options, device)
+        return ImageTask.render(model, signal, out, options, device)
 
 
 # Derivative supervision wants the paper's lr: at 1e-3 the network fits the target at the sampled pixels

@@ -312,7 +312,7 @@ class SdfTask(Task):
         return written
 
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+    def render(cls, model: nn.Module, signal: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
         from ..geometry.preview import slice_plot
 

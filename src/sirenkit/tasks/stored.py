@@ -35,7 +35,7 @@ def _count(n: Any, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def checked_signal(meta: dict[str, Any], run: str | Path, task_cls: type[Task] | None = None,
+def checked_signal(record: dict[str, Any], run: str | Path, task_cls: type[Task] | None = None,
                    fields: tuple[str, ...] | None = None, partial: bool = False) -> dict[str, Any]:
     """The one check of a stored run's metadata before any command uses it (`render`, `mesh`, `meta eval`,
     `meta inpaint`, `export`, `compress`): every number of the network description is finite, the network fits
@@ -44,8 +44,8 @@ def checked_signal(meta: dict[str, Any], run: str | Path, task_cls: type[Task] |
     present, for a caller that passes on what it finds). Returns the checked signal; a one-line UserError naming
     `run` else."""
     if task_cls is None:
-        task_cls = get_task(meta.get("task", ""))
-    spec: Any = meta.get("model")  # any JSON value: checked below
+        task_cls = get_task(record.get("task", ""))
+    spec: Any = record.get("model")  # any JSON value: checked below
     bad = _spec_numbers(spec)
     if bad is not None:
         raise UserError(f"checkpoint of {run} describes its network impossibly ({bad[0]} {bad[1]} is not a finite "
@@ -59,7 +59,7 @@ def checked_signal(meta: dict[str, Any], run: str | Path, task_cls: type[Task] |
             raise UserError(f"checkpoint of {run} names task {name!r}, whose networks take "
                             f"{_count(task_cls.network_inputs, 'coordinate')}, but holds {holds}; it was damaged or "
                             "edited")
-    signal = meta.get("signal")
+    signal = record.get("signal")
     if not isinstance(signal, dict):
         raise UserError(f"checkpoint of {run} has no description of the fitted signal; it was damaged or edited")
     try:

@@ -323,15 +323,15 @@ class VideoTask(Task):
 
     # ------------------------------------------------------------------ render
     @classmethod
-    def render(cls, model: nn.Module, meta: dict[str, Any], out: Path, options: RenderOptions,
+    def render(cls, model: nn.Module, signal: dict[str, Any], out: Path, options: RenderOptions,
                device: torch.device) -> Path:
         """Write an MP4 with `options.frames` frames (t uniform over [-1, 1]; same duration, so the frame rate
         scales with the count) at `options.size` on the longer side, one frame at a time."""
-        t, h, w = meta["frames"], meta["height"], meta["width"]  # checked; the size by `check_render`
+        t, h, w = signal["frames"], signal["height"], signal["width"]  # checked; the size by `check_render`
         if options.size:
             h, w = scaled_size(h, w, options.size)
         count = options.frames or t
-        fps = meta.get("fps", 25.0) * count / t
+        fps = signal.get("fps", 25.0) * count / t
         plane = grid_coords((h, w), keep_aspect=True, device=device)
         times = time_axis(count).tolist()
 

@@ -358,6 +358,6 @@ class WaveTask(Task):
         write_video(path, frames(), fps)
 
     @classmethod
-    def render(cls, model, meta, out: Path, options, device) -> Path:
+    def render(cls, model, signal, out: Path, options, device) -> Path:
         raise UserError("wave runs are not rendered; their wave.mp4 and wave_frames.png are written at the end "
                         "of the run")

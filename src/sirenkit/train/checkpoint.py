@@ -23,14 +23,14 @@ from ..runs.files import CHECKPOINT
 FORMAT = "sirenkit-checkpoint-1"
 
 
-def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], record: dict[str, Any]) -> None:
     """Write tensors + metadata atomically (the JSON twin is written after the tensors)."""
     path = Path(path)
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    header = {"format": FORMAT, "meta": json.dumps(meta)}
+    header = {"format": FORMAT, "meta": json.dumps(record)}
     with atomic_path(path) as tmp:
         save_file(clean, str(tmp), metadata=header)
-    write_json(path.with_suffix(".json"), meta)
+    write_json(path.with_suffix(".json"), record)
 
 
 def read_safetensors(path: str | Path, what: str) -> tuple[dict[str, Tensor], dict[str, str]]:
@@ -59,14 +59,14 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
     if header.get("format") != FORMAT:
         raise UserError(f"checkpoint {path} was not written by sirenkit (format {header.get('format')!r})")
     try:
-        meta = json.loads(header["meta"])
+        record = json.loads(header["meta"])
     except (KeyError, json.JSONDecodeError):
         raise UserError(f"checkpoint {path} has damaged metadata") from None
-    if not isinstance(meta, dict):
+    if not isinstance(record, dict):
         raise UserError(f"checkpoint {path} has damaged metadata (a JSON object expected)")
-    if not isinstance(meta.get("task", ""), str):  # a task name is looked up in the registry; a list is unhashable
-        raise UserError(f"checkpoint {path} has damaged metadata (task {meta['task']!r} is not a task name)")
-    return tensors, meta
+    if not isinstance(record.get("task", ""), str):  # a task name is looked up in the registry; a list is unhashable
+        raise UserError(f"checkpoint {path} has damaged metadata (task {record['task']!r} is not a task name)")
+    return tensors, record
 
 
 def prefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -174,8 +174,8 @@ class Trainer:
             "rng.generator": generator.get_state(),
             "rng.torch": torch.get_rng_state(),
         }
-        meta = {**self.checkpoint_meta, "step": step, "seconds": seconds, "lr": self.config.lr}
-        save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
+        record = {**self.checkpoint_meta, "step": step, "seconds": seconds, "lr": self.config.lr}
+        save_checkpoint(self.out_dir / CHECKPOINT, tensors, record)
         write_curve(self.out_dir / CURVE, curve)
 
     def check_resume(self, model: nn.Module, checkpoint: tuple[dict[str, Tensor], dict[str, Any]]) -> None:
@@ -198,12 +198,12 @@ class Trainer:
         already read from it)."""
         assert self.out_dir is not None
         where = str(self.out_dir)
-        tensors, meta = checkpoint if checkpoint is not None else load_checkpoint(self.out_dir / CHECKPOINT)
+        tensors, record = checkpoint if checkpoint is not None else load_checkpoint(self.out_dir / CHECKPOINT)
         load_model_state(model, tensors, where)
         restore_optimizer(optimizer, {k: v.to(self.device) for k, v in strip_prefix("optimizer", tensors).items()},
                           where)
         try:  # a damaged or edited checkpoint: one line, not torch's shape or dtype error
-            step, seconds = int(meta["step"]), float(meta["seconds"])
+            step, seconds = int(record["step"]), float(record["seconds"])
             if step < 0:
                 raise ValueError(step)
             generator.set_state(tensors["rng.generator"])
