@@ -30,7 +30,8 @@ from sirenkit.tasks import REGISTRY
 from sirenkit.train.checkpoint import CHECKPOINT
 
 # Small settings so that a case which wrongly got past its check would still finish in a moment.
-QUICK = ["--steps", "2", "--hidden-features", "8", "--device", "cpu", "--quiet", "--no-figures"]
+# eager (a case that is about compilation gives its own --compile after these)
+QUICK = ["--steps", "2", "--hidden-features", "8", "--device", "cpu", "--quiet", "--no-figures", "--compile", "off"]
 TASK_QUICK = {
     "image": ["--size", "16"],
     "audio": [],

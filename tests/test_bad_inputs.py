@@ -124,7 +124,7 @@ CASES = [
          "argument --precision: invalid choice: 'fp16'"),
     Case("precision-bf16-wire", "`--precision bf16 --activation wire`",
          fit("image", "--precision", "bf16", "--activation", "wire"), "--precision bf16 needs a coordinate MLP"),
-    Case("cuda-graphs-cpu", "`--cuda-graphs --device cpu`", fit("image", "--cuda-graphs"),
+    Case("cuda-graphs-cpu", "`--cuda-graphs --device cpu`", fit("image", "--cuda-graphs", "--compile", "auto"),
          "--cuda-graphs needs a CUDA device; this run uses cpu"),
     Case("cuda-graphs-no-compile", "`--cuda-graphs --compile off`", fit("image", "--cuda-graphs", "--compile", "off"),
          "--cuda-graphs replays the compiled step: use --compile on or auto with it"),

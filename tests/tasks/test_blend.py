@@ -11,7 +11,10 @@ from sirenkit.errors import UserError
 from sirenkit.io.images import load_image, save_image
 from sirenkit.tasks.blend import BlendConfig, BlendTask
 
-FAST = {"steps": 150, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64, "device": "cpu", "quiet": True}
+# eager: the compiled loss (the CPU default for these closed-form derivatives) costs seconds to build and is tested
+# in tests/diff and tests/train
+FAST = {"steps": 150, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64, "device": "cpu", "quiet": True,
+        "compile": "off"}
 
 
 @pytest.fixture
