@@ -205,7 +205,7 @@ def _video() -> Experiment:
                            (3e-4, 1e-3, 3e-3, 1e-2), seeds=2),
             "cpu": Scale({"size": 96, "frames": 30, "sample_frac": 0.0038, "steps": 1000, "hidden_features": 256,
                           "eval_frames": 0,
-                          "schedule": "cosine", "eval_every": 500}, IMAGE_GRID,
+                          "schedule": "cosine", "eval_every": 500}, (*IMAGE_GRID, 1e-2),
                          note="30 frames at 96 px, 0.38 % of the pixels a step, 256 wide, 1,000 steps"),
             "paper": Scale({"size": 0, "frames": 50, "sample_frac": 0.0038, "steps": 100000, "hidden_features": 1024,
                             "schedule": "constant", "eval_every": 10000}, (3e-5, 1e-4, 3e-4, 1e-3),
