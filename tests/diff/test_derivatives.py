@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+import sirenkit
 from sirenkit import ModelConfig, Siren, diff
+from sirenkit.diff import derivatives, forward_derivatives
 from sirenkit.models import ACTIVATIONS
 
 from ..tolerances import REL_TOL, rel_err
@@ -216,3 +218,45 @@ def test_float32_agreement_is_at_float32_precision():
     assert rel_err(fwd.gradient, ref.gradient) < 1e-4
     assert rel_err(fwd.laplacian, ref.laplacian) < 1e-3
     assert math.isfinite(fwd.laplacian.abs().max().item())
+
+
+@pytest.mark.parametrize("backend", ["analytic", "autograd", "fused", "auto"])
+def test_coordinates_of_any_leading_shape_equal_the_flattened_ones(backend):
+    """(..., d) in, (..., m), (..., m, d), (..., m) out, equal to the flattened call to float64 precision."""
+    torch.manual_seed(0)
+    model = sirenkit.Siren(2, 3, hidden_features=16, hidden_layers=2).double()
+    x = torch.rand(4, 8, 8, 2, dtype=torch.float64) * 2 - 1
+    shaped = derivatives(model, x, backend=backend)
+    flat = derivatives(model, x.reshape(-1, 2), backend=backend)
+    assert shaped.value.shape == (4, 8, 8, 3) and shaped.gradient.shape == (4, 8, 8, 3, 2)
+    assert shaped.laplacian is not None and shaped.laplacian.shape == (4, 8, 8, 3)
+    for a, b in zip(shaped, flat):
+        if a is not None:
+            torch.testing.assert_close(a.reshape(b.shape), b, rtol=1e-12, atol=1e-12)
+    one = forward_derivatives(model, x[0, 0, 0])  # a single point (d,): (m,), (m, d), (m,)
+    assert one.value.shape == (3,) and one.gradient.shape == (3, 2)
+    torch.testing.assert_close(one.gradient, flat.gradient[0], rtol=1e-12, atol=1e-12)
+
+
+def test_reverse_sweep_and_per_axis_keep_the_leading_shape():
+    torch.manual_seed(0)
+    model = sirenkit.Siren(3, 1, hidden_features=16, hidden_layers=1).double()
+    x = torch.rand(5, 7, 3, dtype=torch.float64) * 2 - 1
+    rev = derivatives(model, x, order=1, backend="reverse")
+    assert rev.gradient.shape == (5, 7, 1, 3)
+    torch.testing.assert_close(rev.gradient, derivatives(model, x, order=1, backend="autograd").gradient)
+    axis = derivatives(model, x, backend="analytic", per_axis=True)
+    assert axis.hessian_diagonal is not None and axis.hessian_diagonal.shape == (5, 7, 1, 3)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.tensor(0.5), "shape \\(..., d\\)"),
+    (torch.zeros(4, 0), "shape \\(..., d\\)"),
+    (torch.zeros(4, 3), "3 features in their last axis; the model takes 2"),
+    (torch.zeros(4, 2, dtype=torch.int64), "floating point"),
+])
+def test_coordinates_no_engine_can_take_get_one_line(bad, message):
+    model = sirenkit.Siren(2, 1, hidden_features=8, hidden_layers=1)
+    for backend in ("analytic", "autograd"):
+        with pytest.raises(ValueError, match=message):
+            derivatives(model, bad, backend=backend)

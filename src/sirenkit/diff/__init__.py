@@ -19,6 +19,7 @@ from .autograd import divergence, gradient, hessian, jacobian, laplacian
 from .forward import AnalyticUnsupported, forward_derivatives, require_forward_mode, supports_forward_mode, unwrap
 from .fused import fused_derivatives, supports_fused
 from .reverse import reverse_derivatives
+from .shapes import check_coordinates, over_leading_axes
 from .types import Derivatives
 
 Backend = Literal["auto", "analytic", "autograd"]
@@ -49,10 +50,11 @@ def gradient_backend(backend: GradientBackend, model: nn.Module) -> GradientBack
     return "reverse" if supports_forward_mode(model) else "autograd"
 
 
+@over_leading_axes
 def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_graph: bool = True,
                          per_axis: bool = False) -> Derivatives:
     """Value, gradient (N, m, d) and Laplacian (N, m) by reverse-mode autograd (double backward for order 2);
-    per_axis=True also returns the Hessian's diagonal (N, m, d)."""
+    per_axis=True also returns the Hessian's diagonal (N, m, d). x may also be (..., d): results (..., m) etc."""
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -74,11 +76,13 @@ def autograd_derivatives(model: nn.Module, x: Tensor, order: int = 2, create_gra
     return Derivatives(y, jac, lap, diagonal if per_axis else None)
 
 
+@over_leading_axes
 def derivatives(
     model: nn.Module, x: Tensor, order: int = 2, backend: GradientBackend = "auto", create_graph: bool = True,
     per_axis: bool = False,
 ) -> Derivatives:
-    """Value and derivatives of `model` at x (N, d) in [-1, 1]^d.
+    """Value and derivatives of `model` at x (N, d) in [-1, 1]^d, or at x (..., d): every result then keeps the
+    leading axes ((..., m), (..., m, d), (..., m)).
 
     backend: "analytic" (forward mode, sine/elementwise MLPs; any other model raises `AnalyticUnsupported`, a
     UserError), "autograd" (any model), "auto", "fused" (SIRENs: forward mode with one autograd node per layer that
@@ -112,6 +116,7 @@ __all__ = [
     "FusedBackend",
     "GradientBackend",
     "autograd_derivatives",
+    "check_coordinates",
     "derivatives",
     "divergence",
     "forward_derivatives",
@@ -121,6 +126,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "laplacian",
+    "over_leading_axes",
     "require_backend",
     "require_forward_mode",
     "reverse_derivatives",

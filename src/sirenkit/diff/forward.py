@@ -19,6 +19,7 @@ from ..models.activations import Activation
 from ..models.encodings import Encoding
 from ..models.mlp import FieldMLP
 from ..models.precision import dense, full_precision, upcast
+from .shapes import over_leading_axes
 from .types import Derivatives
 
 
@@ -62,6 +63,7 @@ def supports_forward_mode(model: nn.Module) -> bool:
                for a in model.activations)
 
 
+@over_leading_axes
 def forward_derivatives(model: nn.Module, x: Tensor, order: int = 2, per_axis: bool = False) -> Derivatives:
     """Value (N, m), gradient (N, m, d) and Laplacian (N, m) of `model` at x (N, d) in one forward pass.
 

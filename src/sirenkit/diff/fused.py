@@ -31,6 +31,7 @@ from torch import Tensor
 from ..models.activations import Sine
 from ..models.encodings import IdentityEncoding
 from ..models.mlp import FieldMLP
+from .shapes import over_leading_axes
 from .types import Derivatives
 
 
@@ -138,6 +139,7 @@ class SineStreams(torch.autograd.Function):
         return dh, dw, du[0].sum(0), None, None, None
 
 
+@over_leading_axes
 def fused_derivatives(model: torch.nn.Module, x: Tensor, order: int = 2) -> Derivatives:
     """Value (N, m), gradient (N, m, d) and Laplacian (N, m) (None for order 1) of a SIREN at x (N, d)."""
     from .forward import unwrap

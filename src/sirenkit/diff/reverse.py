@@ -19,9 +19,11 @@ from ..models.activations import Activation
 from ..models.mlp import FieldMLP
 from ..models.precision import dense, full_precision, upcast
 from .forward import require_forward_mode, unwrap
+from .shapes import over_leading_axes
 from .types import Derivatives
 
 
+@over_leading_axes
 def reverse_derivatives(model: nn.Module, x: Tensor) -> Derivatives:
     """Value (N, m) and gradient (N, m, d) of `model` at x (N, d) by the closed-form backward sweep.
 
