@@ -364,3 +364,15 @@ def test_never_overwrites_the_run_it_reads(ort, fitted, tmp_path, capsys, onnx_n
         _one_line_error(capsys, main(["export", str(source), "--onnx", str(run / onnx_name)]), what,
                         "writing it would destroy it")
         assert sorted((p.name, p.read_bytes()) for p in run.iterdir()) == before
+
+
+def test_torch_export_captures_a_siren_with_a_dynamic_point_count():
+    """The in-memory export path docs/api.md names: torch.export with the point count dynamic."""
+    from torch.export import Dim
+
+    torch.manual_seed(0)
+    net = sirenkit.Siren(2, 3, hidden_features=16, hidden_layers=1)
+    x = torch.rand(8, 2) * 2 - 1
+    program = torch.export.export(net, (x,), dynamic_shapes=({0: Dim("points")},))
+    other = torch.rand(13, 2) * 2 - 1
+    torch.testing.assert_close(program.module()(other), net(other))
