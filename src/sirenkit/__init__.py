@@ -18,15 +18,17 @@ from .errors import UserError  # noqa: E402
 from .models import FieldMLP, ModelConfig, Siren, build_model, count_parameters  # noqa: E402
 
 
-def fit(task: str, **options):
+def fit(task: str, data=None, **options):
     """Fit a task with the same options as the CLI (`sirenkit fit image --size 128` == `fit("image", size=128)`).
 
-    Returns a `RunResult` with `out_dir`, `metrics`, `config` and the trained `model`.
+    `data`: the signal as arrays in memory instead of a file (`fit("image", data=pixels)`; what each task takes:
+    docs/api.md). Without `out=FOLDER` nothing is written: the fit trains and evaluates in memory. Returns a
+    `RunResult` with `out_dir` (None in memory), `metrics`, `config`, the trained `model` and the `curve`.
     """
     from .runner import run_task
     from .tasks import get_task
 
-    return run_task(get_task(task), options)
+    return run_task(get_task(task), options, data=data, in_memory=options.get("out") is None)
 
 
 def render(run_dir, size=None, out=None, chunk: int = DEFAULT_CHUNK, device: str = "auto", frames=None,

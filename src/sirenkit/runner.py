@@ -24,6 +24,7 @@ from .errors import UserError
 from .io.atomic import finite_json, write_json
 from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
 from .io.limits import HELP as LIMIT_HELP
+from .io.memory import fingerprint
 from .models import ModelConfig, count_parameters, model_spec
 from .models.numerics import NumericsPlan
 from .models.precision import fast_bf16
@@ -70,12 +71,14 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    """What a finished run produced."""
+    """What a finished run produced: its folder (None for a fit held in memory), final metrics, settings, the
+    trained network and the training curve (the rows of curve.csv)."""
 
-    out_dir: Path
+    out_dir: Path | None
     metrics: dict[str, Any]
     config: dict[str, Any]
     model: nn.Module
+    curve: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def section_classes(task_cls: type[Task]) -> dict[str, type]:
@@ -194,7 +197,7 @@ class RunPlan:
     task_cls: type[Task]
     run: RunOptions
     explicit: dict[str, dict[str, Any]]
-    out_dir: Path
+    out_dir: Path | None  # None: trained in memory, nothing written
     recipe: str
     device: torch.device
     task: Task
@@ -217,31 +220,45 @@ class RunPlan:
         return self.run.quiet or not self.writer
 
 
-def run_task(task_cls: type[Task], options: dict[str, Any]) -> RunResult:
+def run_task(task_cls: type[Task], options: dict[str, Any], data: Any = None, in_memory: bool = False) -> RunResult:
     """Fit `task_cls` with flat `options` (CLI flag names with underscores): plan (every check, nothing written),
-    announce (the log lines), train (into the run folder), finish (metrics and artefacts)."""
-    plan = plan_run(task_cls, options)
+    announce (the log lines), train (into the run folder), finish (metrics and artefacts). `data`: the signal as
+    arrays (`Task.memory_data`) instead of files; `in_memory`: train without a run folder (nothing written)."""
+    plan = plan_run(task_cls, options, data, in_memory)
     announce(plan)
     return train_and_finish(plan)
 
 
-def plan_run(task_cls: type[Task], options: dict[str, Any]) -> RunPlan:
+def plan_run(task_cls: type[Task], options: dict[str, Any], data: Any = None, in_memory: bool = False) -> RunPlan:
     """Resolve the settings, check the run folder, load the data, build the network and plan its numerics;
     everything that can be refused is refused here, before anything is written."""
     explicit, run_values = split_options(task_cls, options)
     run = from_dict(RunOptions, run_values, "run options")
-    # The run folder is checked first: --resume reads its settings and checkpoint from there.
-    out_dir = check_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
+    if data is not None and not task_cls.memory_data:
+        raise UserError(f"{' '.join(task_cls.command)} takes no in-memory data; give its input files as options")
+    out_dir: Path | None = None
+    if in_memory:
+        if run.resume:
+            raise UserError("resume needs the run folder to continue: give out=FOLDER")
+    else:  # the run folder is checked first: --resume reads its settings and checkpoint from there
+        out_dir = check_out_dir(run.out, task_cls.name, run.resume, run.overwrite)
     # A damaged checkpoint is refused before the data is loaded; check_resume below tries the rest on a copy.
-    checkpoint = load_checkpoint(out_dir / CHECKPOINT) if run.resume else None
+    checkpoint = load_checkpoint(out_dir / CHECKPOINT) if run.resume and out_dir is not None else None
     configs, device, recipe, stored = resolve_settings(task_cls, explicit, run)
     task_cfg, model_cfg, train_cfg = configs["task"], configs["model"], configs["train"]
     train_cfg.validate()
     train_cfg.check_device(device)
 
     job, device = _plan_torchrun(task_cls, train_cfg, device)
+    if data is not None:
+        given = [f"--{name.replace('_', '-')}" for name in path_fields(task_cls.Config) if getattr(task_cfg, name)]
+        if given:
+            raise UserError(f"give the signal either as data= or as {', '.join(given)}, not both")
+    elif run.resume and _memory_input(stored):
+        raise UserError(f"{out_dir} was fitted to data given in memory: pass the same data= to resume it")
     with input_limits(**{name: getattr(run, name) for name in LIMIT_FLAGS}):
-        task = task_cls(task_cfg, device)  # loads and checks the data before anything is written
+        # loads and checks the data before anything is written
+        task = task_cls(task_cfg, device) if data is None else task_cls(task_cfg, device, data=data)  # type: ignore[call-arg]
     if job is not None:
         task.set_shard(job.rank, job.world_size)
     model, spec, description = _build_network(task, model_cfg, device, train_cfg.seed)
@@ -250,9 +267,12 @@ def plan_run(task_cls: type[Task], options: dict[str, Any]) -> RunPlan:
     numerics = numerics_plan(task, model, train_cfg, device)  # a precision it cannot honour is refused here
     signal = task.signal_meta()
     inputs = input_fingerprints(task_cls, task_cfg)
-    if checkpoint is not None:  # restored once into a copy: a checkpoint that does not fit is refused here
+    if task.memory_arrays:
+        inputs["data"] = fingerprint(task.memory_arrays)
+    # restored once into a copy: a checkpoint that does not fit is refused here
+    if checkpoint is not None and out_dir is not None:
+        _check_same_inputs(out_dir, (stored or {}).get("inputs"), inputs)  # other data first: the likelier cause
         _check_same_run(out_dir, checkpoint[1], spec, signal)
-        _check_same_inputs(out_dir, (stored or {}).get("inputs"), inputs)
         Trainer(train_cfg, device, out_dir, writer=False).check_resume(model, checkpoint)
     if train_cfg.tensorboard:
         TensorBoardLogger.writer_class()  # refused before anything is written when tensorboard is missing
@@ -307,7 +327,8 @@ def announce(plan: RunPlan) -> None:
     if plan.job is not None:
         _log(quiet, f"  torchrun: {plan.job.world_size} processes ({plan.job.backend}), "
                     f"each with 1/{plan.job.world_size} of every batch")
-    _log(quiet, f"  model: {plan.description}, {count_parameters(plan.model):,} parameters; output: {plan.out_dir}")
+    _log(quiet, f"  model: {plan.description}, {count_parameters(plan.model):,} parameters; output: "
+                f"{plan.out_dir or 'none (in memory)'}")
     for line in plan.numerics.describe(plan.train_cfg.precision, device):
         _log(quiet, f"  {line}")
 
@@ -323,7 +344,14 @@ def train_and_finish(plan: RunPlan) -> RunResult:
     if not plan.writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
         trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record, writer=False)
         result = _train(trainer, task, model, plan.job, plan.device, run.resume)
-        return RunResult(out_dir, {"steps": result.steps}, plan.config_record, model)
+        return RunResult(out_dir, {"steps": result.steps}, plan.config_record, model, result.curve)
+    if out_dir is None:  # in memory: the same training and final evaluation, no folder, no artefacts
+        trainer = Trainer(plan.train_cfg, plan.device, None, callbacks)
+        result = _train(trainer, task, model, plan.job, plan.device, resume=False)
+        metrics = finite_json(_final_metrics(plan, result))
+        _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
+                        f"({result.steps} steps), in memory")
+        return RunResult(None, metrics, plan.config_record, model, result.curve)
     with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
         write_json(out_dir / CONFIG, plan.config_record)
         if plan.train_cfg.tensorboard:
@@ -335,12 +363,24 @@ def train_and_finish(plan: RunPlan) -> RunResult:
         folder.finish("complete")
     _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
                     f"({result.steps} steps) -> {out_dir}")
-    return RunResult(out_dir, metrics, plan.config_record, model)
+    return RunResult(out_dir, metrics, plan.config_record, model, result.curve)
 
 
 def _finish(plan: RunPlan, result: Any) -> dict[str, Any]:
     """Final evaluation, the run's numbers, the task's artefacts; metrics.json is written last (a folder with it
     holds a finished run)."""
+    assert plan.out_dir is not None
+    metrics = _final_metrics(plan, result)
+    with no_figures(not plan.run.figures):
+        written = plan.task.write_artefacts(plan.model, ArtefactContext(plan.out_dir, result.curve, metrics))
+    metrics["artefacts"] = [name for name in written if (plan.out_dir / name).exists()]  # --no-figures: no plots
+    metrics = finite_json(metrics)
+    write_json(plan.out_dir / METRICS, metrics)
+    return metrics
+
+
+def _final_metrics(plan: RunPlan, result: Any) -> dict[str, Any]:
+    """The final evaluation and the run's numbers (steps, time, parameters, numerics): metrics.json's keys."""
     model = plan.model
     model.eval()
     metrics: dict[str, Any] = dict(plan.task.evaluate(model, final=True))
@@ -357,11 +397,6 @@ def _finish(plan: RunPlan, result: Any) -> dict[str, Any]:
         "tf32": plan.numerics.tf32,
         "metric": plan.task_cls.metric,
     })
-    with no_figures(not plan.run.figures):
-        written = plan.task.write_artefacts(model, ArtefactContext(plan.out_dir, result.curve, metrics))
-    metrics["artefacts"] = [name for name in written if (plan.out_dir / name).exists()]  # --no-figures: no plots
-    metrics = finite_json(metrics)
-    write_json(plan.out_dir / METRICS, metrics)
     return metrics
 
 
@@ -415,11 +450,26 @@ def _check_same_inputs(out_dir: Path, then: Any, now: dict[str, Any]) -> None:
             continue
         flag = "--" + name.replace("_", "-")
         is_now = now.get(name)
+        if was.get("source") == "memory" and (is_now is None or is_now.get("sha256") != was["sha256"]):
+            raise UserError(f"resume: data= is not the data the run in {out_dir} was fitted to (shape and dtype "
+                            f"then: {_shapes(was)}, now: {_shapes(is_now)}, or the same with other values); pass "
+                            "the same arrays, or start a new run in another folder")
         if is_now is None or is_now.get("sha256") != was["sha256"]:
             what = "folder" if "files" in was else "file"
             raise UserError(f"--resume: the input {what} {was.get('path')} ({flag if name != 'path' else 'the data'}) "
                             f"changed since the run in {out_dir} started; restore it, or start a new run in another "
                             "--out")
+
+
+def _memory_input(config: dict[str, Any] | None) -> bool:
+    """Whether a stored config.json records a signal that came in memory (`fit(task, data=…)`)."""
+    data = ((config or {}).get("inputs") or {}).get("data")
+    return isinstance(data, dict) and data.get("source") == "memory"
+
+
+def _shapes(record: dict[str, Any] | None) -> str:
+    arrays = (record or {}).get("arrays") or {}
+    return ", ".join(f"{name} {tuple(a.get('shape', ()))} {a.get('dtype')}" for name, a in arrays.items()) or "none"
 
 
 def _check_same_run(out_dir: Path, record: dict[str, Any], spec: dict[str, Any], signal: dict[str, Any]) -> None:

@@ -357,6 +357,10 @@ class Task(ABC):
     """What this task's loss tolerates of bf16, TF32 and torch.compile, as measured (models/numerics.py, where
     `plan_numerics` turns it into the run's plan); `loss_needs` refines it for the run's network."""
 
+    memory_data: ClassVar[str] = ""
+    """What `sirenkit.fit(task, data=…)` takes for this task, in words ("" : no in-memory data); a task that takes
+    some accepts `data=` in its constructor and reports its arrays by `memory_arrays`."""
+
     supports_distributed: ClassVar[bool] = False
     """Whether `batch` returns only this process's share under torchrun (other tasks refuse torchrun)."""
 
@@ -372,6 +376,8 @@ class Task(ABC):
     def __init__(self, config: Any, device: torch.device) -> None:
         self.config = config
         self.device = device
+        self.memory_arrays: dict[str, Any] = {}
+        """The in-memory data this task was built from, as numpy arrays by name (empty: it read files)."""
 
     def build_model(self, model_cfg: Any) -> BuiltModel | None:
         """A network of the task's own (built from the model options), or None for the coordinate MLP that

@@ -19,7 +19,8 @@ from ..config import DEFAULT_CHUNK, MAX_POINTS, MAX_SEED, MAX_WEIGHT, check_side
 from ..diff import derivatives, hessian
 from ..errors import check_all
 from ..grids import grid_coords, map_chunks, predict
-from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
+from ..io.images import default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
+from ..io.memory import as_array
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid, robust_limits
 from .base import (
@@ -170,10 +171,18 @@ class ImageTask(Task):
 
     smoke = ({"size": 48, "steps": 150, "lr": 1e-3, "schedule": "cosine", "hidden_features": 64}, 30.0)
 
-    def __init__(self, config: ImageConfig, device: torch.device) -> None:
+    memory_data = ("an image array (H, W) or (H, W, C) with 1 to 4 channels (alpha dropped): uint8 0–255, uint16 "
+                   "0–65535, bool, or floats in [0, 1] (other float ranges are scaled min–max, as float TIFFs are)")
+
+    def __init__(self, config: ImageConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
         config.validate()
-        source = load_image(config.path) if config.path else default_image()
+        if data is not None:
+            raw = as_array(data, "data")
+            self.memory_arrays = {"image": raw}
+            source = image_from_array(raw, f"array {'×'.join(str(n) for n in raw.shape)}")
+        else:
+            source = load_image(config.path) if config.path else default_image()
         self.native_shape = source.pixels.shape[:2]
         image = resize_longer_side(source, config.size)
         if config.grey:

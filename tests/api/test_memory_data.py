@@ -1,0 +1,87 @@
+"""`sirenkit.fit(task, data=…)`: signals handed over as arrays, fits held in memory (issue 23)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import sirenkit
+from sirenkit.errors import UserError
+
+TINY = {"size": 0, "steps": 15, "hidden_features": 16, "hidden_layers": 1, "device": "cpu", "quiet": True,
+        "seed": 3, "eval_every": 5}
+
+
+def _pixels(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((12, 10, 3)) * 255).astype(np.uint8)
+
+
+def test_an_image_in_memory_fits_as_the_same_image_from_a_file(tmp_path):
+    pixels = _pixels()
+    Image.fromarray(pixels).save(tmp_path / "im.png")
+    from_file = sirenkit.fit("image", path=str(tmp_path / "im.png"), out=str(tmp_path / "file"), **TINY)
+    from_memory = sirenkit.fit("image", data=pixels, out=str(tmp_path / "memory"), **TINY)
+    as_tensor = sirenkit.fit("image", data=torch.from_numpy(pixels), **TINY)
+    for key in ("psnr", "ssim"):
+        assert from_memory.metrics[key] == pytest.approx(from_file.metrics[key], rel=1e-6)
+        assert as_tensor.metrics[key] == pytest.approx(from_file.metrics[key], rel=1e-6)
+    assert [r["metric"] for r in as_tensor.curve] == pytest.approx([r["metric"] for r in from_file.curve])
+
+
+def test_without_out_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    floats = _pixels().astype(np.float32) / 255.0
+    result = sirenkit.fit("image", data=floats, **TINY)
+    assert result.out_dir is None and list(tmp_path.iterdir()) == []
+    assert result.metrics["steps"] == TINY["steps"] and result.metrics["psnr"] > 5
+    assert [r["step"] for r in result.curve] == [0, 5, 10, 15]
+    assert isinstance(result.model, torch.nn.Module)
+
+
+def test_the_run_folder_records_the_data_and_resume_needs_the_same(tmp_path):
+    pixels, out = _pixels(), tmp_path / "run"
+    sirenkit.fit("image", data=pixels, out=str(out), **TINY)
+    recorded = json.loads((out / "config.json").read_text())["inputs"]["data"]
+    assert recorded["source"] == "memory" and recorded["arrays"]["image"] == {"shape": [12, 10, 3], "dtype": "uint8"}
+    assert len(recorded["sha256"]) == 64
+    with pytest.raises(UserError, match="pass the same data= to resume"):
+        sirenkit.fit("image", out=str(out), resume=True, **{**TINY, "steps": 20})
+    other = pixels.copy()
+    other[0, 0, 0] ^= 1  # one bit of one pixel
+    with pytest.raises(UserError, match="is not the data the run"):
+        sirenkit.fit("image", data=other, out=str(out), resume=True, **{**TINY, "steps": 20})
+    with pytest.raises(UserError, match="is not the data the run"):
+        sirenkit.fit("image", data=pixels[..., :1], out=str(out), resume=True, **{**TINY, "steps": 20})
+    resumed = sirenkit.fit("image", data=pixels, out=str(out), resume=True, **{**TINY, "steps": 20})
+    assert resumed.metrics["steps"] == 20
+
+
+@pytest.mark.parametrize("data, message", [
+    ([[0.1, 0.2], [0.3, 0.4]], "numpy array or a torch tensor, got list"),
+    (np.full((4, 4), np.nan), "NaN or infinite"),
+    (np.zeros((0, 4)), "is empty"),
+    (np.zeros((2, 4, 4, 3)), "expected a single 2-D image"),
+    (np.zeros((4, 4, 7)), "7 channels"),
+    (np.array([["a", "b"], ["c", "d"]]), "give booleans, integers or floats"),
+])
+def test_bad_arrays_get_one_line(data, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=message):
+        sirenkit.fit("image", data=data, **TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_and_a_file_together_or_a_task_without_memory_data_are_refused(tmp_path):
+    with pytest.raises(UserError, match="either as data= or as --path"):
+        sirenkit.fit("image", data=_pixels(), path=str(tmp_path / "x.png"), **TINY)
+    with pytest.raises(UserError, match="takes no in-memory data"):
+        sirenkit.fit("helmholtz", data=_pixels(), device="cpu", quiet=True)
+    with pytest.raises(UserError, match="resume needs the run folder"):
+        sirenkit.fit("image", data=_pixels(), resume=True, **TINY)
+    assert not os.path.exists(tmp_path / "x.png")
