@@ -85,3 +85,47 @@ def test_data_and_a_file_together_or_a_task_without_memory_data_are_refused(tmp_
     with pytest.raises(UserError, match="resume needs the run folder"):
         sirenkit.fit("image", data=_pixels(), resume=True, **TINY)
     assert not os.path.exists(tmp_path / "x.png")
+
+
+def test_audio_in_memory_fits_as_the_same_clip_from_a_file(tmp_path):
+    import soundfile
+
+    rng = np.random.default_rng(1)
+    t = np.arange(2205) / 22050
+    clip = (0.5 * np.sin(2 * np.pi * 440 * t)[:, None] + 0.05 * rng.standard_normal((2205, 2))).astype(np.float32)
+    soundfile.write(tmp_path / "clip.wav", clip, 22050, subtype="FLOAT")
+    options = {"steps": 10, "hidden_features": 16, "hidden_layers": 1, "device": "cpu", "quiet": True, "seed": 1,
+               "start": 0.02, "duration": 0.05}
+    from_file = sirenkit.fit("audio", path=str(tmp_path / "clip.wav"), out=str(tmp_path / "file"), **options)
+    from_memory = sirenkit.fit("audio", data=(clip, 22050), **options)
+    assert from_memory.metrics["mse"] == pytest.approx(from_file.metrics["mse"], rel=1e-6)
+    as_dict = sirenkit.fit("audio", data={"samples": torch.from_numpy(clip), "rate": 22050}, **options)
+    assert as_dict.metrics["mse"] == pytest.approx(from_file.metrics["mse"], rel=1e-6)
+    pcm = sirenkit.fit("audio", data=((clip * 32767).astype(np.int16), 22050), **options)  # int16: full range
+    assert pcm.metrics["mse"] == pytest.approx(from_file.metrics["mse"], rel=0.05)
+    with pytest.raises(UserError, match="rate missing"):
+        sirenkit.fit("audio", data=clip, **options)
+    with pytest.raises(UserError, match="sample rate"):
+        sirenkit.fit("audio", data=(clip, 0), **options)
+
+
+def test_a_point_cloud_in_memory_fits_as_the_same_cloud_from_a_file(tmp_path):
+    rng = np.random.default_rng(2)
+    normals = rng.standard_normal((3000, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    points = 5.0 + 2.0 * normals  # a sphere of radius 2 about (5, 5, 5): normalised into the unit cube
+    np.savetxt(tmp_path / "cloud.xyz", np.hstack([points, normals]), fmt="%.17g")
+    options = {"steps": 10, "hidden_features": 16, "hidden_layers": 1, "batch_points": 256, "mesh_resolution": 0,
+               "eval_samples": 500, "device": "cpu", "quiet": True, "compile": "off"}
+    from_file = sirenkit.fit("sdf", path=str(tmp_path / "cloud.xyz"), out=str(tmp_path / "file"), **options)
+    from_memory = sirenkit.fit("sdf", data=(points, normals), **options)
+    for key in ("surface_distance", "normal_error_deg"):
+        assert from_memory.metrics[key] == pytest.approx(from_file.metrics[key], rel=1e-6)
+    estimated = sirenkit.fit("sdf", data=points.astype(np.float32), estimate_normals=True, **options)
+    assert estimated.metrics["steps"] == 10
+    with pytest.raises(UserError, match="normals missing|no normals"):
+        sirenkit.fit("sdf", data=points, **options)
+    with pytest.raises(UserError, match=r"expected \(N, 3\)"):
+        sirenkit.fit("sdf", data=(points[:, :2], normals[:, :2]), **options)
+    with pytest.raises(UserError, match="one per point"):
+        sirenkit.fit("sdf", data=(points, normals[:10]), **options)

@@ -131,8 +131,13 @@ def window(audio: Audio, start: float = 0.0, duration: float | None = None) -> A
 
 
 def audio_from_array(raw: np.ndarray, rate: int, source: str) -> Audio:
-    """Check and normalise (N,) or (N, C) samples into an `Audio` (float32, 2-D)."""
+    """Check and normalise (N,) or (N, C) samples into an `Audio` (float32, 2-D); integer PCM is scaled by its
+    full range (int16 by 32768, uint8 around 128), floats are kept as they are."""
     raw = np.asarray(raw)
+    if raw.dtype.kind in "iu" and raw.dtype.itemsize <= 4:
+        info = np.iinfo(raw.dtype)
+        middle = (int(info.max) + int(info.min) + 1) / 2
+        raw = (raw.astype(np.float64) - middle) / (int(info.max) + 1 - middle)
     if raw.ndim == 1:
         raw = raw[:, None]
     if raw.ndim != 2 or raw.shape[1] < 1:

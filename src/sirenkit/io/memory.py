@@ -28,6 +28,27 @@ def as_array(value: Any, what: str) -> np.ndarray:
     return array
 
 
+def parts(data: Any, names: tuple[str, ...], what: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The named parts of structured in-memory data, given as a tuple in `names` order or a dict with those keys
+    (`optional` ones may be missing: None); a bare array stands for the first part alone."""
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise UserError(f"{what}: unknown key(s) {', '.join(map(repr, unknown))}; expected {', '.join(names)}")
+        found = {name: data.get(name) for name in names}
+    elif isinstance(data, tuple | list) and not (data and isinstance(data[0], int | float)):
+        if len(data) > len(names):
+            raise UserError(f"{what}: {len(data)} parts given; expected ({', '.join(names)})")
+        found = {name: (data[i] if i < len(data) else None) for i, name in enumerate(names)}
+    else:
+        found = {name: None for name in names}
+        found[names[0]] = data
+    missing = [name for name in names if found[name] is None and name not in optional]
+    if missing:
+        raise UserError(f"{what}: give ({', '.join(names)}); {', '.join(missing)} missing")
+    return found
+
+
 def fingerprint(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """What config.json records for in-memory data: each array's shape and dtype, and one SHA-256 over them
     and their bytes (C order), so that a resumed run can tell the same data from other data."""

@@ -81,6 +81,17 @@ def load_surface(path: str | Path, samples: int, seed: int = 0, estimate: bool =
     return _oriented(points, normals, str(path), estimate)
 
 
+def surface_from_arrays(points: np.ndarray, normals: np.ndarray | None, source: str, estimate: bool) -> Surface:
+    """Oriented points handed over in memory, checked as a point-cloud file's rows are: points (N, 3), normals
+    (N, 3) or None with `estimate`."""
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise UserError(f"{source}: points have shape {points.shape}; expected (N, 3)")
+    if normals is not None and normals.shape != points.shape:
+        raise UserError(f"{source}: normals have shape {normals.shape}; expected {points.shape}, one per point")
+    as_float = None if normals is None else normals.astype(np.float64)
+    return _oriented(points.astype(np.float64), as_float, source, estimate)
+
+
 def load_mesh(path: str | Path, what: str = "mesh") -> Any:
     """A triangle mesh (trimesh.Trimesh) from .ply/.obj/.off/.stl, with clear errors for non-meshes."""
     path = Path(path)

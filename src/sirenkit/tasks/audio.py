@@ -23,10 +23,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import MAX_POINTS, check_values, in_range, option
+from ..config import MAX_POINTS, check_number, check_values, in_range, option
 from ..errors import UserError, check_all
 from ..grids import predict
-from ..io.audio import MAX_RATES, Audio, check_audio_suffix, default_audio, load_audio, save_audio, window
+from ..io.audio import (
+    MAX_RATES,
+    Audio,
+    audio_from_array,
+    check_audio_suffix,
+    default_audio,
+    load_audio,
+    save_audio,
+    window,
+)
+from ..io.memory import as_array, parts
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, new_figure, save_figure
 from .base import (
@@ -168,10 +178,20 @@ class AudioTask(Task):
     smoke = ({"duration": 0.25, "batch_samples": 0, "steps": 150, "lr": 1e-3, "schedule": "cosine",
               "hidden_features": 64, "first_omega_0": AUDIO_OMEGA_0}, 1e-3)
 
-    def __init__(self, config: AudioConfig, device: torch.device) -> None:
+    memory_data = ("(samples, rate): samples (N,) or (N, channels), floats (scaled to their peak like a file's) or "
+                   "integer PCM (int16 …), and the sample rate in Hz; --start and --duration cut it as they cut a file")
+
+    def __init__(self, config: AudioConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
         config.validate()
-        if config.path:
+        if data is not None:
+            given = parts(data, ("samples", "rate"), "data")
+            raw = as_array(given["samples"], "data samples")
+            rate = check_number("the sample rate", given["rate"], int, 1)
+            self.memory_arrays = {"samples": raw, "rate": np.array(rate)}
+            audio = window(audio_from_array(raw, rate, f"array {'×'.join(map(str, raw.shape))}"), config.start,
+                           config.duration)
+        elif config.path:
             audio = load_audio(config.path, config.start, config.duration)
         else:
             audio = window(default_audio(), config.start, config.duration)

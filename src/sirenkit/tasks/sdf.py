@@ -31,7 +31,8 @@ from ..geometry.meshing import (
 )
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
-from ..io.meshes import Surface, load_mesh, load_surface, save_mesh
+from ..io.memory import as_array, parts
+from ..io.meshes import Surface, load_mesh, load_surface, save_mesh, surface_from_arrays
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot
 from .base import (
@@ -173,12 +174,25 @@ class SdfTask(Task):
     smoke = ({"shape": "sphere", "batch_points": 512, "surface_samples": 4000, "steps": 150, "lr": 1e-4,
               "hidden_features": 64, "mesh_resolution": 48, "eval_samples": 20_000}, 5e-3)
 
-    def __init__(self, config: SdfConfig, device: torch.device) -> None:
+    memory_data = ("(points, normals): points (N, 3) in any units (normalised into the unit cube as a file's "
+                   "are) and their normals (N, 3), outward; points alone with estimate_normals=True")
+
+    def __init__(self, config: SdfConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
         config.validate()
         self.in_features, self.out_features, self.samples = 3, 1, None
         self.shape = None
-        if config.path:
+        if data is not None:
+            given = parts(data, ("points", "normals"), "data", optional=("normals",))
+            given_points = as_array(given["points"], "data points")
+            given_normals = None if given["normals"] is None else as_array(given["normals"], "data normals")
+            self.memory_arrays = {"points": given_points}
+            if given_normals is not None:
+                self.memory_arrays["normals"] = given_normals
+            surface = surface_from_arrays(given_points, given_normals,
+                                          f"array {'×'.join(map(str, given_points.shape))}", config.estimate_normals)
+            self.norm = Normalisation.fit(surface.points, 1.0 - config.margin)
+        elif config.path:
             surface = load_surface(config.path, config.surface_samples + HELD_OUT, estimate=config.estimate_normals)
             self.norm = Normalisation.fit(surface.points, 1.0 - config.margin)
         else:
