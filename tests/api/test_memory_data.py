@@ -129,3 +129,25 @@ def test_a_point_cloud_in_memory_fits_as_the_same_cloud_from_a_file(tmp_path):
         sirenkit.fit("sdf", data=(points[:, :2], normals[:, :2]), **options)
     with pytest.raises(UserError, match="one per point"):
         sirenkit.fit("sdf", data=(points, normals[:10]), **options)
+
+
+def test_video_in_memory_fits_as_the_same_frames_from_a_folder(tmp_path):
+    from sirenkit.io.video import FOLDER_FPS
+
+    frames = (np.random.default_rng(3).random((6, 16, 20, 3)) * 255).astype(np.uint8)
+    (tmp_path / "frames").mkdir()
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / "frames" / f"{i:03d}.png")
+    options = {"steps": 8, "hidden_features": 16, "hidden_layers": 1, "size": 0, "sample_frac": 0.5,
+               "device": "cpu", "quiet": True, "start_frame": 1, "frames": 4}
+    from_folder = sirenkit.fit("video", path=str(tmp_path / "frames"), out=str(tmp_path / "file"), **options)
+    from_memory = sirenkit.fit("video", data=(frames, FOLDER_FPS), **options)
+    assert from_memory.metrics["psnr_mean"] == pytest.approx(from_folder.metrics["psnr_mean"], rel=1e-6)
+    floats = sirenkit.fit("video", data=(torch.from_numpy(frames).float() / 255, FOLDER_FPS), **options)
+    assert floats.metrics["psnr_mean"] == pytest.approx(from_folder.metrics["psnr_mean"], rel=1e-6)
+    with pytest.raises(UserError, match="must lie in \\[0, 1\\]"):
+        sirenkit.fit("video", data=(frames.astype(np.float32), FOLDER_FPS), **options)
+    with pytest.raises(UserError, match="frame rate"):
+        sirenkit.fit("video", data=(frames, -1), **options)
+    with pytest.raises(UserError, match="asks for more than the 6 frames"):
+        sirenkit.fit("video", data=(frames, FOLDER_FPS), **{**options, "frames": 10})

@@ -127,6 +127,39 @@ def synthetic_video(frames: int = 0, start: int = 0, size: int = 0, fps: float =
                     len(clip), frames, start, size, 16)
 
 
+def video_from_array(raw: np.ndarray, rate: float, frames: int = 0, start: int = 0, size: int = 0,
+                     fps: float = 0.0) -> Video:
+    """Frames handed over in memory, (T, H, W) grey or (T, H, W, C) with C 1, 3 or 4 (alpha dropped): uint8,
+    uint16, bool or floats in [0, 1]; `rate` is their frame rate. `frames`, `start`, `size` and `fps` act as in
+    `load_video`."""
+    _check_request(frames, start, size, fps)
+    if not (math.isfinite(rate) and rate > 0):
+        raise UserError(f"the frame rate must be a positive number of frames per second, got {rate}")
+    source = f"array {'×'.join(map(str, raw.shape))}"
+    if raw.ndim == 3:
+        raw = raw[..., None]
+    if raw.ndim != 4 or raw.shape[-1] not in (1, 3, 4):
+        raise UserError(f"{source}: expected frames (T, H, W) or (T, H, W, C) with 1, 3 or 4 channels")
+    if min(raw.shape[1:3]) < 2:
+        raise UserError(f"{source}: frames of {raw.shape[2]}×{raw.shape[1]} pixels; need at least 2×2")
+    raw = raw[..., :3] if raw.shape[-1] == 4 else raw
+    if raw.dtype == np.uint8:
+        rgb = np.repeat(raw, 3, axis=-1) if raw.shape[-1] == 1 else raw
+    elif raw.dtype == np.uint16:
+        rgb = _as_rgb8(raw.astype(np.float32) / 65535.0)
+    elif raw.dtype == bool:
+        rgb = _as_rgb8(raw.astype(np.float32))
+    elif raw.dtype.kind == "f":
+        if float(raw.min()) < 0 or float(raw.max()) > 1:
+            raise UserError(f"{source}: float frames must lie in [0, 1], got {float(raw.min()):g} to "
+                            f"{float(raw.max()):g}")
+        rgb = _as_rgb8(raw.astype(np.float32))
+    else:
+        raise UserError(f"{source}: frames of type {raw.dtype}; give uint8, uint16, bool or floats in [0, 1]")
+    return _collect(source, fps or float(rate), (int(rgb.shape[1]), int(rgb.shape[2])), iter(rgb), len(rgb),
+                    frames, start, size, 16)
+
+
 def _check_request(frames: int, start: int, size: int, fps: float) -> None:
     if frames < 0:
         raise UserError(f"--frames must be ≥ 0 (0 uses every frame), got {frames}")

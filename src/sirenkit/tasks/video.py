@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import DEFAULT_CHUNK, MAX_FPS, check_side, check_values, in_range, option
+from ..config import DEFAULT_CHUNK, MAX_FPS, check_number, check_side, check_values, in_range, option
 from ..errors import check_all
 from ..grids import axis_coords, grid_coords, predict
 from ..io.atomic import write_text
-from ..io.video import load_video, scaled_size, synthetic_video, write_video
+from ..io.memory import as_array, parts
+from ..io.video import load_video, scaled_size, synthetic_video, video_from_array, write_video
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, new_figure, save_figure
 from .base import (
@@ -145,11 +146,22 @@ class VideoTask(Task):
     smoke = ({"frames": 6, "size": 32, "sample_frac": 0.2, "steps": 150, "lr": 1e-3, "schedule": "cosine",
               "hidden_features": 64, "eval_every": 75}, 27.0)
 
-    def __init__(self, config: VideoConfig, device: torch.device) -> None:
+    memory_data = ("(frames, fps): frames (T, H, W) grey or (T, H, W, C) with 1, 3 or 4 channels (alpha dropped), "
+                   "uint8, uint16, bool or floats in [0, 1], and their frame rate; --frames, --start-frame and "
+                   "--size act as on a file")
+
+    def __init__(self, config: VideoConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
         config.validate()
         reader: dict[str, Any] = dict(frames=config.frames, start=config.start_frame, size=config.size, fps=config.fps)
-        video = load_video(config.path, **reader) if config.path else synthetic_video(**reader)
+        if data is not None:
+            given = parts(data, ("frames", "fps"), "data")
+            raw = as_array(given["frames"], "data frames")
+            rate = check_number("the frame rate", given["fps"], float, 0, above=True)
+            self.memory_arrays = {"frames": raw, "fps": np.array(rate)}
+            video = video_from_array(raw, rate, **reader)
+        else:
+            video = load_video(config.path, **reader) if config.path else synthetic_video(**reader)
         self.video = video
         t, h, w = video.shape
         self.shape = (t, h, w)
