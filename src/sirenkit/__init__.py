@@ -18,17 +18,24 @@ from .errors import UserError  # noqa: E402
 from .models import FieldMLP, ModelConfig, Siren, build_model, count_parameters  # noqa: E402
 
 
-def fit(task: str, data=None, **options):
+def fit(task: str, data=None, *, model=None, loss=None, replace_loss: bool = False, callbacks=(), **options):
     """Fit a task with the same options as the CLI (`sirenkit fit image --size 128` == `fit("image", size=128)`).
 
     `data`: the signal as arrays in memory instead of a file (`fit("image", data=pixels)`; what each task takes:
-    docs/api.md). Without `out=FOLDER` nothing is written: the fit trains and evaluates in memory. Returns a
-    `RunResult` with `out_dir` (None in memory), `metrics`, `config`, the trained `model` and the `curve`.
+    docs/api.md). Without `out=FOLDER` nothing is written: the fit trains and evaluates in memory.
+    `model`: your own nn.Module mapping (N, d) to (N, m) instead of the built network. `loss`: a callable
+    (model, batch) -> {name: scalar tensor} whose terms are added to the task's (or used alone with
+    `replace_loss=True`). `callbacks`: functions called with each evaluation's row (step, loss, metric …) or
+    `sirenkit.train.callbacks.Callback` objects.
+    Returns a `RunResult` with `out_dir` (None in memory), `metrics`, `config`, the trained `model` and the `curve`.
     """
-    from .runner import run_task
+    from .runner import Extras, run_task
     from .tasks import get_task
+    from .train.callbacks import as_callbacks
 
-    return run_task(get_task(task), options, data=data, in_memory=options.get("out") is None)
+    extras = Extras(data=data, model=model, loss=loss, replace_loss=bool(replace_loss),
+                    callbacks=as_callbacks(callbacks), in_memory=options.get("out") is None)
+    return run_task(get_task(task), options, extras)
 
 
 def render(run_dir, size=None, out=None, chunk: int = DEFAULT_CHUNK, device: str = "auto", frames=None,

@@ -11,15 +11,17 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ._version import __version__
 from .config import from_dict, option, path_fields, to_dict
+from .custom import custom_network, probe_loss, user_loss
 from .errors import UserError
 from .io.atomic import finite_json, write_json
 from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
@@ -209,6 +211,7 @@ class RunPlan:
     signal: dict[str, Any]
     config_record: dict[str, Any]
     job: Any = None  # the torchrun job, or None
+    callbacks: tuple[Callback, ...] = ()  # the API's own, beside the progress bar
 
     @property
     def writer(self) -> bool:
@@ -220,20 +223,33 @@ class RunPlan:
         return self.run.quiet or not self.writer
 
 
-def run_task(task_cls: type[Task], options: dict[str, Any], data: Any = None, in_memory: bool = False) -> RunResult:
+@dataclass(frozen=True)
+class Extras:
+    """What only the Python API hands a fit: the signal as arrays (`Task.memory_data`), the user's own network and
+    loss, callbacks, and whether to train in memory (no run folder, nothing written)."""
+
+    data: Any = None
+    model: nn.Module | None = None
+    loss: Callable[[nn.Module, Any], dict[str, Tensor]] | None = None
+    replace_loss: bool = False  # False: the user's terms are added to the task's; True: they are the whole loss
+    callbacks: tuple[Callback, ...] = ()
+    in_memory: bool = False
+
+
+def run_task(task_cls: type[Task], options: dict[str, Any], extras: Extras = Extras()) -> RunResult:
     """Fit `task_cls` with flat `options` (CLI flag names with underscores): plan (every check, nothing written),
-    announce (the log lines), train (into the run folder), finish (metrics and artefacts). `data`: the signal as
-    arrays (`Task.memory_data`) instead of files; `in_memory`: train without a run folder (nothing written)."""
-    plan = plan_run(task_cls, options, data, in_memory)
+    announce (the log lines), train (into the run folder), finish (metrics and artefacts)."""
+    plan = plan_run(task_cls, options, extras)
     announce(plan)
     return train_and_finish(plan)
 
 
-def plan_run(task_cls: type[Task], options: dict[str, Any], data: Any = None, in_memory: bool = False) -> RunPlan:
+def plan_run(task_cls: type[Task], options: dict[str, Any], extras: Extras = Extras()) -> RunPlan:
     """Resolve the settings, check the run folder, load the data, build the network and plan its numerics;
     everything that can be refused is refused here, before anything is written."""
     explicit, run_values = split_options(task_cls, options)
     run = from_dict(RunOptions, run_values, "run options")
+    data, in_memory = extras.data, extras.in_memory
     if data is not None and not task_cls.memory_data:
         raise UserError(f"{' '.join(task_cls.command)} takes no in-memory data; give its input files as options")
     out_dir: Path | None = None
@@ -261,7 +277,15 @@ def plan_run(task_cls: type[Task], options: dict[str, Any], data: Any = None, in
         task = task_cls(task_cfg, device) if data is None else task_cls(task_cfg, device, data=data)  # type: ignore[call-arg]
     if job is not None:
         task.set_shard(job.rank, job.world_size)
-    model, spec, description = _build_network(task, model_cfg, device, train_cfg.seed)
+    if extras.model is not None:
+        model, spec, description = custom_network(task, extras.model, device)
+    else:
+        model, spec, description = _build_network(task, model_cfg, device, train_cfg.seed)
+    if extras.loss is not None:
+        task.loss_terms = user_loss(task, extras.loss, extras.replace_loss)  # type: ignore[method-assign,assignment]
+        probe_loss(task, model, device)
+    if (extras.loss is not None or extras.model is not None) and train_cfg.compile == "auto":
+        train_cfg = dataclasses.replace(train_cfg, compile="off")  # the user's code may not trace; "on" tries it
     if recipe == "paper" and train_cfg.precision == "auto":
         train_cfg = dataclasses.replace(train_cfg, precision="fp32")  # the paper trained in fp32
     numerics = numerics_plan(task, model, train_cfg, device)  # a precision it cannot honour is refused here
@@ -289,7 +313,7 @@ def plan_run(task_cls: type[Task], options: dict[str, Any], data: Any = None, in
         "train": to_dict(train_cfg),
     }
     return RunPlan(task_cls, run, explicit, out_dir, recipe, device, task, model, spec, description, train_cfg,
-                   numerics, signal, config_record, job)
+                   numerics, signal, config_record, job, extras.callbacks)
 
 
 def _build_network(task: Task, model_cfg: ModelConfig, device: torch.device,
@@ -340,7 +364,7 @@ def train_and_finish(plan: RunPlan) -> RunResult:
     distributed.connect(plan.job)
     distributed.barrier(plan.job)  # every rank has checked the folder and the data before rank 0 writes
     record = {"task": task_cls.name, "model": plan.spec, "signal": plan.signal, "sirenkit": __version__}
-    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not plan.quiet)]
+    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not plan.quiet), *plan.callbacks]
     if not plan.writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
         trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record, writer=False)
         result = _train(trainer, task, model, plan.job, plan.device, run.resume)

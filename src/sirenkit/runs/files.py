@@ -24,3 +24,7 @@ SECTIONS = ("task", "model", "train")
 """The config sections of config.json; the rest of its keys describe the run (CONFIG_KEYS)."""
 RECIPES = ("auto", "paper", "gpu", "cpu")
 CONFIG_KEYS = ("sirenkit", "command", "task_name", "recipe", "device", "cwd", "inputs", *SECTIONS)
+
+CUSTOM_KIND = "custom"
+"""The `kind` of a checkpoint's model spec when the network was the user's own (`fit(…, model=…)`): `load_run`
+cannot rebuild it, the user's code can."""

@@ -17,7 +17,7 @@ from ..meta.model import MetaNetConfig
 from ..models import build_model
 from ..models.bank import ImageBanks
 from ..train.checkpoint import load_checkpoint, load_model_state
-from .files import CONFIG, CONFIG_KEYS, RECIPES, SECTIONS
+from .files import CONFIG, CONFIG_KEYS, CUSTOM_KIND, RECIPES, SECTIONS
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -52,9 +52,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def custom_network_note(spec: dict[str, Any]) -> str:
+    """Why a run trained with the user's own network (`fit(…, model=…)`) is not rebuilt here, and what to do."""
+    return (f"the run's network is the user's own {spec.get('class', 'module')}: build it in your code and load "
+            "checkpoint.safetensors into it (safetensors.torch.load_file; its keys start with 'model.')")
+
+
 def network_from_spec(spec: dict[str, Any]) -> nn.Module:
     """The untrained network a checkpoint's spec describes: a hypernetwork (`"kind": "meta"`), the banks of `fit
     images` (`"groups"`) or a coordinate MLP (every other task)."""
+    if spec.get("kind") == CUSTOM_KIND:
+        raise UserError(custom_network_note(spec))
     if spec.get("kind") == "meta":
         return MetaNetConfig.from_spec(spec).build()
     if "groups" in spec:
@@ -67,6 +75,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.M
     tensors, record = load_checkpoint(path)
     if not isinstance(record.get("model"), dict):
         raise UserError(f"checkpoint {path} does not describe its network")
+    if record["model"].get("kind") == CUSTOM_KIND:
+        raise UserError(f"{path}: {custom_network_note(record['model'])}")
     try:
         model = network_from_spec(record["model"])
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError, MemoryError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,32 @@ class Callback:
     def on_log(self, row: dict[str, Any]) -> None: ...
 
     def on_end(self) -> None: ...
+
+
+class EvaluationHook(Callback):
+    """Calls `fn(row)` with each evaluation's row (the rows of curve.csv that carry the task metric)."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], Any]) -> None:
+        self.fn = fn
+
+    def on_log(self, row: dict[str, Any]) -> None:
+        if row.get("metric") is not None:
+            self.fn(dict(row))
+
+
+def as_callbacks(given: Any) -> tuple[Callback, ...]:
+    """`callbacks=` of the API as Callback objects: each item a Callback, or a function of an evaluation row."""
+    items = (given,) if isinstance(given, Callback) or callable(given) else tuple(given or ())
+    out: list[Callback] = []
+    for item in items:
+        if isinstance(item, Callback):
+            out.append(item)
+        elif callable(item):
+            out.append(EvaluationHook(item))
+        else:
+            raise UserError(f"callbacks= takes functions of an evaluation row or Callback objects, got "
+                            f"{type(item).__name__}")
+    return tuple(out)
 
 
 def _format_row(row: dict[str, Any], metric: str) -> dict[str, str]:
