@@ -1,5 +1,6 @@
 """The tasks: importing this package imports every task module, each of which registers its `Task` subclass in
-`registry.REGISTRY`."""
+`registry.REGISTRY`, then the tasks other installed packages declare under the entry point group `sirenkit.tasks`
+(plugins.py)."""
 
 from __future__ import annotations
 
@@ -20,5 +21,9 @@ from . import sdf  # noqa: F401
 from . import video  # noqa: F401
 from . import wave  # noqa: F401
 # isort: on
+from .plugins import load_plugins
 
-__all__ = ["REGISTRY", "Batch", "ArtefactContext", "Task", "get_task", "register"]
+PLUGINS = load_plugins()
+"""Names of the tasks registered from other packages (entry point group `sirenkit.tasks`)."""
+
+__all__ = ["PLUGINS", "REGISTRY", "Batch", "ArtefactContext", "Task", "get_task", "register"]
