@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from importlib.metadata import entry_points
+from typing import cast
 
 from .base import Task
 from .registry import REGISTRY, register
@@ -49,14 +50,15 @@ def load_plugins() -> list[str]:
         if problem is not None:
             _warn(f"plugin task {point.name} ({point.value}) {problem}; skipped")
             continue
-        if REGISTRY.get(obj.name) is obj:  # registered by its own @register when it was imported
-            loaded.append(obj.name)
+        task = cast(type[Task], obj)  # `_problem` checked it
+        if REGISTRY.get(task.name) is task:  # registered by its own @register when it was imported
+            loaded.append(task.name)
             continue
-        if obj.name in REGISTRY or obj.command in taken:
-            _warn(f"plugin task {point.name} ({point.value}) takes the name {obj.name!r} or the command "
-                  f"{' '.join(obj.command)!r} of a task already registered; skipped")
+        if task.name in REGISTRY or task.command in taken:
+            _warn(f"plugin task {point.name} ({point.value}) takes the name {task.name!r} or the command "
+                  f"{' '.join(task.command)!r} of a task already registered; skipped")
             continue
-        register(obj)
-        taken.add(obj.command)
-        loaded.append(obj.name)
+        register(task)
+        taken.add(task.command)
+        loaded.append(task.name)
     return loaded
