@@ -151,3 +151,27 @@ def test_video_in_memory_fits_as_the_same_frames_from_a_folder(tmp_path):
         sirenkit.fit("video", data=(frames, -1), **options)
     with pytest.raises(UserError, match="asks for more than the 6 frames"):
         sirenkit.fit("video", data=(frames, FOLDER_FPS), **{**options, "frames": 10})
+
+
+@pytest.mark.parametrize("task, target", [("poisson-gradient", "gradient"), ("poisson-laplacian", "laplacian")])
+def test_a_derivative_field_in_memory_fits_as_the_image_file_it_came_from(task, target, tmp_path):
+    """The field the task computes from an image file (Sobel gradient, or the Laplacian filter), passed in memory
+    with the image it belongs to, gives the same fit and metrics as the file."""
+    from sirenkit.tasks import get_task
+
+    grey = (np.random.default_rng(4).random((14, 12)) * 255).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "im.png")
+    options = {"size": 0, "steps": 12, "hidden_features": 16, "hidden_layers": 1, "device": "cpu", "quiet": True,
+               "seed": 2, "derivatives": "autograd"}
+    from_file = sirenkit.fit(task, path=str(tmp_path / "im.png"), out=str(tmp_path / "file"), **options)
+    built = get_task(task)(get_task(task).Config(path=str(tmp_path / "im.png"), size=0), torch.device("cpu"))
+    field = built.target.reshape(14, 12, *built.target.shape[1:]).numpy().astype(np.float64)
+    with_field = sirenkit.fit(task, data={"image": grey, target: field.squeeze(2)}, **options)
+    image_only = sirenkit.fit(task, data=grey, **options)
+    for result in (with_field, image_only):
+        for key in ("psnr", f"psnr_{target}"):
+            assert result.metrics[key] == pytest.approx(from_file.metrics[key], rel=1e-5), key
+    with pytest.raises(UserError, match="the image \\(14×12, 1 channel\\(s\\)\\) needs"):
+        sirenkit.fit(task, data={"image": grey, target: field[:5]}, **options)
+    with pytest.raises(UserError, match="pass size=0"):
+        sirenkit.fit(task, data={"image": grey, target: field}, **{**options, "size": 8})

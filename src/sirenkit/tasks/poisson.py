@@ -29,7 +29,8 @@ from ..diff import GradientBackend, derivatives
 from ..errors import UserError, check_all
 from ..grids import grid_coords, map_chunks, predict
 from ..io.atomic import save_npy
-from ..io.images import default_image, load_image, resize_longer_side, save_image, to_grey
+from ..io.images import default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
+from ..io.memory import as_array, parts
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid, robust_limits
 from .base import ArtefactContext, Batch, Choice, RenderOptions, Task
@@ -139,13 +140,32 @@ class _PoissonTask(Task):
     order: ClassVar[int]
     target_name: ClassVar[str]
 
-    def __init__(self, config: PoissonConfig, device: torch.device) -> None:
+    memory_data = ("an image array (as `image` takes it; the target is computed from it as from a file), or "
+                   "{'image': …, '<target>': field}: the field to fit, at the image's native size (size=0) in "
+                   "units of the [−1, 1] coordinates — gradient (H, W, 2) or (H, W, C, 2), [..., 0] along rows "
+                   "and [..., 1] along columns; Laplacian (H, W) or (H, W, C) — and the image it belongs to, "
+                   "the truth the metrics measure against")
+
+    def __init__(self, config: PoissonConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
         config.validate()
         if config.derivatives == "reverse" and self.order != 1:
             raise UserError(f"--derivatives reverse gives gradients only; the {self.target_name} needs analytic, "
                             "autograd or fused")
-        source = load_image(config.path) if config.path else default_image()
+        field = None
+        if data is not None:
+            given = parts(data, ("image", self.target_name), "data", optional=(self.target_name,))
+            raw = as_array(given["image"], "data image")
+            self.memory_arrays = {"image": raw}
+            source = image_from_array(raw, f"array {'×'.join(map(str, raw.shape))}")
+            if given[self.target_name] is not None:
+                field = as_array(given[self.target_name], f"data {self.target_name}").astype(np.float64)
+                self.memory_arrays[self.target_name] = field
+                if config.size not in (0, max(source.pixels.shape[:2])) or config.grey:
+                    raise UserError(f"a {self.target_name} given in memory is fitted at its image's own size and "
+                                    "channels: pass size=0 and no grey")
+        else:
+            source = load_image(config.path) if config.path else default_image()
         image = resize_longer_side(source, config.size)
         self.image = to_grey(image) if config.grey else image
         h, w, c = self.image.pixels.shape
@@ -155,7 +175,16 @@ class _PoissonTask(Task):
         signed = self.image.pixels.astype(np.float64) * 2.0 - 1.0
         self.coords = grid_coords((h, w), device=device)
         self.truth = torch.from_numpy(signed.reshape(-1, c)).float().to(device)
-        self.target = torch.from_numpy(self._target(signed).reshape(h * w, *self._target_shape(c))).float().to(device)
+        shape = self._target_shape(c)
+        if field is None:
+            field = self._target(signed)
+        else:
+            if c == 1 and field.shape == (h, w, *shape[1:]):  # a grey image's field without its channel axis
+                field = field.reshape(h, w, *shape)
+            if field.shape != (h, w, *shape):
+                raise UserError(f"data {self.target_name} has shape {given[self.target_name].shape}; the image "
+                                f"({h}×{w}, {c} channel(s)) needs {(h, w, *shape)}")
+        self.target = torch.from_numpy(field.reshape(h * w, *shape)).float().to(device)
         self.n_pixels = h * w
         self.psnr_null = self._psnr_aligned(torch.zeros_like(self.truth))
 
