@@ -29,13 +29,19 @@ def fit(task: str, data=None, *, model=None, loss=None, replace_loss: bool = Fal
     `sirenkit.train.callbacks.Callback` objects.
     Returns a `RunResult` with `out_dir` (None in memory), `metrics`, `config`, the trained `model` and the `curve`.
     """
+    import dataclasses
+
     from .runner import Extras, run_task
     from .tasks import get_task
     from .train.callbacks import as_callbacks
 
+    task_cls = get_task(task)
+    if data is not None and "data" in {f.name for f in dataclasses.fields(task_cls.Config)}:
+        options = {**options, "data": data}  # the task's own DATA option (meta train's image folder)
+        data = None
     extras = Extras(data=data, model=model, loss=loss, replace_loss=bool(replace_loss),
                     callbacks=as_callbacks(callbacks), in_memory=options.get("out") is None)
-    return run_task(get_task(task), options, extras)
+    return run_task(task_cls, options, extras)
 
 
 def render(run_dir, size=None, out=None, chunk: int = DEFAULT_CHUNK, device: str = "auto", frames=None,
