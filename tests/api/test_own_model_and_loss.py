@@ -111,3 +111,17 @@ def test_image_arrays_and_own_model_together():
     pixels = np.random.default_rng(0).random((8, 8))
     result = sirenkit.fit("image", data=pixels, model=Plain(out=1), **{**TINY, "size": 0, "steps": 5})
     assert result.out_dir is None and result.metrics["steps"] == 5
+
+
+def test_a_derivative_task_takes_a_users_model_by_autograd_or_a_siren_in_closed_form():
+    """Poisson from gradients with a user's tanh network (autograd derivatives) and with a Siren passed as
+    model= (the closed-form reverse sweep qualifies): both train, the Siren to the same loss as the built one."""
+    options = {"size": 16, "steps": 20, "lr": 1e-3, "device": "cpu", "quiet": True, "seed": 0, "eval_every": 20}
+    own = sirenkit.fit("poisson-gradient", model=Plain(out=1), **options)
+    assert own.metrics["steps"] == 20 and own.curve[-1]["loss"] is not None and own.metrics["psnr"] > 5
+    torch.manual_seed(0)
+    siren = sirenkit.Siren(2, 1, hidden_features=32, hidden_layers=2)
+    torch.manual_seed(0)
+    built = sirenkit.fit("poisson-gradient", hidden_features=32, hidden_layers=2, compile="off", **options)
+    passed = sirenkit.fit("poisson-gradient", model=siren, **options)
+    assert passed.metrics["psnr"] == pytest.approx(built.metrics["psnr"], rel=1e-4)
