@@ -54,19 +54,25 @@ def test_the_example_plugin_appears_in_the_cli_and_runs(installed, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_a_broken_plugin_is_one_warning_and_the_builtin_tasks_still_run(tmp_path):
-    site = tmp_path / "site"
-    info = site / "broken_plugin-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[sirenkit.tasks]\nbroken = no_such_module:Task\n"
-                                           "clash = sirenkit.tasks.image:ImageTask\n")
-    proc = _sirenkit(site, "fit", "image", "--size", "8", "--steps", "2", "--hidden-features", "4", "--device", "cpu",
-                     "--quiet", "--no-figures", "--out", str(tmp_path / "run"), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    warnings = [line for line in proc.stderr.splitlines() if line.startswith("sirenkit: warning: plugin task")]
-    assert len(warnings) == 1 and "broken (no_such_module:Task) failed to load: ModuleNotFoundError" in warnings[0]
-    assert (tmp_path / "run" / "metrics.json").is_file()
+def test_a_broken_plugin_is_one_warning_and_the_builtin_tasks_stay(monkeypatch, capsys):
+    """Entry points that fail to import, name something that is not a Task, or take a built-in's name: one
+    warning line each, nothing registered, the built-in tasks untouched."""
+    from importlib.metadata import EntryPoint
+
+    from sirenkit.tasks import plugins
+
+    points = [EntryPoint("broken", "no_such_module:Task", plugins.GROUP),
+              EntryPoint("number", "math:pi", plugins.GROUP),
+              EntryPoint("again", "sirenkit.tasks.image:ImageTask", plugins.GROUP)]  # already registered: fine
+    monkeypatch.setattr(plugins, "entry_points", lambda group: points if group == plugins.GROUP else [])
+    before = dict(REGISTRY)
+    assert plugins.load_plugins() == ["image"]
+    assert REGISTRY == before
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("sirenkit: warning: plugin task broken (no_such_module:Task) failed to load: "
+                               "ModuleNotFoundError")
+    assert "number (math:pi) is not a subclass of sirenkit.tasks.Task; skipped" in lines[1]
 
 
 def test_what_a_plugin_class_must_be():
