@@ -14,14 +14,19 @@ from .runs.files import CUSTOM_KIND
 from .tasks import Task
 
 
+def check_custom_model(task_cls: type[Task], model: Any) -> None:
+    """Refuse, before the data is loaded, a `model=` that is no module or a task that builds its own network."""
+    if not isinstance(model, nn.Module):
+        raise UserError(f"model= must be a torch.nn.Module, got {type(model).__name__}")
+    if task_cls.build_model is not Task.build_model:
+        raise UserError(f"{' '.join(task_cls.command)} builds its own network (not a coordinate network): "
+                        "model= is for tasks that fit a coordinate network")
+
+
 def custom_network(task: Task, model: Any, device: torch.device) -> tuple[nn.Module, dict[str, Any], str]:
     """(the module on `device`, its checkpoint spec, a one-line description) for `model=`: any nn.Module mapping
     (N, in_features) to (N, out_features) for this task, checked on four points."""
-    if not isinstance(model, nn.Module):
-        raise UserError(f"model= must be a torch.nn.Module, got {type(model).__name__}")
-    if type(task).build_model is not Task.build_model:
-        raise UserError(f"{' '.join(type(task).command)} builds its own network (not a coordinate network): "
-                        "model= is for tasks that fit a coordinate network")
+    check_custom_model(type(task), model)
     model = model.to(device)
     probe = torch.zeros(4, task.in_features, device=device)
     try:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ._version import __version__
 from .config import from_dict, option, path_fields, to_dict
-from .custom import custom_network, probe_loss, user_loss
+from .custom import check_custom_model, custom_network, probe_loss, user_loss
 from .errors import UserError
 from .io.atomic import finite_json, write_json
 from .io.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SAMPLES, DEFAULT_MAX_VIDEO_PIXELS, LIMIT_FLAGS, input_limits
@@ -250,6 +250,8 @@ def plan_run(task_cls: type[Task], options: dict[str, Any], extras: Extras = Ext
     explicit, run_values = split_options(task_cls, options)
     run = from_dict(RunOptions, run_values, "run options")
     data, in_memory = extras.data, extras.in_memory
+    if extras.model is not None:
+        check_custom_model(task_cls, extras.model)
     if data is not None and not task_cls.memory_data:
         raise UserError(f"{' '.join(task_cls.command)} takes no in-memory data; give its input files as options")
     out_dir: Path | None = None
