@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import UserError
+from .failures import first_line
 from .runs.files import CUSTOM_KIND
 from .tasks import Task
 
@@ -25,17 +26,16 @@ def check_custom_model(task_cls: type[Task], model: Any) -> None:
 
 def custom_network(task: Task, model: Any, device: torch.device) -> tuple[nn.Module, dict[str, Any], str]:
     """(the module on `device`, its checkpoint spec, a one-line description) for `model=`: any nn.Module mapping
-    (N, in_features) to (N, out_features) for this task, checked on four points."""
-    check_custom_model(type(task), model)
+    (N, in_features) to (N, out_features) for this task, checked on four points (`check_custom_model` first, before
+    the task's data is loaded)."""
     model = model.to(device)
     probe = torch.zeros(4, task.in_features, device=device)
     try:
         with torch.no_grad():
             out = model(probe)
     except Exception as exc:  # the user's code: any failure is a one-line refusal, not a traceback
-        first = (str(exc).splitlines() or [""])[0][:200]
         raise UserError(f"model= fails on coordinates of shape (4, {task.in_features}): {type(exc).__name__}: "
-                        f"{first}") from None
+                        f"{first_line(exc)}") from None
     if not isinstance(out, Tensor) or tuple(out.shape) != (4, task.out_features):
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise UserError(f"model= maps coordinates (4, {task.in_features}) to {shape}; {type(task).name} needs "
@@ -87,8 +87,7 @@ def probe_loss(task: Task, model: nn.Module, device: torch.device) -> None:
         except UserError:
             raise
         except Exception as exc:  # the user's code
-            first = (str(exc).splitlines() or [""])[0][:200]
-            raise UserError(f"loss= fails on the first batch: {type(exc).__name__}: {first}") from None
+            raise UserError(f"loss= fails on the first batch: {type(exc).__name__}: {first_line(exc)}") from None
     for name, value in terms.items():
         if not bool(torch.isfinite(value.detach()).all()):
             raise UserError(f"loss term {name!r} is {float(value.detach())} on the first batch: not finite")

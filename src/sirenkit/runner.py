@@ -375,20 +375,19 @@ def train_and_finish(plan: RunPlan) -> RunResult:
         trainer = Trainer(plan.train_cfg, plan.device, None, callbacks)
         result = _train(trainer, task, model, plan.job, plan.device, resume=False)
         metrics = finite_json(_final_metrics(plan, result))
-        _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
-                        f"({result.steps} steps), in memory")
-        return RunResult(None, metrics, plan.config_record, model, result.curve)
-    with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
-        write_json(out_dir / CONFIG, plan.config_record)
-        if plan.train_cfg.tensorboard:
-            folder.track("tensorboard", "events.out.tfevents.")
-            callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
-        trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record)
-        result = _train(trainer, task, model, plan.job, plan.device, run.resume)
-        metrics = _finish(plan, result)
-        folder.finish("complete")
+    else:
+        with open_run(out_dir, " ".join(task_cls.command), resume=run.resume, overwrite=run.overwrite) as folder:
+            write_json(out_dir / CONFIG, plan.config_record)
+            if plan.train_cfg.tensorboard:
+                folder.track("tensorboard", "events.out.tfevents.")
+                callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
+            trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record)
+            result = _train(trainer, task, model, plan.job, plan.device, run.resume)
+            metrics = _finish(plan, result)
+            folder.finish("complete")
+    where = "in memory" if out_dir is None else f"-> {out_dir}"
     _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
-                    f"({result.steps} steps) -> {out_dir}")
+                    f"({result.steps} steps) {where}")
     return RunResult(out_dir, metrics, plan.config_record, model, result.curve)
 
 

@@ -9,6 +9,7 @@ import sys
 from importlib.metadata import entry_points
 from typing import cast
 
+from ..failures import first_line
 from .base import Task
 from .registry import REGISTRY, register
 
@@ -43,8 +44,8 @@ def load_plugins() -> list[str]:
         try:
             obj = point.load()
         except Exception as exc:  # the plugin's own code: any failure is one line
-            first = (str(exc).splitlines() or [""])[0][:200]
-            _warn(f"plugin task {point.name} ({point.value}) failed to load: {type(exc).__name__}: {first}")
+            _warn(f"plugin task {point.name} ({point.value}) failed to load: {type(exc).__name__}: "
+                  f"{first_line(exc)}")
             continue
         problem = _problem(obj)
         if problem is not None:
