@@ -366,7 +366,7 @@ def train_and_finish(plan: RunPlan) -> RunResult:
     distributed.connect(plan.job)
     distributed.barrier(plan.job)  # every rank has checked the folder and the data before rank 0 writes
     record = {"task": task_cls.name, "model": plan.spec, "signal": plan.signal, "sirenkit": __version__}
-    callbacks: list[Callback] = [ProgressBar(task_cls.metric, enabled=not plan.quiet), *plan.callbacks]
+    callbacks: list[Callback] = [ProgressBar(task.metric, enabled=not plan.quiet), *plan.callbacks]
     if not plan.writer:  # the other ranks train beside rank 0 and end here; rank 0 evaluates and writes
         trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record, writer=False)
         result = _train(trainer, task, model, plan.job, plan.device, run.resume)
@@ -380,13 +380,13 @@ def train_and_finish(plan: RunPlan) -> RunResult:
             write_json(out_dir / CONFIG, plan.config_record)
             if plan.train_cfg.tensorboard:
                 folder.track("tensorboard", "events.out.tfevents.")
-                callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task_cls.metric))
+                callbacks.append(TensorBoardLogger(out_dir / "tensorboard", task.metric))
             trainer = Trainer(plan.train_cfg, plan.device, out_dir, callbacks, checkpoint_meta=record)
             result = _train(trainer, task, model, plan.job, plan.device, run.resume)
             metrics = _finish(plan, result)
             folder.finish("complete")
     where = "in memory" if out_dir is None else f"-> {out_dir}"
-    _log(run.quiet, f"done: {_summary(metrics, task_cls.metric)} in {metrics['seconds']:.1f} s "
+    _log(run.quiet, f"done: {_summary(metrics, task.metric)} in {metrics['seconds']:.1f} s "
                     f"({result.steps} steps) {where}")
     return RunResult(out_dir, metrics, plan.config_record, model, result.curve)
 
@@ -420,7 +420,7 @@ def _final_metrics(plan: RunPlan, result: Any) -> dict[str, Any]:
         "stopped_early": result.stopped_early,
         "precision": plan.numerics.precision,
         "tf32": plan.numerics.tf32,
-        "metric": plan.task_cls.metric,
+        "metric": plan.task.metric,
     })
     return metrics
 

@@ -173,5 +173,71 @@ def test_a_derivative_field_in_memory_fits_as_the_image_file_it_came_from(task, 
             assert result.metrics[key] == pytest.approx(from_file.metrics[key], rel=1e-5), key
     with pytest.raises(UserError, match="the image \\(14×12, 1 channel\\(s\\)\\) needs"):
         sirenkit.fit(task, data={"image": grey, target: field[:5]}, **options)
-    with pytest.raises(UserError, match="pass size=0"):
+    with pytest.raises(UserError, match="pass size 0"):
         sirenkit.fit(task, data={"image": grey, target: field}, **{**options, "size": 8})
+
+
+@pytest.mark.parametrize("task, target", [("poisson-gradient", "gradient"), ("poisson-laplacian", "laplacian")])
+def test_a_field_without_its_image_fits_from_memory_as_from_a_npy_file(task, target, tmp_path):
+    """A derivative field alone (no image): in memory and from a .npy file (`--field`) the fits are the same, the
+    headline is psnr_derivative, and the network is the one trained beside the image (the image only measures)."""
+    rng = np.random.default_rng(5)
+    grey = rng.random((14, 12))
+    field = rng.normal(size=(14, 12, 2) if target == "gradient" else (14, 12))
+    np.save(tmp_path / "field.npy", field)
+    options = {"size": 0, "steps": 12, "hidden_features": 16, "hidden_layers": 1, "device": "cpu", "quiet": True,
+               "seed": 2, "derivatives": "autograd", "eval_every": 6}
+    memory = sirenkit.fit(task, data={target: field}, **options)
+    from_file = sirenkit.fit(task, field=str(tmp_path / "field.npy"), out=str(tmp_path / "file"), **options)
+    beside_image = sirenkit.fit(task, data={"image": grey, target: field}, **options)
+    assert memory.metrics["metric"] == from_file.metrics["metric"] == "psnr_derivative"
+    assert beside_image.metrics["metric"] == "psnr"
+    for result in (from_file, beside_image):
+        assert result.metrics["psnr_derivative"] == pytest.approx(memory.metrics["psnr_derivative"], rel=1e-6)
+    assert [r["metric"] for r in memory.curve] == pytest.approx([r["metric"] for r in from_file.curve])
+    assert [r["step"] for r in memory.curve if r["metric"] is not None] == [0, 6, 12]
+    coords = torch.rand(50, 2) * 2 - 1
+    torch.testing.assert_close(memory.model(coords), beside_image.model(coords))
+    written = set(from_file.metrics["artefacts"])
+    assert {"reconstruction.png", "reconstruction.npy", "comparison.png", f"fitted_{target}.npy"} <= written
+    raw = np.load(tmp_path / "file" / "reconstruction.npy")
+    assert raw.shape == (14, 12, 1)
+    from sirenkit.grids import grid_coords
+
+    expected = from_file.model(grid_coords((14, 12))).detach().numpy().reshape(14, 12, 1)
+    np.testing.assert_allclose(raw, expected, rtol=1e-5, atol=1e-6)
+    config = json.loads((tmp_path / "file" / "config.json").read_text())
+    assert config["task"]["field"] == str(tmp_path / "field.npy") and config["task"]["path"] is None
+
+
+@pytest.mark.parametrize("target, field, extra, message", [
+    ("gradient", np.zeros((6, 6, 3)), {}, "a gradient field is \\(H, W, 2\\) or \\(H, W, C, 2\\)"),
+    ("gradient", np.zeros((6, 6, 5, 2)), {}, "1 or 3 channels"),
+    ("laplacian", np.zeros((6, 6, 3, 2)), {}, "a laplacian field is \\(H, W\\) or \\(H, W, C\\)"),
+    ("laplacian", np.zeros((1, 6)), {}, "at least 2×2"),
+    ("laplacian", np.zeros((6, 6)), {"grey": True}, "pass size 0"),
+    ("gradient", np.full((6, 6, 2), np.inf), {}, "NaN or infinite"),
+])
+def test_a_bad_field_gets_one_line(target, field, extra, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    task = f"poisson-{target}"
+    options = {"size": 0, "steps": 2, "device": "cpu", "quiet": True, **extra}
+    with pytest.raises(UserError, match=message):
+        sirenkit.fit(task, data={target: field}, **options)
+    np.save(tmp_path / "f.npy", field)
+    with pytest.raises(UserError, match=message):
+        sirenkit.fit(task, field=str(tmp_path / "f.npy"), **options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy"]
+
+
+def test_a_field_file_that_is_not_one_npy_array_gets_one_line(tmp_path):
+    options = {"size": 0, "steps": 2, "device": "cpu", "quiet": True}
+    (tmp_path / "text.npy").write_text("not an array")
+    np.savez(tmp_path / "two.npz", a=np.zeros((4, 4)), b=np.zeros((4, 4)))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    for name, message in [("text.npy", "is not a NumPy .npy array file"), ("two.npz", "is an .npz archive"),
+                          ("objects.npy", "is not a NumPy .npy array file"), ("missing.npy", "does not exist")]:
+        with pytest.raises(UserError, match=message):
+            sirenkit.fit("poisson-laplacian", field=str(tmp_path / name), **options)
+    with pytest.raises(UserError, match="give an image, a laplacian field, or both"):
+        sirenkit.fit("poisson-laplacian", data={}, **options)

@@ -336,8 +336,9 @@ class Task(ABC):
     command: ClassVar[tuple[str, str]]
     description: ClassVar[str]
     Config: ClassVar[type]
-    metric: ClassVar[str] = "psnr"
-    """Headline metric: shown in the progress bar and written to curve.csv's `metric` column."""
+    metric: str = "psnr"
+    """Headline metric: shown in the progress bar and written to curve.csv's `metric` column. A task whose
+    headline depends on its data sets it on the instance (a Poisson field given without its image)."""
     higher_is_better: ClassVar[bool] = True
     recipes: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
     """Named overrides {recipe: {"task": {...}, "model": {...}, "train": {...}}}; `cpu` and `gpu` are the defaults."""

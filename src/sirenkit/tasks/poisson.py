@@ -28,8 +28,10 @@ from ..config import MAX_POINTS, check_side, check_values, in_range, option
 from ..diff import GradientBackend, derivatives
 from ..errors import UserError, check_all
 from ..grids import grid_coords, map_chunks, predict
+from ..io.arrays import load_field
 from ..io.atomic import save_npy
-from ..io.images import default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
+from ..io.images import Image, default_image, image_from_array, load_image, resize_longer_side, save_image, to_grey
+from ..io.limits import check_image_pixels
 from ..io.memory import as_array, parts
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, image_grid, robust_limits
@@ -46,6 +48,13 @@ class PoissonConfig:
     path: str | None = option(
         None, "image file (PNG, JPEG, TIFF; grey or RGB); default: the cameraman", positional=True, metavar="IMAGE",
         path=True,
+    )
+    field: str | None = option(
+        None, "a NumPy file (.npy) holding the derivative to fit instead of the image's own, at its native size, in "
+              "units of the [−1, 1] coordinates: gradient (H, W, 2) or (H, W, C, 2), [..., 0] along rows; "
+              "Laplacian (H, W) or (H, W, C). With IMAGE, that image is the truth the metrics measure against; "
+              "without it there is none and the headline is psnr_derivative, the fit of the field",
+        path=True, metavar="NPY",
     )
     size: int = option(256, "resize so that the longer side has this many pixels (0: native size)")
     grey: bool = option(False, "convert a colour image to grey before fitting")
@@ -141,10 +150,10 @@ class _PoissonTask(Task):
     target_name: ClassVar[str]
 
     memory_data = ("an image array (as `image` takes it; the target is computed from it as from a file), or "
-                   "{'image': …, '<target>': field}: the field to fit, at the image's native size (size=0) in "
-                   "units of the [−1, 1] coordinates — gradient (H, W, 2) or (H, W, C, 2), [..., 0] along rows "
-                   "and [..., 1] along columns; Laplacian (H, W) or (H, W, C) — and the image it belongs to, "
-                   "the truth the metrics measure against")
+                   "{'<target>': field} with or without 'image': …: the field to fit, at its native size (size=0) "
+                   "in units of the [−1, 1] coordinates — gradient (H, W, 2) or (H, W, C, 2), [..., 0] along rows "
+                   "and [..., 1] along columns; Laplacian (H, W) or (H, W, C). An image given with it is the "
+                   "truth the metrics measure against; without one the headline is psnr_derivative")
 
     def __init__(self, config: PoissonConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
@@ -152,41 +161,75 @@ class _PoissonTask(Task):
         if config.derivatives == "reverse" and self.order != 1:
             raise UserError(f"--derivatives reverse gives gradients only; the {self.target_name} needs analytic, "
                             "autograd or fused")
-        field = None
-        if data is not None:
-            given = parts(data, ("image", self.target_name), "data", optional=(self.target_name,))
-            raw = as_array(given["image"], "data image")
-            self.memory_arrays = {"image": raw}
-            source = image_from_array(raw, f"array {'×'.join(map(str, raw.shape))}")
-            if given[self.target_name] is not None:
-                field = as_array(given[self.target_name], f"data {self.target_name}").astype(np.float64)
-                self.memory_arrays[self.target_name] = field
-                if config.size not in (0, max(source.pixels.shape[:2])) or config.grey:
-                    raise UserError(f"a {self.target_name} given in memory is fitted at its image's own size and "
-                                    "channels: pass size=0 and no grey")
-        else:
-            source = load_image(config.path) if config.path else default_image()
-        image = resize_longer_side(source, config.size)
-        self.image = to_grey(image) if config.grey else image
-        h, w, c = self.image.pixels.shape
+        source, field, field_source = self._inputs(config, data)
+        if field is not None and (config.grey or config.size not in (0, max(field.shape[:2]))):
+            raise UserError(f"a {self.target_name} field is fitted at its own size and channels: pass size 0 "
+                            "(--size 0) and no grey")
+        image = None if source is None else resize_longer_side(source, config.size)
+        self.image = to_grey(image) if config.grey and image is not None else image
+        h, w, c = self.image.pixels.shape if self.image is not None else self._field_layout(field, field_source)
         self.shape = (h, w)
         self.in_features, self.out_features, self.samples = 2, c, max(h, w)
         self.spacing = 2.0 / (max(h, w) - 1)
-        signed = self.image.pixels.astype(np.float64) * 2.0 - 1.0
         self.coords = grid_coords((h, w), device=device)
-        self.truth = torch.from_numpy(signed.reshape(-1, c)).float().to(device)
+        self.field_source = field_source
         shape = self._target_shape(c)
-        if field is None:
-            field = self._target(signed)
+        self.truth: Tensor | None = None
+        if self.image is not None:
+            signed = self.image.pixels.astype(np.float64) * 2.0 - 1.0
+            self.truth = torch.from_numpy(signed.reshape(-1, c)).float().to(device)
+            if field is None:
+                field = self._target(signed)
         else:
-            if c == 1 and field.shape == (h, w, *shape[1:]):  # a grey image's field without its channel axis
-                field = field.reshape(h, w, *shape)
-            if field.shape != (h, w, *shape):
-                raise UserError(f"data {self.target_name} has shape {given[self.target_name].shape}; the image "
-                                f"({h}×{w}, {c} channel(s)) needs {(h, w, *shape)}")
+            self.metric = "psnr_derivative"  # no image: the fit of the field is all there is to measure
+        assert field is not None
+        if c == 1 and field.shape == (h, w, *shape[1:]):  # a grey image's field without its channel axis
+            field = field.reshape(h, w, *shape)
+        if field.shape != (h, w, *shape):
+            raise UserError(f"{field_source} has shape {field.shape}; the image ({h}×{w}, {c} channel(s)) needs "
+                            f"{(h, w, *shape)}")
         self.target = torch.from_numpy(field.reshape(h * w, *shape)).float().to(device)
         self.n_pixels = h * w
-        self.psnr_null = self._psnr_aligned(torch.zeros_like(self.truth))
+        if self.truth is not None:
+            self.psnr_null = self._psnr_aligned(torch.zeros_like(self.truth))
+
+    def _inputs(self, config: PoissonConfig, data: Any) -> tuple[Image | None, np.ndarray | None, str]:
+        """(image or None, field or None, what the field is called in errors) from `data` or the files named."""
+        name = self.target_name
+        source: Image | None = None
+        field: np.ndarray | None = None
+        if data is None:
+            field = load_field(config.field, f"{name} field") if config.field else None
+            if config.path:
+                source = load_image(config.path)
+            elif field is None:
+                source = default_image()
+            return source, field, f"{name} field {config.field}"
+        given = parts(data, ("image", name), "data", optional=("image", name))
+        if given["image"] is None and given[name] is None:
+            raise UserError(f"data: give an image, a {name} field, or both")
+        if given["image"] is not None:
+            raw = as_array(given["image"], "data image")
+            self.memory_arrays["image"] = raw
+            source = image_from_array(raw, f"array {'×'.join(map(str, raw.shape))}")
+        if given[name] is not None:
+            field = as_array(given[name], f"data {name}").astype(np.float64)
+            self.memory_arrays[name] = field
+        return source, field, f"data {name}"
+
+    def _field_layout(self, field: np.ndarray | None, what: str) -> tuple[int, int, int]:
+        """(height, width, channels) of a field given without its image, from its shape."""
+        assert field is not None
+        per_pixel = len(self._target_shape(1))  # trailing axes of one channel: 2 for a gradient, 1 a Laplacian
+        expected = "(H, W, 2) or (H, W, C, 2)" if self.order == 1 else "(H, W) or (H, W, C)"
+        if field.ndim not in (1 + per_pixel, 2 + per_pixel) or (self.order == 1 and field.shape[-1] != 2):
+            raise UserError(f"{what} has shape {field.shape}; a {self.target_name} field is {expected}")
+        h, w = field.shape[:2]
+        c = field.shape[2] if field.ndim == 2 + per_pixel else 1
+        if c not in (1, 3) or min(h, w) < 2:
+            raise UserError(f"{what} has shape {field.shape}; it needs 1 or 3 channels and at least 2×2 pixels")
+        check_image_pixels(h, w, what)
+        return h, w, c
 
     # what the subclasses define
     def _target(self, signed: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -203,6 +246,7 @@ class _PoissonTask(Task):
         channel. Same result as `align(image, truth, basis)`, but the basis (33 float64 columns for the
         Laplacian) is made `chunk` pixels at a time, so memory stays bounded at any image size."""
         chunk = max(self.config.chunk, 4096)
+        assert self.truth is not None
         residual = (self.truth - image).double()
         gram: Tensor | float = 0.0
         rhs: Tensor | float = 0.0
@@ -253,8 +297,12 @@ class _PoissonTask(Task):
 
     def describe(self) -> str:
         h, w = self.shape
-        batch = "all pixels" if self.config.batch_pixels in (0, self.n_pixels) else f"{self.config.batch_pixels} pixels"
-        return (f"poisson {self.target_name}: image {self.image.source}, {w}×{h}, "
+        batch = "all pixels" if not 0 < self.config.batch_pixels < self.n_pixels else f"{self.config.batch_pixels} pixels"
+        given = (f"image {self.image.source}" if self.image is not None
+                 else f"{self.field_source} without its image (metrics measure the fit of the field)")
+        if self.image is not None and self.config.field:
+            given += f", {self.field_source}"
+        return (f"poisson {self.target_name}: {given}, {w}×{h}, "
                 f"{self.out_features} channel(s), {batch} per step, derivatives {self.config.derivatives}")
 
     def batch(self, step: int, generator: torch.Generator) -> Batch:
@@ -270,8 +318,10 @@ class _PoissonTask(Task):
         return {f"{self.target_name}_mse": (err * err).flatten(1).sum(-1).mean()}
 
     def reconstruct(self, model: nn.Module) -> Tensor:
-        """The network's image aligned to the truth over the ambiguity, in [-1, 1] units, (N, C)."""
-        return self.align(predict(model, self.coords, self.config.chunk))
+        """The network's image aligned to the truth over the ambiguity, in [-1, 1] units, (N, C); without an
+        image, the network's own output (defined up to what the derivative cannot fix)."""
+        image = predict(model, self.coords, self.config.chunk)
+        return image if self.truth is None else self.align(image)
 
     def fitted_derivative(self, model: nn.Module) -> Tensor:
         def one_chunk(x: Tensor) -> Tensor:
@@ -282,6 +332,7 @@ class _PoissonTask(Task):
 
     def _mse_aligned(self, image: Tensor) -> float:
         """MSE in [0, 1] units of an (N, C) image in [-1, 1] units after alignment to the truth."""
+        assert self.truth is not None
         rec = ((self.align(image) + 1) * 0.5).clamp(0, 1)
         return float(((rec - (self.truth + 1) * 0.5) ** 2).mean())
 
@@ -289,6 +340,9 @@ class _PoissonTask(Task):
         return psnr_from_mse(self._mse_aligned(image))
 
     def evaluate(self, model: nn.Module, final: bool = False) -> dict[str, float]:
+        if self.truth is None:  # a field without its image: how well the network's derivative fits the field
+            fit = derivative_psnr(self.fitted_derivative(model), self.target)
+            return {"psnr_derivative": fit, f"psnr_{self.target_name}": fit}
         mse = self._mse_aligned(predict(model, self.coords, self.config.chunk))
         out = {"psnr": psnr_from_mse(mse), "mse": mse}
         if final:
@@ -299,6 +353,9 @@ class _PoissonTask(Task):
 
     def signal_meta(self) -> dict[str, Any]:
         h, w = self.shape
+        if self.image is None:
+            return {"height": h, "width": w, "channels": self.out_features, "bit_depth": 16,
+                    "source": self.field_source, "derivative": self.target_name}
         return {"height": h, "width": w, "channels": self.out_features, "bit_depth": self.image.bit_depth,
                 "source": self.image.source, "derivative": self.target_name}
 
@@ -326,6 +383,8 @@ class _PoissonTask(Task):
         check_image_render(signal, options)
 
     def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
+        if self.image is None:
+            return self._field_artefacts(model, ctx)
         h, w = self.shape
         rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1).reshape(h, w, -1).cpu().numpy()
         truth = self.image.pixels
@@ -347,6 +406,39 @@ class _PoissonTask(Task):
         )
         curve_plot(ctx.curve, "PSNR of the aligned reconstruction (dB)", ctx.out_dir / "psnr_curve.png")
         return ["reconstruction.png", "comparison.png", "psnr_curve.png", f"fitted_{self.target_name}.npy"]
+
+    def _field_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
+        """A field fitted without its image: the network's image (reconstruction.npy in signed pixel units, and
+        as a PNG stretched to its own range, since the field cannot fix its offset), the fitted field, the
+        comparison of target and fit and the curve."""
+        h, w = self.shape
+        raw = self.reconstruct(model).reshape(h, w, -1).cpu().numpy()
+        save_npy(ctx.out_dir / "reconstruction.npy", raw.astype(np.float32))
+        lo, hi = float(raw.min()), float(raw.max())
+        stretched = (raw - lo) / max(hi - lo, 1e-12)
+        save_image(ctx.out_dir / "reconstruction.png", stretched, 16)
+        fitted = self.fitted_derivative(model)
+        fit_d = self._display(fitted).reshape(h, w)
+        target_d = self._display(self.target).reshape(h, w)
+        miss = self._display(fitted - self.target).reshape(h, w)
+        miss = np.abs(miss) if self.order == 2 else miss
+        save_npy(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
+        symmetric = self.order == 2
+        lim = robust_limits(target_d, fit_d, symmetric=symmetric)
+        cmap = "RdBu_r" if symmetric else "viridis"
+        label = "ΔΦ" if self.order == 2 else "|∇Φ|"
+        image_grid(
+            [[(f"target {label}", target_d, {"cmap": cmap, **lim, "colorbar": True}),
+              (f"fit {label} ({ctx.metrics['psnr_derivative']:.2f} dB)", fit_d, {"cmap": cmap, **lim,
+                                                                                 "colorbar": True}),
+              (f"|fit − target| ({label} units)", miss, {"cmap": "magma", "vmin": 0,
+                                                         "vmax": max(float(miss.max()), 1e-6), "colorbar": True})],
+             [("reconstruction (stretched to its range)", stretched, {"vmin": 0, "vmax": 1})]],
+            ctx.out_dir / "comparison.png",
+        )
+        curve_plot(ctx.curve, f"PSNR of the fitted {self.target_name} (dB)", ctx.out_dir / "psnr_curve.png")
+        return ["reconstruction.png", "reconstruction.npy", "comparison.png", "psnr_curve.png",
+                f"fitted_{self.target_name}.npy"]
 
     def _display(self, values: Tensor) -> np.ndarray:
         """One scalar per pixel for figures: gradient magnitude or Laplacian, averaged over channels."""
