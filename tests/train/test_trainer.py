@@ -115,25 +115,39 @@ def test_tensorboard_logging(tmp_path):
     assert events and events[0].stat().st_size > 0
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, so that Python installs its Ctrl-C handler. A
+    shell starts background jobs with SIGINT ignored, and a child inherits that (a suite run with `&`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_writes_a_checkpoint_and_resume_continues(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "sirenkit", "fit", "image", "--size", "32", "--hidden-features", "16",
            "--steps", "1000000", "--checkpoint-every", "0", "--eval-every", "1000000", "--device", "cpu",
-           "--quiet", "--out", str(out)]
+           "--compile", "off", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.time() + 120
-    while not (out / "config.json").is_file() and time.time() < deadline:  # training has started
-        time.sleep(0.2)
-    time.sleep(5.0)  # into the training loop, also on a loaded machine (3 s was too short under -n 2)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, preexec_fn=_default_sigint)
+    try:
+        seen = []
+        for line in proc.stderr:  # the progress line of step 0: the training loop has started
+            seen.append(line)
+            if line.startswith("step 0/"):
+                break
+        assert seen and seen[-1].startswith("step 0/"), "".join(seen)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    stderr = "".join(seen) + rest
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
     _, record = load_checkpoint(out)  # valid, and written at the step that was interrupted
     step = record["step"]
     assert step > 0
-    resumed = run_cli("fit", "image", "--out", str(out), "--resume", "--steps", str(step + 10), "--quiet")
+    resumed = run_cli("fit", "image", "--out", str(out), "--resume", "--steps", str(step + 10), "--quiet",
+                      "--compile", "off")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((out / "metrics.json").read_text())["steps"] == step + 10
 
