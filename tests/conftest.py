@@ -96,3 +96,16 @@ def meta_run(tmp_path_factory) -> Path:
     fit_quietly(["meta", "train", "--out", str(out), *TASK_QUICK["meta"], *QUICK])
     return out
 
+
+
+@pytest.fixture(autouse=True)
+def _figures_only_where_looked_at(request):
+    """Figures are drawn only in tests marked `figures` (those that open or list the PNGs): elsewhere a fit
+    runs as with --no-figures. Drawing costs about half a second a fit, a minute of the suite's wall time."""
+    if request.node.get_closest_marker("figures"):
+        yield
+        return
+    from sirenkit.plots import no_figures
+
+    with no_figures():
+        yield

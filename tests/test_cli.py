@@ -145,6 +145,7 @@ def test_help_shows_what_each_recipe_uses_not_a_default_it_replaces(capsys):
     assert text.count("(default: runs/<task>-<date>-<time>)") == 1 and "(default: none) --recipe" not in text
 
 
+@pytest.mark.figures
 def test_no_figures_skips_the_plots_and_lists_only_what_it_wrote(tmp_path):
     """--no-figures: the reconstruction and the numbers are written, the PNG plots are not, and metrics.json lists
     only files that exist; without it the plots are there."""

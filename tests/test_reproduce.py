@@ -102,6 +102,7 @@ def _tuned_mean(result, method, signal):
 BOTH_PROTOCOLS = {"audio", "video", "inpainting", "fwi"}
 
 
+@pytest.mark.figures
 @pytest.mark.parametrize("name", [n for n in experiments() if n not in ("image", "poisson")])
 def test_every_experiment_runs_at_the_smoke_scale(name, tmp_path):
     """Two of the methods (the SIREN first), one seed: the whole protocol runs and writes its table. The paper's

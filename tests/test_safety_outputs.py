@@ -464,6 +464,7 @@ def test_an_astronomical_size_is_refused_through_the_api(kind, env, capsys):
     assert list(env.tmp.iterdir()) == []
 
 
+@pytest.mark.figures
 def test_valid_runs_still_render(env, runs, capsys):
     """Nothing changes for legitimate renders: every run kind renders at its fitted size and at another."""
     for kind, flags in [("image", ["--size", "24"]), ("audio", ["--size", "16000"]), ("video", ["--frames", "4"]),

@@ -177,6 +177,7 @@ def test_a_derivative_field_in_memory_fits_as_the_image_file_it_came_from(task, 
         sirenkit.fit(task, data={"image": grey, target: field}, **{**options, "size": 8})
 
 
+@pytest.mark.figures
 @pytest.mark.parametrize("task, target", [("poisson-gradient", "gradient"), ("poisson-laplacian", "laplacian")])
 def test_a_field_without_its_image_fits_from_memory_as_from_a_npy_file(task, target, tmp_path):
     """A derivative field alone (no image): in memory and from a .npy file (`--field`) the fits are the same, the

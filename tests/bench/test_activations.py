@@ -40,6 +40,7 @@ def test_siren_ranks_above_relu_and_tanh_on_the_cameraman(small_bench):
     assert psnr["sine"] > psnr["relu"] + 10.0 and psnr["sine"] > psnr["tanh"] + 10.0
 
 
+@pytest.mark.figures
 def test_outputs_written(small_bench):
     out, result = small_bench
     data = json.loads((out / "results.json").read_text())

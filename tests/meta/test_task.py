@@ -34,6 +34,7 @@ def test_more_context_gives_lower_error(run):
     assert m["mse_100"] < 0.0295
 
 
+@pytest.mark.figures
 def test_run_folder_and_checkpoint(run):
     assert run.metrics["metric"] == "mse_100" and run.metrics["steps"] == 300
     for name in ("reconstructions.png", "mse_curve.png", "curve.csv", "config.json"):
@@ -61,6 +62,7 @@ def test_meta_eval_reproduces_the_final_metrics(run, tmp_path, capsys):
     assert set(few) == {"mse_half", "test_images"} and few["test_images"] == 50
 
 
+@pytest.mark.figures
 def test_meta_inpaint_writes_context_reconstruction_truth(run, tmp_path):
     from skimage import data
 

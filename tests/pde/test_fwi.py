@@ -107,6 +107,7 @@ def test_pretraining_then_inversion_terms():
     assert set(task.loss_terms(net, inv)) == {"residual", "source", "data"}
 
 
+@pytest.mark.figures
 def test_short_inversion_fits_the_receivers(tmp_path):
     """On simulated data the receiver term pulls the fields to the measurements: with a strong data weight a
     300-step CPU run brings the misfit from 1 to below 0.3 (measured 0.15), and writes its artefacts."""

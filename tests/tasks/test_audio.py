@@ -83,6 +83,7 @@ def test_short_cpu_fit_of_a_tone_reaches_snr(tone_run):
     assert metrics["steps"] == 200
 
 
+@pytest.mark.figures
 def test_run_folder_contents(tone_run):
     run = tone_run.out_dir
     rec, rate = sf.read(str(run / "reconstruction.wav"), always_2d=True)

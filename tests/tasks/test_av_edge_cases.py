@@ -24,6 +24,7 @@ TINY = {"steps": 2, "hidden_features": 8, "batch_samples": 0, "device": "cpu", "
 
 
 # ------------------------------------------------------------------------------------------------ audio
+@pytest.mark.figures
 @pytest.mark.parametrize("n", [2, 5, 8, 9, 15])
 def test_comparison_figure_of_a_clip_shorter_than_a_spectrogram_segment(tmp_path, n):
     """Clips of 2–8 samples crashed with scipy's "noverlap must be less than nperseg"."""
@@ -32,6 +33,7 @@ def test_comparison_figure_of_a_clip_shorter_than_a_spectrogram_segment(tmp_path
     assert (tmp_path / "c.png").stat().st_size > 1000
 
 
+@pytest.mark.figures
 def test_fit_of_a_three_sample_clip_writes_every_file(tmp_path):
     path = tmp_path / "three.wav"
     sf.write(str(path), np.array([0.1, -0.5, 0.3], dtype=np.float32), 8000, subtype="FLOAT")

@@ -35,6 +35,7 @@ def test_siren_beats_relu_by_a_wide_margin(cameraman_runs):
     assert cameraman_runs["sine"].metrics["psnr"] > cameraman_runs["relu"].metrics["psnr"] + 15.0
 
 
+@pytest.mark.figures
 def test_run_folder_contents(cameraman_runs):
     run = cameraman_runs["sine"].out_dir
     config = json.loads((run / "config.json").read_text())
@@ -98,10 +99,12 @@ def test_minibatch_and_grey_options(tmp_path):
 
 
 def test_inpainting_prior_improves_held_back_pixels(tmp_path):
-    """10 % of the pixels: a total-variation prior on random points fills the gaps better than none."""
+    """10 % of the pixels: a total-variation prior on random points fills the gaps better than none (measured
+    psnr on the held-back pixels: none 14.38 dB; tv 18.10 with 1,024 prior points a step, 17.97 with 4,096, which
+    took 3.7× longer)."""
     common = dict(size=48, keep_fraction=0.1, **{**FAST, "steps": 250})
     plain = sirenkit.fit("image", out=str(tmp_path / "plain"), **common)
-    tv = sirenkit.fit("image", prior="tv", prior_weight=1e-3, out=str(tmp_path / "tv"), **common)
+    tv = sirenkit.fit("image", prior="tv", prior_weight=1e-3, prior_points=1024, out=str(tmp_path / "tv"), **common)
     assert plain.metrics["psnr_kept"] > 40.0  # it memorises what it sees ...
     assert tv.metrics["psnr"] > plain.metrics["psnr"] + 1.5  # ... and the prior helps where it cannot see
     assert "psnr_all" in tv.metrics and tv.metrics["psnr"] < tv.metrics["psnr_all"] + 1.0

@@ -120,6 +120,7 @@ def test_batched_fit_in_bf16_matches_separate_fits(folder_runs, tmp_path):
         assert abs(batched.metrics["per_image"][name]["psnr"] - alone.metrics["psnr"]) < 0.1
 
 
+@pytest.mark.figures
 def test_batched_run_folder(folder_runs, tmp_path):
     root, _, batched, _ = folder_runs
     run = root / "bank"

@@ -64,6 +64,7 @@ def test_alignment_removes_exactly_the_ambiguity():
     assert (align(bumped, truth, basis) - truth).abs().max() > 0.05
 
 
+@pytest.mark.figures
 def test_gradient_fit_reaches_psnr(tmp_path):
     result = sirenkit.fit("poisson-gradient", size=48, steps=300, lr=1e-3, schedule="cosine", hidden_features=64,
                           out=str(tmp_path / "run"), device="cpu", quiet=True)

@@ -108,6 +108,7 @@ def test_sdf_loss_of_the_exact_distance_is_near_its_floor():
     assert float(terms["off_surface"]) == pytest.approx(float(expected))
 
 
+@pytest.mark.figures
 @pytest.mark.slow
 def test_fitted_sphere_is_close_to_the_true_distance_and_meshes(tmp_path):
     # 300 eager steps (the compiled loss costs about 5 s to build): surface distance 5.4e-4, normal error 0.88°,

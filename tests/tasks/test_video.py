@@ -107,6 +107,7 @@ def test_short_fit_reaches_psnr(fitted):
     assert metrics["steps"] == 300 and metrics["metric"] == "psnr_mean"
 
 
+@pytest.mark.figures
 def test_run_folder_holds_video_strip_and_per_frame_psnr(fitted):
     run = fitted.out_dir
     rec = load_video(run / "reconstruction.mp4")
