@@ -66,8 +66,8 @@ def _image_experiments() -> list[Experiment]:
     tuning = (_grey("astronaut"), _grey("coffee"))
     evaluation = (_grey("camera", "the paper's cameraman"), _grey("chelsea"))
     scales = {
-        "smoke": Scale({"size": 32, "batch_pixels": 0, "steps": 120, "hidden_features": 48, "hidden_layers": 2,
-                        "rbf_centers": 32, "schedule": "cosine", "eval_every": 120}, (3e-4, 1e-3, 3e-3, 1e-2),
+        "smoke": Scale({"size": 32, "batch_pixels": 0, "steps": 80, "hidden_features": 48, "hidden_layers": 2,
+                        "rbf_centers": 32, "schedule": "cosine", "eval_every": 80}, (3e-4, 1e-3, 3e-3, 1e-2),
                        seeds=2, tuning_signals=1),
         "cpu": Scale({"size": 128, "batch_pixels": 4096, "steps": 500, "schedule": "cosine", "eval_every": 250},
                      IMAGE_GRID, note="128², 4,096 random pixels a step, 500 steps, cosine decay"),
