@@ -65,6 +65,7 @@ class ProgressBar(Callback):
         self.line_every = line_every
         self.bar = None
         self.total = 0
+        self.last_metric: str | None = None  # the latest evaluation, shown until the next one
 
     def on_start(self, start_step: int, total_steps: int) -> None:
         self.total = total_steps
@@ -79,6 +80,10 @@ class ProgressBar(Callback):
 
     def on_log(self, row: dict[str, Any]) -> None:
         shown = _format_row(row, self.metric)
+        if self.metric in shown:
+            self.last_metric = shown[self.metric]
+        elif self.last_metric is not None:  # a log row between evaluations: keep the last evaluated value
+            shown[self.metric] = self.last_metric
         if self.bar is not None:
             self.bar.set_postfix(shown, refresh=False)
         elif self.enabled and row.get("metric") is not None:
