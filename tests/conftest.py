@@ -109,3 +109,53 @@ def _figures_only_where_looked_at(request):
 
     with no_figures():
         yield
+
+
+_PICTURE_MAPS = {"gray", "grey", "bone", "Greys", "Greys_r", "binary"}
+
+
+def unlabelled_maps(fig) -> list[str]:
+    """Titles of the maps in `fig` without a labelled colour bar: an image or mesh of a quantity (a colour map
+    other than grey) whose colour scale no labelled bar in the figure shows. Pictures (RGB, or grey) need none."""
+    from matplotlib.collections import QuadMesh
+    from matplotlib.contour import ContourSet
+    from matplotlib.image import AxesImage
+
+    maps, labelled = [], set()
+    for ax in fig.axes:
+        if getattr(ax, "_colorbar", None) is not None:  # the bar's own axes
+            continue
+        for artist in [*ax.images, *ax.collections]:
+            if isinstance(artist, ContourSet) or not isinstance(artist, AxesImage | QuadMesh):
+                continue
+            data = artist.get_array()
+            if data is None or (isinstance(artist, AxesImage) and data.ndim == 3):
+                continue
+            if artist.get_cmap().name in _PICTURE_MAPS:
+                continue
+            key = (artist.get_cmap().name, artist.norm.vmin, artist.norm.vmax)
+            bar = getattr(artist, "colorbar", None)
+            if bar is not None and (bar.ax.get_ylabel() or bar.ax.get_xlabel()):
+                labelled.add(key)
+            maps.append((ax.get_title() or "untitled", key))
+    return [title for title, key in maps if key not in labelled]
+
+
+@pytest.fixture(autouse=True)
+def _every_map_has_a_labelled_colour_bar(request, monkeypatch):
+    """In the tests that draw figures, every figure sirenkit saves is checked: each map of a quantity has a
+    colour bar with its units (issue 24)."""
+    if not request.node.get_closest_marker("figures"):
+        yield
+        return
+    from matplotlib.figure import Figure
+
+    original = Figure.savefig
+
+    def checked(self, *args, **kwargs):
+        missing = unlabelled_maps(self)
+        assert not missing, f"maps without a labelled colour bar: {missing}"
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", checked)
+    yield

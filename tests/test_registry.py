@@ -15,6 +15,7 @@ COMPILED_SMOKE = "poisson-laplacian"
 and is tested on its own (tests/diff, tests/train); the others run eagerly here."""
 
 
+@pytest.mark.figures  # every figure of every task is drawn, and each map checked for a labelled colour bar
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_task_smoke(name, tmp_path):
     task_cls = REGISTRY[name]

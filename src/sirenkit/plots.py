@@ -44,7 +44,8 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> None:
 def image_grid(
     panels: Sequence[Sequence[tuple[str, np.ndarray, dict[str, Any]]]], path: str | Path, cell: float = 3.2
 ) -> None:
-    """Rows of (title, image, imshow options) panels; a panel with `colorbar: True` gets a colour bar."""
+    """Rows of (title, image, imshow options) panels. A panel with `colorbar: "units"` gets a colour bar labelled
+    with them: every map of a quantity has one (panels sharing a scale may share one), pictures have none."""
     rows, cols = len(panels), max(len(r) for r in panels)
     fig = new_figure(cell * cols, cell * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
@@ -64,7 +65,7 @@ def image_grid(
             shown = ax.imshow(img, **opts)
             ax.set_title(title, fontsize=9)
             if colorbar:
-                fig.colorbar(shown, ax=ax, shrink=0.8)
+                fig.colorbar(shown, ax=ax, shrink=0.8, label=colorbar if isinstance(colorbar, str) else None)
     save_figure(fig, path)
 
 

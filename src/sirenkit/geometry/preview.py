@@ -12,6 +12,7 @@ import numpy as np
 
 from ..plots import new_figure, save_figure
 from .meshing import Field
+from .pointcloud import Normalisation
 
 _VIEWS = {  # view name → rotation taking world coordinates to (right, up, towards the viewer)
     "seen from −y": np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=float),
@@ -65,27 +66,39 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, path: str | Path, title
     save_figure(fig, path)
 
 
-def slice_plot(field: Field, path: str | Path, size: int = 256, bound: float = 1.0, title: str = "") -> None:
-    """The field on the planes x = 0, y = 0 and z = 0 (diverging colours, zero level in black)."""
+def slice_plot(field: Field, path: str | Path, size: int = 256, bound: float = 1.0, title: str = "",
+               frame: Normalisation | None = None) -> None:
+    """The field on the three coordinate planes through the centre (diverging colours, zero level in black).
+    With `frame` (the fit's normalisation) the axes and Φ are in the input's own units; without it, in the
+    normalised [−1, 1]³ frame the network sees."""
     axis = np.linspace(-bound, bound, size)
     a, b = np.meshgrid(axis, axis, indexing="xy")
     zero = np.zeros_like(a)
-    planes = {"x = 0": (zero, a, b), "y = 0": (a, zero, b), "z = 0": (a, b, zero)}
-    labels = {"x = 0": ("y", "z"), "y = 0": ("x", "z"), "z = 0": ("x", "y")}
+    planes = {0: (zero, a, b), 1: (a, zero, b), 2: (a, b, zero)}
+    across = {0: (1, 2), 1: (0, 2), 2: (0, 1)}
     values = {k: field(np.stack([c.ravel() for c in v], axis=1).astype(np.float32)).reshape(size, size)
               for k, v in planes.items()}
-    limit = max(float(np.percentile(np.abs(np.concatenate([v.ravel() for v in values.values()])), 99)), 1e-6)
+    centre, per_unit, units = (0.0, 0.0, 0.0), 1.0, "normalised units"
+    if frame is not None:
+        centre, per_unit, units = frame.center, frame.scale, "input units"
+    values = {k: v / per_unit for k, v in values.items()}  # a distance of d normalised units is d / scale
+    limit = max(float(np.percentile(np.abs(np.concatenate([v.ravel() for v in values.values()])), 99)), 1e-30)
     fig = new_figure(3.4 * len(planes), 3.4)
-    for ax, (name, v) in zip(fig.subplots(1, len(planes)), values.items()):
-        shown = ax.imshow(v, origin="lower", extent=(-bound, bound, -bound, bound), cmap="RdBu_r",
-                          vmin=-limit, vmax=limit)
-        ax.contour(axis, axis, v, levels=np.linspace(-limit, limit, 17), colors="k", linewidths=0.3, alpha=0.4)
-        ax.contour(axis, axis, v, levels=[0.0], colors="k", linewidths=1.4)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel(labels[name][0], fontsize=8)
-        ax.set_ylabel(labels[name][1], fontsize=8)
+    names = "xyz"
+    for ax, (k, v) in zip(fig.subplots(1, len(planes)), values.items()):
+        i, j = across[k]
+        lo_i, hi_i = centre[i] - bound / per_unit, centre[i] + bound / per_unit
+        lo_j, hi_j = centre[j] - bound / per_unit, centre[j] + bound / per_unit
+        shown = ax.imshow(v, origin="lower", extent=(lo_i, hi_i, lo_j, hi_j), cmap="RdBu_r", vmin=-limit,
+                          vmax=limit)
+        grid_i, grid_j = np.linspace(lo_i, hi_i, size), np.linspace(lo_j, hi_j, size)
+        ax.contour(grid_i, grid_j, v, levels=np.linspace(-limit, limit, 17), colors="k", linewidths=0.3, alpha=0.4)
+        ax.contour(grid_i, grid_j, v, levels=[0.0], colors="k", linewidths=1.4)
+        ax.set_title(f"{names[k]} = {centre[k]:.4g}", fontsize=9)
+        ax.set_xlabel(f"{names[i]} ({units})", fontsize=8)
+        ax.set_ylabel(f"{names[j]} ({units})", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.colorbar(shown, ax=fig.axes, shrink=0.8, label="Φ")
+    fig.colorbar(shown, ax=fig.axes, shrink=0.8, label=f"signed distance Φ ({units})")
     if title:
         fig.suptitle(title, fontsize=10)
     save_figure(fig, path)

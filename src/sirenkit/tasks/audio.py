@@ -394,7 +394,7 @@ def comparison_figure(truth: np.ndarray, fit: np.ndarray, rate: int, path: str |
         ax.set_ylabel("frequency (kHz)")
         ax.set_title(f"spectrogram, {name} (dB)", fontsize=10)
         if col == 1:
-            fig.colorbar(shown, ax=ax, shrink=0.9)
+            fig.colorbar(shown, ax=ax, shrink=0.9, label="power (dB)")
     save_figure(fig, path)
 
 

@@ -371,10 +371,12 @@ class FwiTask(Task):
         extent = [-inner, inner, -inner, inner]
         vlim = {"vmin": float(min(true_v.min(), np.percentile(velocity, 1))),
                 "vmax": float(max(true_v.max(), np.percentile(velocity, 99)))}
-        vopts = {"cmap": "viridis", "origin": "lower", "extent": extent, "colorbar": True, **vlim}
+        vopts = {"cmap": "viridis", "origin": "lower", "extent": extent, "colorbar": "velocity (background 1)",
+                 **vlim}
         image_grid([[("true velocity", true_v, vopts), ("recovered velocity", velocity, vopts),
                      (f"|error| (relative {ctx.metrics['velocity_error']:.3g})", np.abs(velocity - true_v),
-                      {"cmap": "magma", "origin": "lower", "extent": extent, "colorbar": True})]],
+                      {"cmap": "magma", "origin": "lower", "extent": extent,
+                       "colorbar": "|velocity − truth|"})]],
                    ctx.out_dir / "velocity.png")
         rows: list[list[tuple[str, np.ndarray, dict[str, Any]]]] = [[], []]
         lim = robust_limits(ref[:, ::2], fields[:, ::2], symmetric=True)
@@ -382,6 +384,8 @@ class FwiTask(Task):
         for j in range(self.n_sources):
             rows[0].append((f"reference Re u{j + 1}", ref[:, 2 * j].reshape(h, w), wopts))
             rows[1].append((f"network Re u{j + 1}", fields[:, 2 * j].reshape(h, w), wopts))
+        for row in rows:  # one shared scale: a labelled bar at the end of each row
+            row[-1] = (row[-1][0], row[-1][1], {**wopts, "colorbar": "Re u (the measurements' units)"})
         image_grid(rows, ctx.out_dir / "wavefields.png", cell=2.6)
         save_npy(ctx.out_dir / "velocity.npy", velocity.astype(np.float32))
         curve_plot(ctx.curve, "velocity error (relative to the perturbation)", ctx.out_dir / "error_curve.png",

@@ -305,12 +305,14 @@ class HelmholtzTask(Task):
         err[~self.eval_keep.cpu().numpy().reshape(h, w)] = 0.0
         lim = robust_limits(truth, pred, symmetric=True)
         ext = {"cmap": "RdBu_r", **lim, "origin": "lower"}
-        image_grid([[("reference Re u", truth[..., 0], ext), ("reference Im u", truth[..., 1], ext),
+        shared = {**ext, "colorbar": "u (the reference's units)"}
+        image_grid([[("reference Re u", truth[..., 0], ext), ("reference Im u", truth[..., 1], shared),
                      ("velocity (1/√m)", self._velocity_image(h, w), {"cmap": "viridis", "origin": "lower",
-                                                                      "colorbar": True})],
-                    [("network Re u", pred[..., 0], ext), ("network Im u", pred[..., 1], ext),
+                                                                      "colorbar": "velocity (1/√m)"})],
+                    [("network Re u", pred[..., 0], ext), ("network Im u", pred[..., 1], shared),
                      (f"|error| (relative MSE {ctx.metrics['relative_mse']:.3g})", err,
-                      {"cmap": "magma", "origin": "lower", "colorbar": True})]], ctx.out_dir / "wavefield.png")
+                      {"cmap": "magma", "origin": "lower", "colorbar": "|u − reference|"})]],
+                   ctx.out_dir / "wavefield.png")
         save_npy(ctx.out_dir / "wavefield.npy", (pred[..., 0] + 1j * pred[..., 1]).astype(np.complex64))
         curve_plot(ctx.curve, "relative MSE against the reference", ctx.out_dir / "error_curve.png", log_y=True)
         return ["wavefield.png", "wavefield.npy", "error_curve.png"]

@@ -284,7 +284,8 @@ class ImageTask(Task):
         err = np.abs(fit - truth).mean(-1)
         row: list[tuple[str, np.ndarray, dict[str, Any]]] = [("ground truth", truth, {"vmin": 0, "vmax": 1}),
                (f"fit ({ctx.metrics['psnr']:.2f} dB)", fit, {"vmin": 0, "vmax": 1}),
-               ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6), "colorbar": True})]
+               ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6),
+                                   "colorbar": "pixel value (0–1)"})]
         if self.inpainting:
             observed = np.zeros(truth.shape[:2] + (4,), dtype=np.float32)  # transparent where held back
             rgb = truth if truth.shape[-1] == 3 else np.repeat(truth, 3, -1)
@@ -324,8 +325,8 @@ class ImageTask(Task):
         grey = (self.image.pixels @ luma).astype(np.float64)
         sobel = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1)) / 8.0
         laplace = ndimage.laplace(grey)
-        glim = robust_limits(sobel, fit_grad)
-        llim = robust_limits(laplace, fit_lap, symmetric=True)
+        glim = {**robust_limits(sobel, fit_grad), "colorbar": "per pixel (image in 0–1)"}
+        llim = {**robust_limits(laplace, fit_lap, symmetric=True), "colorbar": "per pixel² (image in 0–1)"}
         image_grid(
             [
                 [("ground truth", grey, {"vmin": 0, "vmax": 1}), ("Sobel |∇|", sobel, {"cmap": "viridis", **glim}),

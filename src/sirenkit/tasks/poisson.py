@@ -297,7 +297,8 @@ class _PoissonTask(Task):
 
     def describe(self) -> str:
         h, w = self.shape
-        batch = "all pixels" if not 0 < self.config.batch_pixels < self.n_pixels else f"{self.config.batch_pixels} pixels"
+        n = self.config.batch_pixels
+        batch = f"{n} pixels" if 0 < n < self.n_pixels else "all pixels"
         given = (f"image {self.image.source}" if self.image is not None
                  else f"{self.field_source} without its image (metrics measure the fit of the field)")
         if self.image is not None and self.config.field:
@@ -399,9 +400,10 @@ class _PoissonTask(Task):
         save_npy(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
         image_grid(
             [[("ground truth", truth, {"vmin": 0, "vmax": 1}), (f"target {label}", target_d, {"cmap": cmap, **lim}),
-              (f"fit {label}", fit_d, {"cmap": cmap, **lim})],
+              (f"fit {label}", fit_d, {"cmap": cmap, **lim, "colorbar": self._units()})],
              [(f"reconstruction, aligned ({ctx.metrics['psnr']:.2f} dB)", rec, {"vmin": 0, "vmax": 1}),
-              ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6), "colorbar": True})]],
+              ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6),
+                                "colorbar": "pixel value (0–1)"})]],
             ctx.out_dir / "comparison.png",
         )
         curve_plot(ctx.curve, "PSNR of the aligned reconstruction (dB)", ctx.out_dir / "psnr_curve.png")
@@ -428,17 +430,21 @@ class _PoissonTask(Task):
         cmap = "RdBu_r" if symmetric else "viridis"
         label = "ΔΦ" if self.order == 2 else "|∇Φ|"
         image_grid(
-            [[(f"target {label}", target_d, {"cmap": cmap, **lim, "colorbar": True}),
+            [[(f"target {label}", target_d, {"cmap": cmap, **lim}),
               (f"fit {label} ({ctx.metrics['psnr_derivative']:.2f} dB)", fit_d, {"cmap": cmap, **lim,
-                                                                                 "colorbar": True}),
-              (f"|fit − target| ({label} units)", miss, {"cmap": "magma", "vmin": 0,
-                                                         "vmax": max(float(miss.max()), 1e-6), "colorbar": True})],
+                                                                                 "colorbar": self._units()}),
+              (f"|fit − target| of {label}", miss, {"cmap": "magma", "vmin": 0,
+                                                    "vmax": max(float(miss.max()), 1e-6), "colorbar": self._units()})],
              [("reconstruction (stretched to its range)", stretched, {"vmin": 0, "vmax": 1})]],
             ctx.out_dir / "comparison.png",
         )
         curve_plot(ctx.curve, f"PSNR of the fitted {self.target_name} (dB)", ctx.out_dir / "psnr_curve.png")
         return ["reconstruction.png", "reconstruction.npy", "comparison.png", "psnr_curve.png",
                 f"fitted_{self.target_name}.npy"]
+
+    def _units(self) -> str:
+        """Units of the derivative maps: the image in [−1, 1], per unit of the [−1, 1] coordinates."""
+        return "per unit of x (image in −1…1)" if self.order == 1 else "per unit of x² (image in −1…1)"
 
     def _display(self, values: Tensor) -> np.ndarray:
         """One scalar per pixel for figures: gradient magnitude or Laplacian, averaged over channels."""

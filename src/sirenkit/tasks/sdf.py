@@ -314,7 +314,8 @@ class SdfTask(Task):
 
         field = field_from_model(model, self.device, self.config.chunk)
         written = []
-        slice_plot(field, ctx.out_dir / "slices.png", title="Φ on the coordinate planes (zero level in black)")
+        slice_plot(field, ctx.out_dir / "slices.png", title="Φ on the coordinate planes (zero level in black)",
+                   frame=self.norm)
         written.append("slices.png")
         if self.mesh is not None and not self.mesh.empty:
             written += write_mesh_outputs(self.mesh, self.norm, ctx.out_dir / "mesh.ply")
@@ -335,7 +336,7 @@ class SdfTask(Task):
         if not np.isfinite(field(probe)).all():
             raise UserError(f"the network of {options.run} gives NaN or infinite values; its checkpoint was damaged "
                             "or edited")
-        slice_plot(field, out, size=options.size or 256)
+        slice_plot(field, out, size=options.size or 256, frame=Normalisation.from_dict(signal["normalisation"]))
         return out
 
 

@@ -322,7 +322,9 @@ class WaveTask(Task):
                 [(f"reference t = {self.eval_t[i]:.3g}", self.reference[i], ext) for i in picks],
                 [(f"|error| t = {self.eval_t[i]:.3g}", err[i], {"cmap": "magma", "vmin": 0, "vmax": top,
                                                                  "origin": "lower"}) for i in picks]]
-        rows[2][-1][2]["colorbar"] = True
+        rows[0][-1] = (rows[0][-1][0], rows[0][-1][1], {**ext, "colorbar": "u (initial peak 1)"})
+        rows[1][-1] = (rows[1][-1][0], rows[1][-1][1], {**ext, "colorbar": "u (initial peak 1)"})
+        rows[2][-1][2]["colorbar"] = "|u − reference|"
         image_grid(rows, ctx.out_dir / "wave_frames.png", cell=2.6)
 
     def _error_plot(self, ctx: ArtefactContext) -> None:
