@@ -377,12 +377,13 @@ CASES = [
     Case("sdf-mesh-min-component-neg", "`fit sdf --mesh-min-component -0.1`",
          fit("sdf", "--mesh-min-component", "-0.1"), "--mesh-min-component must be in [0, 1)"),
     Case("mesh-out-suffix", "`mesh RUN --out FOLDER/mesh.txt`",
-         lambda e: ["mesh", str(e.sdf_run), "--out", str(e.tmp / "mesh.txt")], "use a .ply or .obj file name"),
+         lambda e: ["mesh", str(e.sdf_run), "--out", str(e.tmp / "mesh.txt")],
+         "use a file name ending in .ply, .obj, .stl, .off, .glb"),
     # --level 100: were the folder checked only after extraction, the line would say "no zero level set"
     Case("mesh-out-is-folder", "`mesh RUN --out FOLDER.ply` (a folder)",
          lambda e: ["mesh", str(e.sdf_run), "--resolution", "16", "--level", "100", "--out", e.d("folder.ply"),
                     "--device", "cpu"],
-         "--out {d}/folder.ply is a folder; give a file name ending in .ply or .obj"),
+         "--out {d}/folder.ply is a folder; give a file name ending in .ply, .obj, .stl, .off, .glb"),
     Case("mesh-missing-run", "`mesh FOLDER/missing` (no such folder)",
          lambda e: ["mesh", str(e.tmp / "missing"), "--device", "cpu"], "error: run {tmp}/missing does not exist"),
     # ---- render
@@ -584,8 +585,8 @@ def _direct_cases():
          "cannot write an image as x.xyz"),
         ("api-write-video-suffix", lambda tmp: write_video(tmp / "x.gif", frames, 25.0), "cannot write video"),
         ("api-write-video-fps-0", lambda tmp: write_video(tmp / "x.mp4", frames, 0.0), "frame rate must be positive"),
-        ("api-save-mesh-suffix", lambda tmp: save_mesh(tmp / "x.stl", np.eye(3), np.array([[0, 1, 2]])),
-         "use a .ply or .obj file name"),
+        ("api-save-mesh-suffix", lambda tmp: save_mesh(tmp / "x.dae", np.eye(3), np.array([[0, 1, 2]])),
+         "use a file name ending in .ply, .obj, .stl, .off, .glb"),
     ]
 
 

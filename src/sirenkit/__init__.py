@@ -53,11 +53,13 @@ def render(run_dir, size=None, out=None, chunk: int = DEFAULT_CHUNK, device: str
 
 
 def mesh(run_dir, resolution: int = 512, out=None, chunk: int = DEFAULT_CHUNK, device: str = "auto", level: float = 0.0,
-         min_component: float = 0.0):
-    """Mesh a finished sdf run (`sirenkit mesh`); returns (mesh path, MeshResult with its cost)."""
+         min_component: float = 0.0, normalised: bool = False, grid=None, overwrite: bool = False):
+    """Mesh a finished sdf run (`sirenkit mesh`): the format by `out`'s suffix (.ply, .obj, .stl, .off, .glb),
+    vertex normals from the network's gradient, in the input's units unless `normalised`; `grid` (.npy) also
+    saves the sampled field with its bounds. Returns (mesh path, MeshResult with its cost)."""
     from .commands.mesh import mesh_run
 
-    return mesh_run(run_dir, resolution, out, chunk, device, level, min_component)
+    return mesh_run(run_dir, resolution, out, chunk, device, level, min_component, overwrite, normalised, grid)
 
 
 def eval_mesh(pred, gt, samples: int = 1_000_000, threshold: float = 0.01, seed: int = 0) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -27,6 +28,21 @@ def no_figures(active: bool = True) -> Iterator[None]:
         _DRAWING.reset(token)
 
 
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def draws_figure(fn: F) -> F:
+    """Mark a function that only draws and saves a figure: inside `no_figures()` it returns at once, skipping
+    the drawing too (sampling a mesh for its preview, laying out panels), not just the PNG write."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> None:
+        if _DRAWING.get():
+            fn(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
 def new_figure(width: float, height: float):
     from matplotlib.figure import Figure
 
@@ -41,6 +57,7 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> None:
         fig.savefig(tmp, dpi=dpi, format="png")
 
 
+@draws_figure
 def image_grid(
     panels: Sequence[Sequence[tuple[str, np.ndarray, dict[str, Any]]]], path: str | Path, cell: float = 3.2
 ) -> None:
@@ -69,6 +86,7 @@ def image_grid(
     save_figure(fig, path)
 
 
+@draws_figure
 def curve_plot(curve: Sequence[dict[str, Any]], metric: str, path: str | Path, log_y: bool = False) -> None:
     """Metric against steps (bottom axis) with training seconds on the top axis."""
     rows = [r for r in curve if r.get("metric") is not None]

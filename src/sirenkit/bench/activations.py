@@ -25,6 +25,7 @@ import torch
 from ..config import add_arguments, device_option, option, overwrite_option
 from ..errors import TrainingDiverged, UserError
 from ..io.atomic import describe_os_error
+from ..plots import draws_figure
 from ..runs.folder import writing_outputs
 from ..train.callbacks import Callback
 
@@ -309,6 +310,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@draws_figure
 def figure(runs: list[dict[str, Any]], methods: list[str], path: Path) -> None:
     """PSNR against training seconds, one line per method (mean over images at each evaluation)."""
     from ..plots import new_figure, save_figure

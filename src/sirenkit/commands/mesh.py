@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import (
     DEFAULT_CHUNK,
     MAX_SEED,
@@ -20,15 +22,17 @@ from ..config import (
 )
 from ..errors import UserError
 from ..geometry.meshing import (
+    Field,
     MeshResult,
     NonFiniteField,
     drop_small_components,
     extract_mesh,
     field_from_model,
+    normals_from_model,
     peak_rss_mb,
 )
 from ..geometry.pointcloud import Normalisation
-from ..io.atomic import dumps_json, write_json
+from ..io.atomic import dumps_json, save_npy, write_json
 from ..io.files import require_output_file
 from ..io.meshes import MESH_OUT_SUFFIXES, load_mesh
 from ..runs.folder import writing_outputs
@@ -40,11 +44,15 @@ from .registry import Command, register
 
 def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None = None, chunk: int = DEFAULT_CHUNK,
              device: str = "auto", level: float = 0.0, min_component: float = 0.0,
-             overwrite: bool = False) -> tuple[Path, MeshResult]:
+             overwrite: bool = False, normalised: bool = False,
+             grid: str | Path | None = None) -> tuple[Path, MeshResult]:
     """Mesh the zero level set of a finished SDF run (`sirenkit mesh`); returns the mesh path and its stats.
-    `min_component` > 0 drops small detached parts (`drop_small_components`). The mesh and its preview are
-    checked first (`writing_outputs`: never a file of the run's fit, nor one sirenkit did not write unless
-    `overwrite`); inside a run folder they are written under its lock."""
+    The mesh is in the input's units (`normalised`: the network's [−1, 1]³), in the format of `out`'s suffix,
+    with vertex normals from the network's gradient where the format holds them. `min_component` > 0 drops small
+    detached parts (`drop_small_components`). `grid` (.npy) also saves the sampled field on the resolution³
+    nodes, with a JSON beside it (`<grid>.json`) giving its bounds and units. The outputs are checked first
+    (`writing_outputs`: never a file of the run's fit, nor one sirenkit did not write unless `overwrite`); inside
+    a run folder they are written under its lock."""
     from ..runs.load import load_run
     from ..train.device import resolve_device
 
@@ -63,29 +71,66 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     path = Path(out) if out is not None else folder / f"mesh-{resolution}.ply"
     if path.suffix.lower() not in MESH_OUT_SUFFIXES:
-        raise UserError(f"--out {path}: use a .ply or .obj file name")
-    require_output_file(path, "--out", "give a file name ending in .ply or .obj")
+        raise UserError(f"--out {path}: use a file name ending in {', '.join(MESH_OUT_SUFFIXES)}")
+    require_output_file(path, "--out", f"give a file name ending in {', '.join(MESH_OUT_SUFFIXES)}")
+    outputs: list[tuple[str | Path, str]] = [(path, "--out"), (preview_path(path), "--out (its preview)")]
+    if grid is not None:
+        grid = Path(grid)
+        if grid.suffix.lower() != ".npy":
+            raise UserError(f"--grid {grid}: use a file name ending in .npy (its bounds go to {grid.name}.json)")
+        outputs += [(grid, "--grid"), (grid_sidecar(grid), "--grid (its bounds)")]
     MESH_RESOLUTION.check(resolution, f"--resolution {shown(resolution)} would sample a grid of {shown(resolution)}³ "
                           "nodes", "nodes per axis")
-    with writing_outputs([(path, "--out"), (preview_path(path), "--out (its preview)")], "mesh",
-                         overwrite=overwrite, reads=run_dir):
+    with writing_outputs(outputs, "mesh", overwrite=overwrite, reads=run_dir):
         dev = resolve_device(device)
         model, record = load_run(run_dir, dev)
         if record.get("task") != SdfTask.name:
             raise UserError(f"{run_dir} is a run of task {record.get('task')!r}; `sirenkit mesh` needs an sdf run")
         signal = checked_signal(record, run_dir, SdfTask)
         norm = Normalisation.from_dict(signal["normalisation"])
+        field = field_from_model(model, dev, chunk)
         try:
-            mesh = extract_mesh(field_from_model(model, dev, chunk), resolution, level=level)
+            mesh = extract_mesh(field, resolution, level=level)
         except NonFiniteField:
             raise UserError(f"the network of {run_dir} gives NaN or infinite values; its checkpoint was damaged or "
                             "edited") from None
         if mesh.empty:
             raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
         mesh = drop_small_components(mesh, min_component)
-        write_mesh_outputs(mesh, norm, path)
+        normals = normals_from_model(model, dev, chunk)(mesh.vertices)
+        write_mesh_outputs(mesh, norm, path, normals, normalised)
+        if grid is not None:
+            save_grid(grid, field, resolution, norm, normalised)
         mesh.peak_rss_mb = peak_rss_mb()  # writing included
         return path, mesh
+
+
+def grid_sidecar(grid: Path) -> Path:
+    """Where the bounds of a saved grid go: `<name>.npy.json` beside it."""
+    return grid.with_name(grid.name + ".json")
+
+
+def save_grid(path: Path, field: Field, resolution: int, norm: Normalisation, normalised: bool) -> None:
+    """The field on resolution³ nodes over the network's [−1, 1]³, as float32 `grid[i, j, k]` at
+    (x_i, y_j, z_k), in the input's units (node coordinates and distances; `normalised`: the network's), and a
+    JSON beside it with the bounds; evaluated one x-slab at a time (the array itself is resolution³ × 4 bytes)."""
+    axis = np.linspace(-1.0, 1.0, resolution)
+    values = np.empty((resolution,) * 3, dtype=np.float32)
+    b, c = np.meshgrid(axis, axis, indexing="ij")
+    for i, x in enumerate(axis):
+        slab = np.stack([np.full(b.size, x), b.ravel(), c.ravel()], axis=1)
+        values[i] = field(slab).reshape(resolution, resolution)
+    if normalised:
+        bounds, units = [[-1.0, 1.0]] * 3, "normalised: the network's [−1, 1]³ (x_unit = (x − center) · scale)"
+    else:
+        values /= norm.scale
+        lo, hi = norm.from_unit(np.array([[-1.0] * 3, [1.0] * 3]))
+        bounds, units = [[float(lo[k]), float(hi[k])] for k in range(3)], "the input's own units"
+    save_npy(path, values)
+    write_json(grid_sidecar(path), {
+        "file": path.name, "shape": list(values.shape), "bounds": bounds, "units": units,
+        "layout": "grid[i, j, k]: the signed distance at (x_i, y_j, z_k), x_i = lo + i·(hi − lo)/(n − 1) per axis",
+        "normalisation": norm.as_dict()})
 
 
 def eval_mesh(pred: str | Path, gt: str | Path, samples: int = 1_000_000, threshold: float = 0.01,
@@ -112,7 +157,13 @@ class MeshConfig:
 
     run_dir: str = option(REQUIRED, "folder of a finished `sirenkit fit sdf` run", positional=True, metavar="RUN_DIR")
     resolution: int = option(512, "grid nodes per axis")
-    out: str | None = option(None, "mesh file, .ply or .obj", default_help="RUN_DIR/mesh-RES.ply")
+    out: str | None = option(None, "mesh file: .ply, .obj, .stl, .off or .glb (vertex normals from the network's "
+                                   "gradient in PLY, OBJ and GLB)", default_help="RUN_DIR/mesh-RES.ply")
+    normalised: bool = option(False, "write the mesh (and --grid) in the network's [−1, 1]³ frame instead of the "
+                                     "input's units")
+    grid: str | None = option(None, "also save the sampled signed distance on the resolution³ nodes as .npy "
+                                    "(float32, grid[i, j, k] at (x_i, y_j, z_k)), its bounds in GRID.json",
+                              metavar="GRID", default_help="none")
     level: float = option(0.0, "iso-level to extract", default_help="0")
     min_component: float = option(0.0, "drop connected parts with fewer than this fraction of the largest part's "
                                         "faces (detached specks; default 0: keep all; e.g. 0.01)", default_help="")
@@ -123,7 +174,7 @@ class MeshConfig:
 
 def run_mesh(c: MeshConfig) -> int:
     path, result = mesh_run(c.run_dir, c.resolution, c.out, c.chunk, c.device, c.level, c.min_component,
-                            c.overwrite)
+                            c.overwrite, c.normalised, c.grid)
     removed = f", {result.dropped_components} small parts dropped" if c.min_component > 0 else ""
     print(f"{path}: {len(result.vertices):,} vertices, {len(result.faces):,} faces{removed}, "
           f"{result.evaluated:,} network evaluations, {result.seconds:.1f} s, "

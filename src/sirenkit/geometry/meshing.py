@@ -71,6 +71,25 @@ def field_from_model(model: nn.Module, device: torch.device, chunk: int = DEFAUL
     return field
 
 
+def normals_from_model(model: nn.Module, device: torch.device,
+                       chunk: int = DEFAULT_CHUNK) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap a network (3 → 1) as a chunked numpy function: unit ∇Φ at points (N, 3) in the network's frame, the
+    surface normal at the zero level (pointing to Φ > 0, outside). A uniform scale and shift leave directions
+    alone, so they are the normals in the input's units too."""
+    from ..diff import derivatives
+
+    def normals(points: np.ndarray) -> np.ndarray:
+        out = np.empty((len(points), 3), dtype=np.float64)
+        for i in range(0, len(points), chunk):
+            x = torch.from_numpy(np.ascontiguousarray(points[i : i + chunk], dtype=np.float32)).to(device)
+            g = derivatives(model, x, order=1, create_graph=False).gradient[:, 0].detach().double().cpu().numpy()
+            out[i : i + chunk] = g
+        length = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.divide(out, length, out=np.zeros_like(out), where=length > 0)
+
+    return normals
+
+
 def _grid_values(field: Field, axes: list[np.ndarray]) -> np.ndarray:
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3).astype(np.float32)
     return field(grid).reshape(len(axes[0]), len(axes[1]), len(axes[2]))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import new_figure, save_figure
+from ..plots import draws_figure, new_figure, save_figure
 from .meshing import Field
 from .pointcloud import Normalisation
 
@@ -48,6 +48,7 @@ def _splat(points: np.ndarray, normals: np.ndarray, rot: np.ndarray, size: int) 
     return np.where(np.isnan(image), np.nan, smooth)
 
 
+@draws_figure
 def render_mesh(vertices: np.ndarray, faces: np.ndarray, path: str | Path, title: str = "",
                 size: int = 400, samples: int = 1_000_000, seed: int = 0) -> None:
     """Three shaded orthographic views of a triangle mesh as one PNG."""
@@ -66,6 +67,7 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, path: str | Path, title
     save_figure(fig, path)
 
 
+@draws_figure
 def slice_plot(field: Field, path: str | Path, size: int = 256, bound: float = 1.0, title: str = "",
                frame: Normalisation | None = None) -> None:
     """The field on the three coordinate planes through the centre (diverging colours, zero level in black).

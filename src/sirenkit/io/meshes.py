@@ -19,7 +19,8 @@ from .files import require_file
 
 POINT_SUFFIXES = (".xyz", ".ply")
 MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl")
-MESH_OUT_SUFFIXES = (".ply", ".obj")
+MESH_OUT_SUFFIXES = (".ply", ".obj", ".stl", ".off", ".glb")
+"""Mesh formats sirenkit writes, chosen by the file name; vertex normals go into PLY, OBJ and GLB."""
 SAVE_PRECISION = 1e-6
 """Saved mesh vertices stay within this fraction of the mesh's longest side of the computed ones."""
 MAX_BAD_NORMALS = 0.01
@@ -106,41 +107,59 @@ def load_mesh(path: str | Path, what: str = "mesh") -> Any:
     return _checked_mesh(loaded, path)
 
 
-def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    """Write a triangle mesh atomically as binary PLY or OBJ (by suffix), vertices exact to SAVE_PRECISION of
-    the mesh's size. trimesh writes PLY vertices as float32 and OBJ with 8 fixed decimals, which ruins a mesh
-    far from the origin (a georeferenced scan: float32 steps are 0.5 at 5e6) or in tiny units; such meshes get
-    float64 PLY vertices or more OBJ decimals, all others keep trimesh's compact files."""
+def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> None:
+    """Write a triangle mesh atomically in the format its suffix names (MESH_OUT_SUFFIXES: binary PLY, OBJ,
+    binary STL, OFF, GLB), with the unit vertex `normals` where the format holds them (PLY, OBJ, GLB; STL keeps
+    one normal per face, OFF none). Vertices stay exact to SAVE_PRECISION of the mesh's size: trimesh writes PLY
+    vertices as float32 and OBJ with 8 fixed decimals, which ruins a mesh far from the origin (a georeferenced
+    scan: float32 steps are 0.5 at 5e6) or in tiny units; such meshes get float64 PLY vertices or more OBJ
+    decimals, all others keep trimesh's compact files (STL, OFF and GLB store float32 or text as they come)."""
     import trimesh
 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_OUT_SUFFIXES:
-        raise UserError(f"mesh output {path}: use a .ply or .obj file name")
+        raise UserError(f"mesh output {path}: use a file name ending in {', '.join(MESH_OUT_SUFFIXES)}")
     vertices = np.asarray(vertices, np.float64)
     extent = float(np.ptp(vertices, axis=0).max()) if len(vertices) else 0.0
     tolerance = SAVE_PRECISION * extent
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+    if normals is not None:  # a property with a setter (mypy reads a method); trimesh's exporters write it
+        mesh.vertex_normals = np.asarray(normals, np.float64)  # type: ignore[method-assign]
     data: bytes | str | dict[Any, Any]
     if suffix == ".ply" and tolerance > 0 and np.abs(vertices.astype(np.float32) - vertices).max() > tolerance:
-        data = _ply_float64(vertices, np.asarray(faces))
-    elif suffix == ".obj" and 0 < tolerance < 1e-8:
-        data = mesh.export(file_type="obj", digits=min(17, int(np.ceil(-np.log10(tolerance)))))
+        data = _ply_float64(vertices, np.asarray(faces), normals)
+    elif suffix == ".obj":
+        digits = min(17, int(np.ceil(-np.log10(tolerance)))) if 0 < tolerance < 1e-8 else 8
+        data = mesh.export(file_type="obj", digits=digits, include_normals=normals is not None,
+                           include_texture=False)
+    elif suffix == ".glb":
+        data = mesh.export(file_type="glb", include_normals=normals is not None)
     else:
         data = mesh.export(file_type=suffix[1:])
-    assert not isinstance(data, dict)  # trimesh exports .ply as bytes and .obj as str (dicts: other formats)
+    assert not isinstance(data, dict)  # these formats export as bytes or str
     with atomic_path(path) as tmp:
         tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
 
 
-def _ply_float64(vertices: np.ndarray, faces: np.ndarray) -> bytes:
-    """Binary little-endian PLY with double-precision vertices (trimesh's exporter writes float32 only)."""
+def _ply_float64(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> bytes:
+    """Binary little-endian PLY with double-precision vertices and, if given, float32 vertex normals (trimesh's
+    exporter writes float32 vertices only)."""
+    fields = [("x", "<f8"), ("y", "<f8"), ("z", "<f8")]
+    if normals is not None:
+        fields += [("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
+    kinds = {"<f8": "double", "<f4": "float"}
     header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n"
-              "property double x\nproperty double y\nproperty double z\n"
-              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+              + "".join(f"property {kinds[kind]} {name}\n" for name, kind in fields)
+              + f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+    table = np.zeros(len(vertices), dtype=fields)
+    for axis, name in enumerate("xyz"):
+        table[name] = vertices[:, axis]
+        if normals is not None:
+            table[f"n{name}"] = normals[:, axis]
     rows = np.zeros(len(faces), dtype=[("count", "u1"), ("index", "<i4", (3,))])
     rows["count"], rows["index"] = 3, faces
-    return header.encode("ascii") + np.ascontiguousarray(vertices, "<f8").tobytes() + rows.tobytes()
+    return header.encode("ascii") + table.tobytes() + rows.tobytes()
 
 
 def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..plots import draws_figure
 from .protocol import Experiment, ordering
 
 HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "psnr_mean", "fscore", "normal_consistency", "snr_db",
@@ -108,6 +109,7 @@ def _all_rates(tuning: dict[str, Any]) -> list[str]:
     return sorted(seen, key=float)
 
 
+@draws_figure
 def figure(result: dict[str, Any], experiment: Experiment, path: Path) -> None:
     """Bars (headline metric per method and evaluation signal, ± std) or, for `lines` experiments, every metric
     per method (meta: error against context pixels); the tuned protocol, with the paper's numbers as markers."""

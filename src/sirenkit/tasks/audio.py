@@ -38,7 +38,7 @@ from ..io.audio import (
 )
 from ..io.memory import as_array, parts
 from ..models.numerics import LossNeeds
-from ..plots import curve_plot, new_figure, save_figure
+from ..plots import curve_plot, draws_figure, new_figure, save_figure
 from .base import (
     MAX_SIDE,
     RENDER_SAMPLES,
@@ -338,6 +338,7 @@ def _envelope(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return edges[:-1], lo, hi
 
 
+@draws_figure
 def comparison_figure(truth: np.ndarray, fit: np.ndarray, rate: int, path: str | Path, title: str) -> None:
     """Waveforms (whole clip and a 30 ms zoom at the loudest moment), error, and spectrograms of truth and fit.
 

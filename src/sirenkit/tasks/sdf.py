@@ -28,6 +28,7 @@ from ..geometry.meshing import (
     drop_small_components,
     extract_mesh,
     field_from_model,
+    normals_from_model,
 )
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
@@ -318,7 +319,8 @@ class SdfTask(Task):
                    frame=self.norm)
         written.append("slices.png")
         if self.mesh is not None and not self.mesh.empty:
-            written += write_mesh_outputs(self.mesh, self.norm, ctx.out_dir / "mesh.ply")
+            normals = normals_from_model(model, self.device, self.config.chunk)(self.mesh.vertices)
+            written += write_mesh_outputs(self.mesh, self.norm, ctx.out_dir / "mesh.ply", normals)
         elif self.mesh is not None:  # said out loud: metrics.json's mesh_faces 0 is easy to miss
             print("sirenkit: warning: the fitted field has no zero level set inside [−1, 1]³, so no mesh.ply was "
                   "written (train longer, or check the input's normals)", file=sys.stderr, flush=True)
@@ -345,12 +347,14 @@ def preview_path(mesh_path: Path) -> Path:
     return mesh_path.with_name(f"{mesh_path.stem}_preview.png")
 
 
-def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path) -> list[str]:
-    """The mesh in the input's units plus its shaded preview (`<stem>_preview.png`)."""
+def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path, normals: np.ndarray | None = None,
+                       normalised: bool = False) -> list[str]:
+    """The mesh (in the input's units, or the network's [−1, 1]³ frame when `normalised`) with its vertex
+    `normals` where the format holds them, plus its shaded preview (`<stem>_preview.png`)."""
     from ..geometry.preview import render_mesh
 
-    vertices = norm.from_unit(mesh.vertices)
-    save_mesh(path, vertices, mesh.faces)
+    vertices = mesh.vertices.astype(np.float64) if normalised else norm.from_unit(mesh.vertices)
+    save_mesh(path, vertices, mesh.faces, normals)
     preview = preview_path(path)
     render_mesh(vertices, mesh.faces, preview, title=f"{path.name}: {len(mesh.faces):,} triangles, "
                 f"{mesh.resolution}³ grid")

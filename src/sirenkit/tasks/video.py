@@ -26,7 +26,7 @@ from ..io.atomic import write_text
 from ..io.memory import as_array, parts
 from ..io.video import load_video, scaled_size, synthetic_video, video_from_array, write_video
 from ..models.numerics import LossNeeds
-from ..plots import curve_plot, new_figure, save_figure
+from ..plots import curve_plot, draws_figure, new_figure, save_figure
 from .base import (
     MAX_SIDE,
     RENDER_FRAMES,
@@ -294,6 +294,7 @@ class VideoTask(Task):
         curve_plot(ctx.curve, "mean PSNR (dB)", out / "psnr_curve.png")
         return ["reconstruction.mp4", "comparison.png", "frame_psnr.csv", "frame_psnr.png", "psnr_curve.png"]
 
+    @draws_figure
     def _comparison(self, frames: np.ndarray, psnr: np.ndarray, path: Path, rows: int = 4) -> None:
         """A strip of evenly spaced frames, one per row: ground truth | fit."""
         t, h, w = self.shape
@@ -321,6 +322,7 @@ class VideoTask(Task):
             writer.writerow([i, src, f"{src / self.video.fps:.4f}", f"{value:.4f}"])
         write_text(path, buf.getvalue())
 
+    @draws_figure
     def _frame_plot(self, psnr: np.ndarray, path: Path) -> None:
         fig = new_figure(5.5, 3.4)
         ax = fig.add_subplot()

@@ -30,7 +30,7 @@ from ..grids import map_chunks
 from ..io.atomic import save_npy
 from ..models.numerics import LossNeeds
 from ..pde.wave import solve_wave
-from ..plots import curve_plot, image_grid, new_figure, robust_limits, save_figure
+from ..plots import curve_plot, draws_figure, image_grid, new_figure, robust_limits, save_figure
 from .base import ArtefactContext, Batch, Number, Task
 from .helmholtz import MAX_AUTO_REFERENCE_NODES
 from .registry import register
@@ -327,6 +327,7 @@ class WaveTask(Task):
         rows[2][-1][2]["colorbar"] = "|u − reference|"
         image_grid(rows, ctx.out_dir / "wave_frames.png", cell=2.6)
 
+    @draws_figure
     def _error_plot(self, ctx: ArtefactContext) -> None:
         series = ctx.metrics.get("mse_over_time") or []
         fig = new_figure(5.5, 3.6)
