@@ -40,10 +40,9 @@ class Normalisation:
 
 
 def estimate_normals(points: np.ndarray, neighbours: int = 16) -> np.ndarray:
-    """Unit normals from the smallest principal axis of each point's `neighbours` nearest points.
+    """Unit normals from the smallest principal axis of each point's `neighbours` nearest points, oriented
+    consistently over the surface by `orient_normals`.
 
-    PCA gives a direction up to sign; each normal is flipped to point away from the centroid, which orients
-    star-shaped objects correctly. Deeply concave shapes may get some inward normals: prefer real normals.
     Repeated points (merged scans) are estimated once: copies of a point would fill its neighbourhood and
     leave no spread to take an axis from.
     """
@@ -56,7 +55,41 @@ def estimate_normals(points: np.ndarray, neighbours: int = 16) -> np.ndarray:
     centred = neigh - neigh.mean(axis=1, keepdims=True)
     cov = np.einsum("nki,nkj->nij", centred, centred)
     _, vecs = np.linalg.eigh(cov)
-    normals = vecs[:, :, 0]
-    outward = unique - points.mean(axis=0)
-    normals *= np.where((normals * outward).sum(axis=1) < 0, -1.0, 1.0)[:, None]
-    return (normals / np.linalg.norm(normals, axis=1, keepdims=True))[inverse.reshape(-1)]
+    normals = vecs[:, :, 0] / np.linalg.norm(vecs[:, :, 0], axis=1, keepdims=True)
+    return orient_normals(unique, normals, idx)[inverse.reshape(-1)]
+
+
+def orient_normals(points: np.ndarray, normals: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """`normals` (M, 3), each known up to sign, flipped to agree across the surface: propagated along the minimum
+    spanning tree of the k-nearest-neighbour graph (`neighbours`, (M, k) indices) weighted by 1 − |nᵢ·nⱼ|, so
+    that orientation passes between nearly parallel normals first (Hoppe et al. 1992). Each connected part
+    starts from its highest point, whose normal is made to point up (+z): outward for a closed surface. Unlike
+    a flip away from the centroid, this holds for concave shapes and open scans."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+
+    m = len(points)
+    if m < 2:
+        return normals * np.where(normals[:, 2:3] < 0, -1.0, 1.0)
+    rows = np.repeat(np.arange(m), neighbours.shape[1])
+    cols = neighbours.reshape(-1)
+    keep = rows != cols
+    rows, cols = rows[keep], cols[keep]
+    # 1e-6: a weight of exactly 0 (parallel normals) would read as no edge in a sparse matrix
+    weight = 1.0 - np.abs((normals[rows] * normals[cols]).sum(axis=1)) + 1e-6
+    graph = coo_matrix((weight, (rows, cols)), shape=(m, m)).tocsr()
+    graph = graph.maximum(graph.T)  # symmetric: i near j or j near i
+    tree = minimum_spanning_tree(graph)
+    tree = tree + tree.T
+    oriented = normals.copy()
+    count, labels = connected_components(tree, directed=False)
+    for part in range(count):
+        members = np.flatnonzero(labels == part)
+        seed = members[np.argmax(points[members, 2])]
+        if oriented[seed, 2] < 0:
+            oriented[seed] = -oriented[seed]
+        order, parent = breadth_first_order(tree, seed, directed=False, return_predecessors=True)
+        for node in order[1:]:
+            if oriented[node] @ oriented[parent[node]] < 0:
+                oriented[node] = -oriented[node]
+    return oriented

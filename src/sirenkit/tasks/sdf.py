@@ -73,7 +73,8 @@ class SdfConfig:
     reference: str | None = option(None, "ground-truth mesh for the final metrics when SHAPE is a point cloud",
                                    metavar="MESH", path=True)
     surface_samples: int = option(250_000, "points sampled on a mesh (or analytic shape) to train on")
-    estimate_normals: bool = option(False, "estimate missing normals of a point cloud by local PCA")
+    estimate_normals: bool = option(False, "estimate missing normals of a point cloud by local PCA, oriented "
+                                           "consistently over the surface (spanning-tree propagation)")
     batch_points: int = option(250_000, "N: surface points per step (plus N uniform points in the cube)")
     margin: float = option(0.1, "the shape's longest side spans [−(1 − margin), 1 − margin]")
     surface_weight: float = option(3e3, "weight of |Φ| on the surface")
