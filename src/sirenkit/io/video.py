@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -233,9 +233,31 @@ def _collect(source: str, rate: float, native: tuple[int, int], reader, total: i
     return Video(np.concatenate(kept), float(rate), source, (int(native[0]), int(native[1])), total_frames)
 
 
+VIDEO_EXTRA = "pip install 'sirenkit[video]'"
+"""What installs the video reader and writer (imageio-ffmpeg and the ffmpeg it bundles, about 165 MB)."""
+
+
+def ffmpeg(what: str) -> Any:
+    """The imageio_ffmpeg module, or a UserError saying that `what` needs the video extra."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise UserError(f"{what} needs the video extra (ffmpeg), which is not installed: {VIDEO_EXTRA}") from None
+    return imageio_ffmpeg
+
+
+def has_video_extra() -> bool:
+    """Whether videos can be read and written here (the video extra is installed)."""
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 # ------------------------------------------------------------------------------------------------- files
 def _open_file(path: Path, frames: int = 0, start: int = 0):
-    import imageio_ffmpeg
+    imageio_ffmpeg = ffmpeg(f"reading video {path}")
 
     if path.stat().st_size == 0:
         raise UserError(f"video {path} is empty (0 bytes)")
@@ -294,8 +316,7 @@ def _header_fps(path: Path) -> float:
     """
     import subprocess
 
-    import imageio_ffmpeg
-
+    imageio_ffmpeg = ffmpeg(f"reading video {path}")
     try:
         proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
                               capture_output=True, text=True, errors="replace", timeout=60)
@@ -385,9 +406,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, qual
     `frames` may be a generator, so a long render never sits in memory. `quality` 0–10 is imageio-ffmpeg's
     scale (8 → x264 CRF 10, visually lossless). Odd sides are padded to even (see `even_pad`).
     """
-    import imageio_ffmpeg
-
     path = Path(path)
+    imageio_ffmpeg = ffmpeg(f"writing video {path}")
     muxer = CONTAINERS.get(path.suffix.lower())
     if muxer is None:
         raise UserError(f"cannot write video {path}: use one of {', '.join(CONTAINERS)}")

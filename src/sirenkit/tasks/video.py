@@ -24,7 +24,7 @@ from ..errors import check_all
 from ..grids import axis_coords, grid_coords, predict
 from ..io.atomic import write_text
 from ..io.memory import as_array, parts
-from ..io.video import load_video, scaled_size, synthetic_video, video_from_array, write_video
+from ..io.video import ffmpeg, load_video, scaled_size, synthetic_video, video_from_array, write_video
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot, draws_figure, new_figure, save_figure
 from .base import (
@@ -153,6 +153,7 @@ class VideoTask(Task):
     def __init__(self, config: VideoConfig, device: torch.device, data: Any = None) -> None:
         super().__init__(config, device)
         config.validate()
+        ffmpeg("fit video")  # it writes reconstruction.mp4 whatever it reads: refused before any work
         reader: dict[str, Any] = dict(frames=config.frames, start=config.start_frame, size=config.size, fps=config.fps)
         if data is not None:
             given = parts(data, ("frames", "fps"), "data")
@@ -270,6 +271,7 @@ class VideoTask(Task):
     def check_render(cls, signal: dict[str, Any], options: RenderOptions) -> None:
         """Frames, pixels of a frame (held in memory) and frames × pixels (network passes, file size) against the
         limits, in integer arithmetic (an astronomical --size or --frames is no float)."""
+        ffmpeg("rendering a video run")
         t, h, w, size = signal["frames"], signal["height"], signal["width"], options.size
         if size and size != max(h, w):
             longer = max(h, w)

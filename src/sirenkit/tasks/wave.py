@@ -14,6 +14,7 @@ The metric compares the network with a leapfrog finite-difference solve (`sirenk
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -306,7 +307,13 @@ class WaveTask(Task):
         pred = self.field(model, self.eval_coords).cpu().numpy().reshape(-1, g, g)
         self._frame_strip(pred, ctx)
         self._error_plot(ctx)
-        self._video(model, ctx.out_dir / "wave.mp4")
+        from ..io.video import VIDEO_EXTRA, has_video_extra
+
+        if has_video_extra():
+            self._video(model, ctx.out_dir / "wave.mp4")
+        else:  # a PDE run needs no ffmpeg: everything else is written
+            print(f"sirenkit: note: wave.mp4 not written: videos need the video extra ({VIDEO_EXTRA})",
+                  file=sys.stderr, flush=True)
         save_npy(ctx.out_dir / "wave_network.npy", pred.astype(np.float32))
         curve_plot(ctx.curve, "MSE against the finite-difference reference", ctx.out_dir / "error_curve.png",
                    log_y=True)
