@@ -283,7 +283,7 @@ def _wave() -> Experiment:
             # analytic derivatives (forward mode, equal to autograd's to float precision: tests/diff) for every
             # method: autograd's double backward took about 3 minutes a fit on one core
             # the first grid (3e-5 … 1e-3) put both methods at its top edge (benchmarks/reproduce/
-            # wave-cpu-tuning-1.md): the grid moved one step up
+            # wave-cpu-tuning-first-grid.md): the grid moved one step up
             "cpu": Scale({"batch_points": 2048, "steps": 1200, "hidden_features": 64, "window_steps": 500,
                           "derivatives": "auto", "schedule": "cosine", "eval_every": 600},
                          (1e-4, 3e-4, 1e-3, 3e-3), note="2,048 points a step, 64 wide, 1,200 steps"),
