@@ -384,63 +384,52 @@ class _PoissonTask(Task):
         check_image_render(signal, options)
 
     def write_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
-        if self.image is None:
-            return self._field_artefacts(model, ctx)
+        """reconstruction.png, the fitted derivative (.npy), comparison.png and the PSNR curve. With an image the
+        reconstruction is aligned to it and compared; a field fitted without its image gets the network's own
+        image (reconstruction.npy in signed pixel units, and the PNG stretched to its range, since the field
+        cannot fix its offset) and the difference between fitted and target derivative instead."""
         h, w = self.shape
-        rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1).reshape(h, w, -1).cpu().numpy()
-        truth = self.image.pixels
-        save_image(ctx.out_dir / "reconstruction.png", rec, self.image.bit_depth)
-        fit_d = self._display(self.fitted_derivative(model)).reshape(h, w)
-        target_d = self._display(self.target).reshape(h, w)
-        err = np.abs(rec - truth).mean(-1)
-        symmetric = self.order == 2
-        lim = robust_limits(target_d, fit_d, symmetric=symmetric)
-        cmap = "RdBu_r" if symmetric else "viridis"
-        label = "ΔΦ" if self.order == 2 else "|∇Φ|"
-        save_npy(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
-        image_grid(
-            [[("ground truth", truth, {"vmin": 0, "vmax": 1}), (f"target {label}", target_d, {"cmap": cmap, **lim}),
-              (f"fit {label}", fit_d, {"cmap": cmap, **lim, "colorbar": self._units()})],
-             [(f"reconstruction, aligned ({ctx.metrics['psnr']:.2f} dB)", rec, {"vmin": 0, "vmax": 1}),
-              ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6),
-                                "colorbar": "pixel value (0–1)"})]],
-            ctx.out_dir / "comparison.png",
-        )
-        curve_plot(ctx.curve, "PSNR of the aligned reconstruction (dB)", ctx.out_dir / "psnr_curve.png")
-        return ["reconstruction.png", "comparison.png", "psnr_curve.png", f"fitted_{self.target_name}.npy"]
-
-    def _field_artefacts(self, model: nn.Module, ctx: ArtefactContext) -> list[str]:
-        """A field fitted without its image: the network's image (reconstruction.npy in signed pixel units, and
-        as a PNG stretched to its own range, since the field cannot fix its offset), the fitted field, the
-        comparison of target and fit and the curve."""
-        h, w = self.shape
-        raw = self.reconstruct(model).reshape(h, w, -1).cpu().numpy()
-        save_npy(ctx.out_dir / "reconstruction.npy", raw.astype(np.float32))
-        lo, hi = float(raw.min()), float(raw.max())
-        stretched = (raw - lo) / max(hi - lo, 1e-12)
-        save_image(ctx.out_dir / "reconstruction.png", stretched, 16)
         fitted = self.fitted_derivative(model)
         fit_d = self._display(fitted).reshape(h, w)
         target_d = self._display(self.target).reshape(h, w)
-        miss = self._display(fitted - self.target).reshape(h, w)
-        miss = np.abs(miss) if self.order == 2 else miss
         save_npy(ctx.out_dir / f"fitted_{self.target_name}.npy", fit_d.astype(np.float32))
         symmetric = self.order == 2
-        lim = robust_limits(target_d, fit_d, symmetric=symmetric)
-        cmap = "RdBu_r" if symmetric else "viridis"
+        style: dict[str, Any] = {"cmap": "RdBu_r" if symmetric else "viridis",
+                                 **robust_limits(target_d, fit_d, symmetric=symmetric)}
         label = "ΔΦ" if self.order == 2 else "|∇Φ|"
-        image_grid(
-            [[(f"target {label}", target_d, {"cmap": cmap, **lim}),
-              (f"fit {label} ({ctx.metrics['psnr_derivative']:.2f} dB)", fit_d, {"cmap": cmap, **lim,
-                                                                                 "colorbar": self._units()}),
-              (f"|fit − target| of {label}", miss, {"cmap": "magma", "vmin": 0,
-                                                    "vmax": max(float(miss.max()), 1e-6), "colorbar": self._units()})],
-             [("reconstruction (stretched to its range)", stretched, {"vmin": 0, "vmax": 1})]],
-            ctx.out_dir / "comparison.png",
-        )
-        curve_plot(ctx.curve, f"PSNR of the fitted {self.target_name} (dB)", ctx.out_dir / "psnr_curve.png")
-        return ["reconstruction.png", "reconstruction.npy", "comparison.png", "psnr_curve.png",
-                f"fitted_{self.target_name}.npy"]
+        written = ["reconstruction.png", "comparison.png", "psnr_curve.png", f"fitted_{self.target_name}.npy"]
+        rows: list[list[tuple[str, np.ndarray, dict[str, Any]]]]
+        if self.image is None:
+            raw = self.reconstruct(model).reshape(h, w, -1).cpu().numpy()
+            save_npy(ctx.out_dir / "reconstruction.npy", raw.astype(np.float32))
+            lo, hi = float(raw.min()), float(raw.max())
+            rec = (raw - lo) / max(hi - lo, 1e-12)
+            save_image(ctx.out_dir / "reconstruction.png", rec, 16)
+            miss = self._display(fitted - self.target).reshape(h, w)
+            miss = np.abs(miss) if self.order == 2 else miss
+            rows = [[(f"target {label}", target_d, style),
+                     (f"fit {label} ({ctx.metrics['psnr_derivative']:.2f} dB)", fit_d,
+                      {**style, "colorbar": self._units()}),
+                     (f"|fit − target| of {label}", miss, {"cmap": "magma", "vmin": 0,
+                                                           "vmax": max(float(miss.max()), 1e-6),
+                                                           "colorbar": self._units()})],
+                    [("reconstruction (stretched to its range)", rec, {"vmin": 0, "vmax": 1})]]
+            curve = f"PSNR of the fitted {self.target_name} (dB)"
+            written.append("reconstruction.npy")
+        else:
+            rec = ((self.reconstruct(model) + 1) * 0.5).clamp(0, 1).reshape(h, w, -1).cpu().numpy()
+            save_image(ctx.out_dir / "reconstruction.png", rec, self.image.bit_depth)
+            err = np.abs(rec - self.image.pixels).mean(-1)
+            rows = [[("ground truth", self.image.pixels, {"vmin": 0, "vmax": 1}),
+                     (f"target {label}", target_d, style),
+                     (f"fit {label}", fit_d, {**style, "colorbar": self._units()})],
+                    [(f"reconstruction, aligned ({ctx.metrics['psnr']:.2f} dB)", rec, {"vmin": 0, "vmax": 1}),
+                     ("|error|", err, {"cmap": "magma", "vmin": 0, "vmax": max(float(err.max()), 1e-6),
+                                       "colorbar": "pixel value (0–1)"})]]
+            curve = "PSNR of the aligned reconstruction (dB)"
+        image_grid(rows, ctx.out_dir / "comparison.png")
+        curve_plot(ctx.curve, curve, ctx.out_dir / "psnr_curve.png")
+        return written
 
     def _units(self) -> str:
         """Units of the derivative maps: the image in [−1, 1], per unit of the [−1, 1] coordinates."""
