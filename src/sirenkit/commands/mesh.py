@@ -97,8 +97,7 @@ def mesh_run(run_dir: str | Path, resolution: int = 512, out: str | Path | None 
         if mesh.empty:
             raise UserError(f"the network has no zero level set inside [−1, 1]³ at level {level}; nothing to mesh")
         mesh = drop_small_components(mesh, min_component)
-        normals = normals_from_model(model, dev, chunk)(mesh.vertices)
-        write_mesh_outputs(mesh, norm, path, normals, normalised)
+        write_mesh_outputs(mesh, norm, path, normals_from_model(model, dev, chunk), normalised)
         if grid is not None:
             save_grid(grid, field, resolution, norm, normalised)
         mesh.peak_rss_mb = peak_rss_mb()  # writing included

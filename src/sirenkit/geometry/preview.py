@@ -80,23 +80,21 @@ def slice_plot(field: Field, path: str | Path, size: int = 256, bound: float = 1
     across = {0: (1, 2), 1: (0, 2), 2: (0, 1)}
     values = {k: field(np.stack([c.ravel() for c in v], axis=1).astype(np.float32)).reshape(size, size)
               for k, v in planes.items()}
-    centre, per_unit, units = (0.0, 0.0, 0.0), 1.0, "normalised units"
-    if frame is not None:
-        centre, per_unit, units = frame.center, frame.scale, "input units"
-    values = {k: v / per_unit for k, v in values.items()}  # a distance of d normalised units is d / scale
+    units = "normalised units" if frame is None else "input units"
+    frame = frame or Normalisation((0.0, 0.0, 0.0), 1.0)
+    lo, hi = frame.from_unit(np.array([[-bound] * 3, [bound] * 3]))
+    values = {k: v / frame.scale for k, v in values.items()}  # a distance of d normalised units is d / scale
     limit = max(float(np.percentile(np.abs(np.concatenate([v.ravel() for v in values.values()])), 99)), 1e-30)
     fig = new_figure(3.4 * len(planes), 3.4)
     names = "xyz"
     for ax, (k, v) in zip(fig.subplots(1, len(planes)), values.items()):
         i, j = across[k]
-        lo_i, hi_i = centre[i] - bound / per_unit, centre[i] + bound / per_unit
-        lo_j, hi_j = centre[j] - bound / per_unit, centre[j] + bound / per_unit
-        shown = ax.imshow(v, origin="lower", extent=(lo_i, hi_i, lo_j, hi_j), cmap="RdBu_r", vmin=-limit,
+        shown = ax.imshow(v, origin="lower", extent=(lo[i], hi[i], lo[j], hi[j]), cmap="RdBu_r", vmin=-limit,
                           vmax=limit)
-        grid_i, grid_j = np.linspace(lo_i, hi_i, size), np.linspace(lo_j, hi_j, size)
+        grid_i, grid_j = np.linspace(lo[i], hi[i], size), np.linspace(lo[j], hi[j], size)
         ax.contour(grid_i, grid_j, v, levels=np.linspace(-limit, limit, 17), colors="k", linewidths=0.3, alpha=0.4)
         ax.contour(grid_i, grid_j, v, levels=[0.0], colors="k", linewidths=1.4)
-        ax.set_title(f"{names[k]} = {centre[k]:.4g}", fontsize=9)
+        ax.set_title(f"{names[k]} = {frame.center[k]:.4g}", fontsize=9)
         ax.set_xlabel(f"{names[i]} ({units})", fontsize=8)
         ax.set_ylabel(f"{names[j]} ({units})", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -20,7 +20,9 @@ from .files import require_file
 POINT_SUFFIXES = (".xyz", ".ply")
 MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl")
 MESH_OUT_SUFFIXES = (".ply", ".obj", ".stl", ".off", ".glb")
-"""Mesh formats sirenkit writes, chosen by the file name; vertex normals go into PLY, OBJ and GLB."""
+"""Mesh formats sirenkit writes, chosen by the file name."""
+NORMAL_SUFFIXES = (".ply", ".obj", ".glb")
+"""The ones that hold vertex normals (STL keeps a normal per face, OFF none)."""
 SAVE_PRECISION = 1e-6
 """Saved mesh vertices stay within this fraction of the mesh's longest side of the computed ones."""
 MAX_BAD_NORMALS = 0.01

@@ -249,8 +249,8 @@ def ffmpeg(what: str) -> Any:
 def has_video_extra() -> bool:
     """Whether videos can be read and written here (the video extra is installed)."""
     try:
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
+        ffmpeg("")
+    except UserError:
         return False
     return True
 

@@ -11,6 +11,7 @@ input's own units.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +34,7 @@ from ..geometry.meshing import (
 from ..geometry.pointcloud import Normalisation
 from ..geometry.shapes import SHAPES
 from ..io.memory import as_array, parts
-from ..io.meshes import Surface, load_mesh, load_surface, save_mesh, surface_from_arrays
+from ..io.meshes import NORMAL_SUFFIXES, Surface, load_mesh, load_surface, save_mesh, surface_from_arrays
 from ..models.numerics import LossNeeds
 from ..plots import curve_plot
 from .base import (
@@ -320,7 +321,7 @@ class SdfTask(Task):
                    frame=self.norm)
         written.append("slices.png")
         if self.mesh is not None and not self.mesh.empty:
-            normals = normals_from_model(model, self.device, self.config.chunk)(self.mesh.vertices)
+            normals = normals_from_model(model, self.device, self.config.chunk)
             written += write_mesh_outputs(self.mesh, self.norm, ctx.out_dir / "mesh.ply", normals)
         elif self.mesh is not None:  # said out loud: metrics.json's mesh_faces 0 is easy to miss
             print("sirenkit: warning: the fitted field has no zero level set inside [−1, 1]³, so no mesh.ply was "
@@ -348,14 +349,17 @@ def preview_path(mesh_path: Path) -> Path:
     return mesh_path.with_name(f"{mesh_path.stem}_preview.png")
 
 
-def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path, normals: np.ndarray | None = None,
+def write_mesh_outputs(mesh: MeshResult, norm: Normalisation, path: Path,
+                       normals: Callable[[np.ndarray], np.ndarray] | None = None,
                        normalised: bool = False) -> list[str]:
-    """The mesh (in the input's units, or the network's [−1, 1]³ frame when `normalised`) with its vertex
-    `normals` where the format holds them, plus its shaded preview (`<stem>_preview.png`)."""
+    """The mesh (in the input's units, or the network's [−1, 1]³ frame when `normalised`) with vertex normals
+    where the format holds them (`normals`: the unit normals at points of the network's frame, evaluated only
+    then), plus its shaded preview (`<stem>_preview.png`)."""
     from ..geometry.preview import render_mesh
 
     vertices = mesh.vertices.astype(np.float64) if normalised else norm.from_unit(mesh.vertices)
-    save_mesh(path, vertices, mesh.faces, normals)
+    at_vertices = normals(mesh.vertices) if normals and path.suffix.lower() in NORMAL_SUFFIXES else None
+    save_mesh(path, vertices, mesh.faces, at_vertices)
     preview = preview_path(path)
     render_mesh(vertices, mesh.faces, preview, title=f"{path.name}: {len(mesh.faces):,} triangles, "
                 f"{mesh.resolution}³ grid")
