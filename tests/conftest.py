@@ -98,19 +98,6 @@ def meta_run(tmp_path_factory) -> Path:
 
 
 
-@pytest.fixture(autouse=True)
-def _figures_only_where_looked_at(request):
-    """Figures are drawn only in tests marked `figures` (those that open or list the PNGs): elsewhere a fit
-    runs as with --no-figures. Drawing costs about half a second a fit, a minute of the suite's wall time."""
-    if request.node.get_closest_marker("figures"):
-        yield
-        return
-    from sirenkit.plots import no_figures
-
-    with no_figures():
-        yield
-
-
 _PICTURE_MAPS = {"gray", "grey", "bone", "Greys", "Greys_r", "binary"}
 
 
@@ -142,11 +129,16 @@ def unlabelled_maps(fig) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _every_map_has_a_labelled_colour_bar(request, monkeypatch):
-    """In the tests that draw figures, every figure sirenkit saves is checked: each map of a quantity has a
-    colour bar with its units (issue 24)."""
+def _figures_only_where_looked_at(request, monkeypatch):
+    """Figures are drawn only in tests marked `figures` (those that open or list the PNGs): elsewhere a fit
+    runs as with --no-figures (drawing costs about half a second a fit, a minute of the suite's wall time).
+    Where they are drawn, every figure sirenkit saves is checked: each map of a quantity has a colour bar
+    with its units (issue 24)."""
     if not request.node.get_closest_marker("figures"):
-        yield
+        from sirenkit.plots import no_figures
+
+        with no_figures():
+            yield
         return
     from matplotlib.figure import Figure
 
