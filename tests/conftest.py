@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,9 +24,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     torch.set_num_threads(1)
 
-_TMP = tempfile.mkdtemp(prefix="sirenkit-tests-")
+# One scratch folder for the whole run, made by the first process (pytest-xdist's workers inherit it) and removed
+# when that process exits: matplotlib's and torch.compile's caches (so every run compiles from nothing, as on a
+# fresh machine, and leaves nothing in /tmp) and the hypothesis database.
+if "SIRENKIT_TEST_SCRATCH" not in os.environ:
+    os.environ["SIRENKIT_TEST_SCRATCH"] = tempfile.mkdtemp(prefix="sirenkit-tests-")
+    atexit.register(shutil.rmtree, os.environ["SIRENKIT_TEST_SCRATCH"], ignore_errors=True)
+_TMP = os.environ["SIRENKIT_TEST_SCRATCH"]
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(_TMP, "mpl"))
 os.environ.setdefault("XDG_CACHE_HOME", os.path.join(_TMP, "cache"))
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(_TMP, "inductor"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -126,6 +135,19 @@ def unlabelled_maps(fig) -> list[str]:
                 labelled.add(key)
             maps.append((ax.get_title() or "untitled", key))
     return [title for title, key in maps if key not in labelled]
+
+
+@pytest.fixture(autouse=True)
+def _compile_only_where_tested(request, monkeypatch):
+    """`--compile auto` runs eagerly in a test unless it is marked `compiles` (an explicit `--compile on` still
+    compiles). On a CPU torch.compile costs 3–10 s of C++ compilation per new graph, most of the suite's wall
+    time on a fresh machine, and changes no number the other tests assert; the compiled paths are tested where
+    the test is about them (tests/train, tests/diff, tests/models, one compiled task smoke run)."""
+    if request.node.get_closest_marker("compiles") is None:
+        from sirenkit.models import numerics
+
+        monkeypatch.setattr(numerics, "compiles_by_default",
+                            lambda needs, device, precision, cuda_graphs=False: cuda_graphs)
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,7 +30,7 @@ from sirenkit.train.trainer import TrainConfig
 
 from .badinput import call, one_line_error
 
-set_hypothesis_home_dir(tempfile.mkdtemp(prefix="sirenkit-hypothesis-"))
+set_hypothesis_home_dir(os.path.join(os.environ["SIRENKIT_TEST_SCRATCH"], "hypothesis"))  # tests/conftest.py
 
 # The flags that keep an accepted run tiny, and each task's own ones.
 TINY = {"size": "8", "steps": "1", "hidden_features": "4", "hidden_layers": "0"}

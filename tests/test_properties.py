@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import tempfile
+import os
 import warnings
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from sirenkit.grids import axis_coords, grid_coords
 from sirenkit.io.images import image_from_array
 
 # Hypothesis keeps caches in ./.hypothesis/ even without an example database: send them to a temporary folder.
-set_hypothesis_home_dir(tempfile.mkdtemp(prefix="sirenkit-hypothesis-"))
+set_hypothesis_home_dir(os.path.join(os.environ["SIRENKIT_TEST_SCRATCH"], "hypothesis"))  # tests/conftest.py
 
 
 def fast(examples: int) -> settings:

@@ -420,6 +420,7 @@ def _final_metrics(plan: RunPlan, result: Any) -> dict[str, Any]:
         "stopped_early": result.stopped_early,
         "precision": plan.numerics.precision,
         "tf32": plan.numerics.tf32,
+        "compiled": plan.numerics.compile,
         "metric": plan.task.metric,
     })
     return metrics

@@ -25,7 +25,8 @@ def ddp_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     dump = root / "dump"
     dump.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(WORKER.parents[2])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(WORKER.parents[2]),
+           "TMPDIR": str(root)}  # torchrun's own folders go there, not to /tmp
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(WORKER), str(root / "run"), str(dump)],
                           capture_output=True, text=True, timeout=240, env=env, cwd=root)

@@ -134,6 +134,7 @@ def choose_precision(requested: str, device: torch.device, task, model) -> str:
     return plan_numerics(task.loss_needs(model), device, model, requested).precision
 
 
+@pytest.mark.compiles  # tests what --compile auto decides
 def test_resolution_rules(monkeypatch):
     wide, narrow = _siren(width=MIN_BF16_WIDTH), _siren(width=64)
     monkeypatch.setattr("sirenkit.models.numerics.fast_bf16", lambda device: True)

@@ -181,6 +181,7 @@ def test_paper_recipe_trains_in_fp32(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["precision"] == "fp32"
 
 
+@pytest.mark.compiles  # tests what --compile auto decides
 def test_image_loss_compiles_on_a_cpu_exactly_when_it_runs_in_bf16(monkeypatch):
     def compiles(task, model, precision: str = "auto") -> bool:
         return plan_numerics(task.loss_needs(model), CPU, model, precision).compile

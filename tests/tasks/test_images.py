@@ -181,7 +181,8 @@ WORKER = Path(__file__).with_name("images_ddp_worker.py")
 
 def test_torchrun_two_processes_match_one_process(tmp_path):
     """Each of 2 gloo ranks takes half of every image's pixel draw; DDP averages: one process's training."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(WORKER.parents[2])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(WORKER.parents[2]),
+           "TMPDIR": str(tmp_path)}  # torchrun's own folders go there, not to /tmp
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(WORKER), str(tmp_path / "ddp")], capture_output=True, text=True, timeout=240,
                           env=env, cwd=tmp_path)

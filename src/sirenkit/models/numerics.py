@@ -134,9 +134,16 @@ def plan_numerics(needs: LossNeeds, device: torch.device, model: nn.Module, prec
     """The plan for training `model` on `device` with a loss that `needs` describes, as asked by `--precision`,
     `--compile` and `--cuda-graphs` (which needs compile, on CUDA: TrainConfig checks that)."""
     chosen = resolve_precision(precision, device, needs, model)
-    if compile == "auto":
-        default = device.type == "cuda" or (device.type == "cpu" and chosen != "fp32")
-        compiled = cuda_graphs or (default if needs.compile is None else needs.compile)
-    else:
-        compiled = compile == "on"
+    compiled = compiles_by_default(needs, device, chosen, cuda_graphs) if compile == "auto" else compile == "on"
     return NumericsPlan(chosen, uses_tf32(needs, precision, device), compiled, cuda_graphs)
+
+
+def compiles_by_default(needs: LossNeeds, device: torch.device, precision: str, cuda_graphs: bool = False) -> bool:
+    """What `--compile auto` decides for a run at `precision`: compiled for CUDA graphs (they replay the compiled
+    step), else as the task's loss says (`LossNeeds.compile`), else on CUDA and on a CPU at a precision other
+    than fp32 (compiling fuses the casts)."""
+    if cuda_graphs:
+        return True
+    if needs.compile is not None:
+        return needs.compile
+    return device.type == "cuda" or (device.type == "cpu" and precision != "fp32")
