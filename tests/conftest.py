@@ -20,6 +20,7 @@ from .badinput import QUICK, TASK_QUICK, fit_quietly, write_bad_files
 # own threads (and those of the CLI subprocesses, through OMP_NUM_THREADS) would only fight over the cores.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # no pool of compiler processes beside the worker
     import torch
 
     torch.set_num_threads(1)
@@ -36,6 +37,12 @@ os.environ.setdefault("XDG_CACHE_HOME", os.path.join(_TMP, "cache"))
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(_TMP, "inductor"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` (10–30 s each) run first: pytest-xdist's workers then end on short tests together,
+    instead of one finishing a 30-s fit while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # a stable sort: otherwise as collected
 
 
 @pytest.fixture

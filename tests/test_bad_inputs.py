@@ -522,38 +522,38 @@ def test_case_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-# ------------------------------------------------------------------------------------------------ subprocesses
+# ------------------------------------------------------------------------------------------ the CLI as a whole
 def test_cli_subprocess_missing_image_writes_no_default_run(tmp_path):
-    """No --out: the default runs/… folder must not appear either."""
+    """In a process of its own, as a user runs it: exit code 2, one line on stderr (no traceback), and with no
+    --out the default runs/… folder does not appear either. (The other cases here run in-process: run_cli.)"""
     proc = run_cli("fit", "image", "missing.png", "--device", "cpu", cwd=tmp_path, timeout=120, process=True)
     assert proc.returncode == 2
     assert "missing.png does not exist" in one_line_error(proc.stderr)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_subprocess_bad_point_cloud(tmp_path):
+def test_cli_bad_point_cloud(tmp_path):
     bad = tmp_path / "scan.xyz"
     bad.write_text("1 2 3 4\n5 6 7 8\n")
-    proc = run_cli("fit", "sdf", str(bad), "--out", str(tmp_path / "run"), "--device", "cpu", timeout=120,
-                   process=True)
+    proc = run_cli("fit", "sdf", str(bad), "--out", str(tmp_path / "run"), "--device", "cpu")
     assert proc.returncode == 2
     assert "rows have 4 numbers" in one_line_error(proc.stderr)
     assert not (tmp_path / "run").exists()
 
 
-def test_cli_subprocess_tampered_checkpoint(tmp_path):
+def test_cli_tampered_checkpoint(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}")
     (run / CHECKPOINT).write_bytes(b"\x80\x04\x95" + bytes(200))  # a pickle's opening bytes: never unpickled
-    proc = run_cli("render", str(run), "--out", str(tmp_path / "x.png"), timeout=120, process=True)
+    proc = run_cli("render", str(run), "--out", str(tmp_path / "x.png"))
     assert proc.returncode == 2
     assert "is damaged or not a safetensors file" in one_line_error(proc.stderr)
     assert not (tmp_path / "x.png").exists()
 
 
-def test_cli_subprocess_unknown_subcommand():
-    proc = run_cli("fit", "hologram", timeout=120, process=True)
+def test_cli_unknown_subcommand():
+    proc = run_cli("fit", "hologram")
     assert proc.returncode == 2
     assert "invalid choice: 'hologram'" in one_line_error(proc.stderr)
 

@@ -152,6 +152,7 @@ def test_siren_beats_every_tuned_baseline_on_poisson_from_gradients(tmp_path):
                 _tuned(result, f"gradient/{baseline}", signal, "psnr") + 1.0, (signal, baseline)
 
 
+@pytest.mark.slow
 def test_siren_beats_every_tuned_baseline_on_poisson_from_the_laplacian(tmp_path):
     """From the Laplacian, same setting: SIREN fits the target better than every baseline and recovers the image well
     above what a blank image scores (docs/poisson.md: at 32² the Laplacian's image PSNR alone does not separate

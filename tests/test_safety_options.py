@@ -71,7 +71,10 @@ DEEP = 200_000
 CASES = [
     # ---- the probe's findings: ω0, encodings, seeds, weights (fit image)
     Case("hidden-omega-0-zero", "`--hidden-omega-0 0` (was a ZeroDivisionError)", fit("image", "--hidden-omega-0", "0"),
-         "--hidden-omega-0 must be in (0, 1000000], got 0"),
+         "--hidden-omega-0 must be in [1e-06, 1000000], got 0"),
+    Case("hidden-omega-0-tiny", "`--hidden-omega-0 7.8e-57` (was a RuntimeError: the init bound √(6/n)/ω0 overflowed; "
+         "found by the fuzz test)", fit("image", "--hidden-omega-0", "7.782446422040917e-57"),
+         "--hidden-omega-0 must be in [1e-06, 1000000], got 7.78245e-57"),
     Case("hidden-omega-0-nan", "`--hidden-omega-0 nan` (was a RuntimeError)", fit("image", "--hidden-omega-0", "nan"),
          "--hidden-omega-0 must be a finite number (got nan)"),
     Case("first-omega-0-nan", "`--first-omega-0 nan` (was a fake divergence after the folder was written)",

@@ -179,6 +179,7 @@ def test_bf16_backward_probe_knows_this_torch():
         pytest.skip(f"torch {torch.__version__}: between the versions measured")
 
 
+@pytest.mark.slow
 def test_sdf_fit_in_bf16_backward_matches_fp32(tmp_path):
     """A short sphere fit through the CLI: bf16 products in the backward pass (compiled, as `auto` runs them, in a
     process of its own: its own torch.compile state) land within 1.5× of the surface distance of the same fit in

@@ -153,6 +153,7 @@ def test_bad_settings_are_refused(options, message):
         WaveTask(WaveConfig(**options), CPU)
 
 
+@pytest.mark.slow
 @pytest.mark.figures
 def test_short_cpu_solve_approaches_the_reference(tmp_path):
     """A 3→64×3→1 SIREN, 400 steps on 1024 + 384 points: relative MSE ≤ 0.03 against the leapfrog (measured

@@ -67,6 +67,7 @@ FINER_FIRST_BIAS = 1.0  # measured on the cameraman, see docs/representations.md
 GAUSS_SCALE = 10.0  # measured on the cameraman, see docs/representations.md
 MAX_PE_FREQUENCIES = 32  # relu-pe: 2^31·π already exceeds what float32 coordinates resolve
 MAX_WIRE_EXPONENT = 20.0  # wire: the Gabor amplitude exp(ω0²/(4 s0²)) stays ≤ e^20 ≈ 5e8 (squares fit float32)
+MIN_HIDDEN_OMEGA = 1e-6  # the hidden layers' init bound √(6/n)/ω0 stays finite in float32 (≤ 2.5e6; 1e-57 overflowed)
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class ModelConfig:
             in_range("--hidden-features", self.hidden_features, high=MAX_WIDTH),
             in_range("--hidden-layers", self.hidden_layers, high=MAX_DEPTH),
             in_range("--first-omega-0", self.first_omega_0, 0, MAX_SCALE, above=True),
-            in_range("--hidden-omega-0", self.hidden_omega_0, 0, MAX_SCALE, above=True),
+            in_range("--hidden-omega-0", self.hidden_omega_0, MIN_HIDDEN_OMEGA, MAX_SCALE),
             in_range("--pe-frequencies", 1 if self.pe_frequencies is None else self.pe_frequencies, 1,
                      MAX_PE_FREQUENCIES, note=" (or auto; 2^L·π beyond that is float32 noise)"),
             in_range("--rbf-centers", self.rbf_centers, 1, MAX_WIDTH),
