@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from sirenkit.errors import UserError
 from sirenkit.models import ModelConfig, count_parameters
@@ -220,3 +221,28 @@ def test_the_docs_list_every_experiment_as_the_code_defines_it():
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "reproduction.md").read_text(encoding="utf-8")
     assert experiments_markdown(experiments()) in docs
+
+
+def test_fits_in_parallel_processes_equal_one_process(tmp_path):
+    """`--jobs 2` (`run_fits`): two fits at once, each in a spawned process of one thread, give the records of the
+    same fits run one after another in this process (metrics and curves), in the order asked."""
+    from sirenkit.reproduce.protocol import Context, run_fits, stderr_log
+
+    experiment = get_experiment("inpainting")
+    method = next(m for m in experiment.methods if m.name == "tv")
+    specs = [(method, experiment.evaluation[0], 1e-3, 0), (method, experiment.evaluation[1], 3e-4, 1)]
+    here = Context(experiment, "smoke", torch.device("cpu"), stderr_log(True))
+    apart = Context(experiment, "smoke", torch.device("cpu"), stderr_log(True), jobs=2, threads=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = run_fits(here, specs)
+    finally:
+        torch.set_num_threads(before)
+    two = run_fits(apart, specs)
+    assert apart.fits == 2 and [r["signal"] for r in two] == [s.name for _, s, _, _ in specs]
+    for a, b in zip(one, two, strict=True):
+        assert (a["lr"], a["seed"]) == (b["lr"], b["seed"]) and a["metrics"] == b["metrics"]
+        assert [r["metric"] for r in a["curve"]] == [r["metric"] for r in b["curve"]]
+    with pytest.raises(UserError, match="--jobs"):
+        reproduce("inpainting", "smoke", out=str(tmp_path / "bad"), jobs=0, quiet=True)

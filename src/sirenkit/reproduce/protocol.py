@@ -149,6 +149,11 @@ class Context:
     """The folder of the paper's data files (`--data`)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Options the caller adds to every fit (e.g. `--steps` for a shorter trial)."""
+    jobs: int = 1
+    """Fits run at once, each in a worker process of its own (`--jobs`); 1: one after another, here."""
+    threads: int | None = None
+    """torch threads of each worker process (`--threads`; with several jobs, None means 1)."""
+    quiet: bool = False
     fits: int = 0
     tasks: dict[tuple, Any] = field(default_factory=dict)
     """Tasks already built, by task name and settings: a signal is loaded once for all its fits (a task keeps no
@@ -294,22 +299,60 @@ def score(ctx: Context, records: Sequence[dict[str, Any]]) -> float:
     return mean if ctx.experiment.higher_is_better else -mean
 
 
+FitSpec = tuple[Method, Signal, float, int]
+"""One fit of the protocol: method, signal, learning rate, seed."""
+
+
+def run_fits(ctx: Context, specs: Sequence[FitSpec]) -> list[dict[str, Any]]:
+    """`fit_once` of every spec, records in the order of `specs`. With `ctx.jobs` > 1 the fits run at once in
+    worker processes (spawned: torch's threads do not survive a fork), each with `ctx.threads` threads; every fit
+    is seeded, so the records equal those of one process at the same thread count."""
+    if ctx.jobs <= 1 or len(specs) <= 1:
+        return [fit_once(ctx, *spec) for spec in specs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    setup = (ctx.experiment, ctx.scale_name, str(ctx.device), ctx.data, ctx.extra, ctx.threads or 1, ctx.quiet)
+    with ProcessPoolExecutor(min(ctx.jobs, len(specs)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=setup) as pool:
+        records = list(pool.map(_fit_in_worker, specs))
+    ctx.fits += len(records)
+    return records
+
+
+_WORKER: Context | None = None
+"""The Context of a `run_fits` worker process (its tasks are built once and kept for its later fits)."""
+
+
+def _start_worker(experiment: Experiment, scale_name: str, device: str, data: str | None, extra: dict[str, Any],
+                  threads: int, quiet: bool) -> None:
+    global _WORKER
+    torch.set_num_threads(threads)
+    _WORKER = Context(experiment, scale_name, torch.device(device), stderr_log(quiet), data=data, extra=extra)
+
+
+def _fit_in_worker(spec: FitSpec) -> dict[str, Any]:
+    assert _WORKER is not None, "run_fits starts every worker with _start_worker"
+    return fit_once(_WORKER, *spec)
+
+
 def tune(ctx: Context, methods: Sequence[Method]) -> dict[str, Any]:
     """Each method at every learning rate of the grid on every tuning signal; returns
     {"chosen": {method: lr}, "runs": [...], "grid": [...], "signals": [...]}."""
     scale = ctx.scale
-    runs: list[dict[str, Any]] = []
     chosen: dict[str, float] = {}
     scores: dict[str, dict[str, float | None]] = {}
     signals = tuning_signals(ctx)
+    specs: list[FitSpec] = []
     for method in methods:
         grid = method.lr_grid or scale.lr_grid
         ctx.log(f"tuning {method.name}: lr in {', '.join(f'{lr:g}' for lr in grid)}")
-        by_lr = {}
-        for lr in grid:
-            fits = [fit_once(ctx, method, signal, lr, seed) for signal in signals for seed in range(scale.tune_seeds)]
-            runs.extend(fits)
-            by_lr[lr] = score(ctx, fits)
+        specs += [(method, signal, lr, seed) for lr in grid for signal in signals for seed in range(scale.tune_seeds)]
+    runs = run_fits(ctx, specs)
+    for method in methods:
+        grid = method.lr_grid or scale.lr_grid
+        by_lr = {lr: score(ctx, [r for (m, _, rate, _), r in zip(specs, runs) if m is method and rate == lr])
+                 for lr in grid}
         best = max(grid, key=lambda lr: (by_lr[lr], -lr))  # ties: the smaller rate
         chosen[method.name] = best
         scores[method.name] = {f"{lr:g}": (s if math.isfinite(s) else None) for lr, s in by_lr.items()}
@@ -326,15 +369,17 @@ def evaluate(ctx: Context, methods: Sequence[Method], rates: dict[str, dict[str,
              seeds: int) -> list[dict[str, Any]]:
     """Every method, under each protocol in `rates` ({protocol: {method: lr}}), on every evaluation signal and
     seed; returns the records with their protocol."""
-    runs = []
+    protocols: list[str] = []
+    specs: list[FitSpec] = []
     for protocol, chosen in rates.items():
         for method in methods:
             lr = chosen[method.name]
             ctx.log(f"evaluating {method.name} ({protocol} protocol, lr {lr:g})")
             for signal in ctx.experiment.evaluation:
                 for seed in range(seeds):
-                    runs.append({"protocol": protocol, **fit_once(ctx, method, signal, lr, seed)})
-    return runs
+                    protocols.append(protocol)
+                    specs.append((method, signal, lr, seed))
+    return [{"protocol": protocol, **record} for protocol, record in zip(protocols, run_fits(ctx, specs))]
 
 
 def summarise(experiment: Experiment, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ SCALES = ("smoke", "cpu", "paper")
 RESULT_FILES = ("results.json", "results.md", "figure.png")
 TUNING_FILES = ("tuning.json", "tuning.md")
 MAX_SEEDS = 100
+MAX_JOBS = 256
 
 
 def committed_rates(name: str, scale: str) -> dict[str, Any] | None:
@@ -69,10 +70,12 @@ def reproduce(name: str, scale: str = "cpu", seeds: int | None = None, out: str 
               tune_only: bool = False, tuned: str | None = None, methods: str | None = None,
               data: str | None = None, device: str = "auto", threads: int | None = None, quiet: bool = False,
               overwrite: bool = False, command: str | None = None, signals: str | None = None,
-              protocols: str | None = None) -> dict[str, Any]:
+              protocols: str | None = None, jobs: int = 1) -> dict[str, Any]:
     """Run experiment `name` at `scale`; returns the result (or, with `tune_only`, the tuning) and writes its files
     into `out` (default runs/reproduce-NAME-SCALE-DATE-TIME). `methods`, `signals` and `protocols` (comma-separated
-    subsets) make a partial run, labelled so in its table: a GPU lease that fits only part of an experiment."""
+    subsets) make a partial run, labelled so in its table: a GPU lease that fits only part of an experiment.
+    `jobs` > 1 runs that many fits at once, each in a process of its own (`threads` torch threads each, default
+    1): the same records, in less wall time on a machine with the cores for it."""
     from ..bench.suite import check_threads
     from ..config import check_number
     from ..runs.folder import writing_outputs
@@ -93,6 +96,7 @@ def reproduce(name: str, scale: str = "cpu", seeds: int | None = None, out: str 
     if tune_only and tuned:
         raise UserError("--tune makes a tuning.json; --tuned reads one: give one of them")
     threads = check_threads(threads)
+    jobs = check_number("--jobs", jobs, int, 1, MAX_JOBS)
     dev = resolve_device(device)
     folder = Path(out) if out else Path("runs") / f"reproduce-{name}-{scale}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
     if folder.exists() and not folder.is_dir():
@@ -111,7 +115,7 @@ def reproduce(name: str, scale: str = "cpu", seeds: int | None = None, out: str 
     try:
         with writing_outputs([(folder / n, "--out") for n in names], "reproduce", overwrite=overwrite):
             return _run(experiment, scale, seeds, chosen, folder, tune_only, source, tuned, data, dev, threads,
-                        quiet, command, wanted, partial)
+                        quiet, command, wanted, partial, jobs)
     except BaseException:
         if made and not any(folder.iterdir()):
             folder.rmdir()  # a run that fails before writing leaves no empty folder behind
@@ -121,12 +125,12 @@ def reproduce(name: str, scale: str = "cpu", seeds: int | None = None, out: str 
 def _run(experiment: Experiment, scale: str, seeds: int, chosen: list[Method], folder: Path, tune_only: bool,
          source: dict[str, Any] | None, tuned: str | None, data: str | None, dev: torch.device,
          threads: int | None, quiet: bool, command: str | None, wanted: list[str],
-         partial: list[str]) -> dict[str, Any]:
+         partial: list[str], jobs: int = 1) -> dict[str, Any]:
     from ..bench.suite import machine_info
     from ..io.atomic import write_json, write_text
 
     name = experiment.name
-    ctx = Context(experiment, scale, dev, stderr_log(quiet), data=data)
+    ctx = Context(experiment, scale, dev, stderr_log(quiet), data=data, jobs=jobs, threads=threads, quiet=quiet)
     if threads:
         torch.set_num_threads(threads)
     settings = {
@@ -135,7 +139,7 @@ def _run(experiment: Experiment, scale: str, seeds: int, chosen: list[Method], f
         "tuning_signals": [s.name for s in tuning_signals(ctx)],
         "evaluation_signals": [{"name": s.name, "note": s.note} for s in experiment.evaluation],
         "command": command or f"sirenkit reproduce {name} --scale {scale}",
-        "protocols": wanted, "partial": partial,
+        "protocols": wanted, "partial": partial, "jobs": jobs,
     }
     machine = machine_info(dev)
     if tune_only:
