@@ -147,9 +147,10 @@ def unlabelled_maps(fig) -> list[str]:
 @pytest.fixture(autouse=True)
 def _compile_only_where_tested(request, monkeypatch):
     """`--compile auto` runs eagerly in a test unless it is marked `compiles` (an explicit `--compile on` still
-    compiles). On a CPU torch.compile costs 3–10 s of C++ compilation per new graph, most of the suite's wall
-    time on a fresh machine, and changes no number the other tests assert; the compiled paths are tested where
-    the test is about them (tests/train, tests/diff, tests/models, one compiled task smoke run)."""
+    compiles). On a CPU a process's first torch.compile costs 9–18 s and each new graph about 2 s more, most of
+    the suite's wall time on a fresh machine, and it changes no number the other tests assert; the compiled
+    paths are tested where the test is about them (tests/train, tests/diff, tests/models, the registry's
+    compiled smoke runs)."""
     if request.node.get_closest_marker("compiles") is None:
         from sirenkit.models import numerics
 

@@ -12,9 +12,9 @@ from sirenkit.train.checkpoint import load_checkpoint
 
 COMPILED_SMOKE = {"helmholtz", "poisson-gradient", "poisson-laplacian"}
 """The tasks whose smoke run is marked `compiles` (`--compile auto` compiles their closed-form loss on a CPU, as in
-a user's run); the others run eagerly here. Compiling costs 3–10 s a task; the SDF's compiled loss is trained in
-tests/models/test_backward_bf16.py (a process of its own), and compiling itself is tested in tests/diff,
-tests/train and tests/models."""
+a user's run); the others run eagerly here. A new graph costs about 2 s once a process has compiled one (9–18 s
+for its first); the SDF's compiled loss is trained in tests/models/test_backward_bf16.py (a process of its own),
+and compiling itself is tested in tests/diff, tests/train and tests/models."""
 
 
 @pytest.mark.figures  # every figure of every task is drawn, and each map checked for a labelled colour bar

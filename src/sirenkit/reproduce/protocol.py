@@ -343,16 +343,19 @@ def tune(ctx: Context, methods: Sequence[Method]) -> dict[str, Any]:
     chosen: dict[str, float] = {}
     scores: dict[str, dict[str, float | None]] = {}
     signals = tuning_signals(ctx)
+    grids = {method.name: method.lr_grid or scale.lr_grid for method in methods}
     specs: list[FitSpec] = []
     for method in methods:
-        grid = method.lr_grid or scale.lr_grid
-        ctx.log(f"tuning {method.name}: lr in {', '.join(f'{lr:g}' for lr in grid)}")
-        specs += [(method, signal, lr, seed) for lr in grid for signal in signals for seed in range(scale.tune_seeds)]
+        ctx.log(f"tuning {method.name}: lr in {', '.join(f'{lr:g}' for lr in grids[method.name])}")
+        specs += [(method, signal, lr, seed) for lr in grids[method.name] for signal in signals
+                  for seed in range(scale.tune_seeds)]
     runs = run_fits(ctx, specs)
+    fits: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for (method, _, lr, _), record in zip(specs, runs, strict=True):
+        fits.setdefault((method.name, lr), []).append(record)
     for method in methods:
-        grid = method.lr_grid or scale.lr_grid
-        by_lr = {lr: score(ctx, [r for (m, _, rate, _), r in zip(specs, runs) if m is method and rate == lr])
-                 for lr in grid}
+        grid = grids[method.name]
+        by_lr = {lr: score(ctx, fits[method.name, lr]) for lr in grid}
         best = max(grid, key=lambda lr: (by_lr[lr], -lr))  # ties: the smaller rate
         chosen[method.name] = best
         scores[method.name] = {f"{lr:g}": (s if math.isfinite(s) else None) for lr, s in by_lr.items()}
