@@ -27,7 +27,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,21 +34,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from common import machine_info, report_header, shared_data, write_json
 
 import sirenkit
-from sirenkit.io.audio import load_audio, save_audio
+from sirenkit.io.speech import make_speech_clip
 from sirenkit.tasks.audio import AudioTask
 from sirenkit.train.device import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 BACH = shared_data() / "bach.wav"
 PAPER_MSE = {"sine": "1.1e-5 (ω0 3000)", "relu": "2.5e-2"}  # paper, Bach, ~9k full-clip steps
-COUNTING = ("one, two, three, four, five, six, seven, eight, nine, ten. eleven, twelve, thirteen, fourteen, "
-            "fifteen, sixteen, seventeen, eighteen, nineteen, twenty.")
-
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -95,25 +90,6 @@ def part_bach(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- speech
-def make_speech_clip(path: Path, seconds: float = 12.0, rate: int = 44100) -> dict[str, Any] | None:
-    """≈12 s of counting speech at `rate`, or None without espeak-ng."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        return None
-    from scipy.signal import resample_poly
-
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run([espeak, "-s", "175", "-w", str(raw), COUNTING], check=True, capture_output=True, timeout=120)
-    clip = load_audio(raw)
-    x = resample_poly(clip.samples[:, 0].astype(np.float64), rate, clip.rate)
-    n = int(round(seconds * rate))
-    x = np.pad(x, (0, max(0, n - x.shape[0])))[:n]
-    save_audio(path, x, rate, subtype="PCM_16")
-    scaled = load_audio(path).samples[:, 0]
-    scaled = scaled / np.abs(scaled).max()
-    return {"seconds": n / rate, "rate": rate, "espeak_rate": clip.rate, "silence_mse": float(np.mean(scaled**2))}
-
-
 def part_speech(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sirenkit-speech-") as tmp:
         clip = Path(tmp) / "counting.wav"

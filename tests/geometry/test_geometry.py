@@ -112,3 +112,16 @@ def test_analytic_shapes_sample_their_surface_with_exact_normals(name):
     slope = (shape.sdf(points + eps * normals) - shape.sdf(points - eps * normals)) / (2 * eps)
     assert np.allclose(slope, 1.0, atol=1e-6)
     assert shape.mesh().is_watertight
+
+
+def test_rounded_box_samples_are_area_uniform_and_its_mesh_has_its_area():
+    """Faces, edges and corners get samples in proportion to their area (a wrong weight would put too many on
+    the rounded edges), and the marching-cubes mesh has the closed-form area."""
+    box = SHAPES["rounded-box"]
+    points, normals = box.sample(200_000, np.random.default_rng(1))
+    on_face = (np.abs(normals) > 1 - 1e-12).any(axis=1)
+    h, r = np.asarray(box.half), box.radius
+    faces = 8 * (h[0] * h[1] + h[1] * h[2] + h[0] * h[2])
+    total = faces + 2 * np.pi * r * h.sum() * 2 + 4 * np.pi * r * r
+    assert on_face.mean() == pytest.approx(faces / total, abs=0.005)
+    assert box.mesh().area == pytest.approx(total, rel=1e-3)

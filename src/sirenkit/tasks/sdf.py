@@ -70,7 +70,8 @@ class SdfConfig:
     path: str | None = option(None, "point cloud (.xyz 'x y z nx ny nz', .ply with normals) or mesh "
                               "(.ply/.obj/.off/.stl); default: an analytic shape (--shape)",
                               positional=True, metavar="SHAPE", path=True)
-    shape: Literal["torus", "sphere"] = option("torus", "analytic shape fitted when no SHAPE file is given")
+    shape: Literal["torus", "sphere", "rounded-box"] = option(
+        "torus", "analytic shape fitted when no SHAPE file is given (rounded-box: flat faces, sharp rounded edges)")
     reference: str | None = option(None, "ground-truth mesh for the final metrics when SHAPE is a point cloud",
                                    metavar="MESH", path=True)
     surface_samples: int = option(250_000, "points sampled on a mesh (or analytic shape) to train on")
