@@ -74,6 +74,7 @@ def test_search_takes_each_settings_best_and_carries_it_to_the_next():
     for stage in result["stages"]:
         best = max(range(len(stage["values"])), key=lambda i: stage["scores"][i])
         assert stage["chosen"] == stage["values"][best] == result["chosen"][stage["setting"]]
+    assert result["fits"] == 5  # ω0 30 at the chosen lr was fitted in the first stage: not again
     assert lr_stage["scores"][0] < lr_stage["scores"][2] - 10  # lr 1e-5 barely moves in 150 steps
     assert omega_stage["fixed"]["lr"] == result["chosen"]["lr"]
     assert all(r["lr"] == result["chosen"]["lr"] for r in omega_stage["records"])

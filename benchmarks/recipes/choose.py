@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="folder of the paper's data files (default: $SIRENKIT_DATA)")
     parser.add_argument("--out", default=str(HERE), help="where the logs go (default: this folder)")
     parser.add_argument("--smoke", action="store_true", help="the tasks' smoke sizes: seconds, not a choice")
+    parser.add_argument("--numerics", choices=("recipe", "fp32-eager"), default="recipe",
+                        help="recipe: compile and precision as the command runs them (default); fp32-eager: as the "
+                             "reproductions run")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     if args.docs:
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for choice in choices:
-        result = choose(choice, data=args.data, jobs=args.jobs, smoke=args.smoke, quiet=args.quiet)
+        result = choose(choice, data=args.data, jobs=args.jobs, smoke=args.smoke, quiet=args.quiet,
+                        numerics=args.numerics)
         (out / f"{choice.name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         (out / f"{choice.name}.md").write_text(log_markdown(result), encoding="utf-8")
         print(f"{choice.name}: chose {result['chosen']} (recipe: {result['recipe_values']}) in "

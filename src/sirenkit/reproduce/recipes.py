@@ -22,10 +22,18 @@ from typing import Any
 
 import torch
 
-from .protocol import Context, Experiment, Method, Scale, Signal, run_fits, score, signal_options, stderr_log
-
-MIN_LR_GRID = 4
-"""The learning rate is chosen from at least 4 values, as in the reproduction protocol."""
+from .protocol import (
+    MIN_GRID,
+    Context,
+    Experiment,
+    Method,
+    Scale,
+    Signal,
+    run_fits,
+    score,
+    signal_options,
+    stderr_log,
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class RecipeChoice:
     """The signals the grids are scored on (the score is the mean over them); their options must differ from
     the task's defaults."""
     grids: dict[str, tuple[Any, ...]]
-    """Setting → candidate values, searched in this order (`lr` first, with at least `MIN_LR_GRID` values)."""
+    """Setting → candidate values, searched in this order (`lr` first, with at least `MIN_GRID` values)."""
     recipe: str = "cpu"
     seeds: int = 1
     """Seeds per candidate; the score is their mean."""
@@ -90,8 +98,8 @@ def check_choice(choice: RecipeChoice) -> None:
             raise ValueError(f"{choice.name}: the tuning signal {signal.name!r} is the default signal")
     if not choice.grids:
         raise ValueError(f"{choice.name}: no setting to choose")
-    if "lr" in choice.grids and len(choice.grids["lr"]) < MIN_LR_GRID:
-        raise ValueError(f"{choice.name}: the learning-rate grid has fewer than {MIN_LR_GRID} values")
+    if "lr" in choice.grids and len(choice.grids["lr"]) < MIN_GRID:
+        raise ValueError(f"{choice.name}: the learning-rate grid has fewer than {MIN_GRID} values")
     recipe_values(choice)
 
 
@@ -117,32 +125,46 @@ def _label(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
 
 
+NUMERICS = {"recipe": {"compile": "auto", "precision": "auto"}, "fp32-eager": {}}
+"""How a search's fits compute: `recipe`, as the command runs the recipe (`--compile auto --precision auto`:
+compiled derivative losses, bf16 where the task allows it); `fp32-eager`, as the reproductions do."""
+
+
 def choose(choice: RecipeChoice, *, data: str | None = None, jobs: int = 1, smoke: bool = False,
-           quiet: bool = False, device: str = "cpu") -> dict[str, Any]:
+           quiet: bool = False, device: str = "cpu", numerics: str = "recipe") -> dict[str, Any]:
     """Search the choice's grids one setting at a time on its tuning signal; returns the log (every candidate's
-    score and records, the chosen values and the recipe's current ones)."""
+    score and records, the chosen values and the recipe's current ones). Smoke sizes always run fp32-eager."""
     check_choice(choice)
     # resolve the signals' files here, once, before any worker process reads them
     signals = tuple(Signal(s.name, signal_options(s, data), s.note) for s in choice.tuning)
     choice = dataclasses.replace(choice, tuning=signals)
     experiment = _experiment(choice)
     log = stderr_log(quiet)
+    numerics = "fp32-eager" if smoke else numerics
     ctx = Context(experiment, choice.recipe, torch.device(device), log, data=data,
-                  extra=smoke_options(choice) if smoke else {}, jobs=jobs, quiet=quiet)
+                  extra=smoke_options(choice) if smoke else dict(NUMERICS[numerics]), jobs=jobs, quiet=quiet)
     current = recipe_values(choice)
     chosen: dict[str, Any] = {}
     stages = []
     started = time.perf_counter()
+    done: dict[tuple, dict[str, Any]] = {}
     for knob, grid in choice.grids.items():
         fixed = {k: chosen.get(k, current[k]) for k in current if k != knob}
         log(f"{choice.name}: {knob} in {', '.join(map(str, grid))} ({_label(fixed)})")
-        specs = []
+        keys: list[tuple] = []
+        specs: list[tuple[tuple, Any]] = []
         for value in grid:
             setting = {**fixed, knob: value}
             lr = setting.pop("lr")
             method = Method(choice.task if knob == "lr" else _label({knob: value}), setting, match_parameters=False)
-            specs += [(method, signal, lr, seed) for signal in choice.tuning for seed in range(choice.seeds)]
-        records = run_fits(ctx, specs)
+            for signal in choice.tuning:
+                for seed in range(choice.seeds):
+                    key = (repr(sorted(setting.items())), lr, signal.name, seed)
+                    keys.append(key)
+                    if key not in done and key not in [k for k, _ in specs]:
+                        specs.append((key, (method, signal, lr, seed)))
+        done.update(zip([k for k, _ in specs], run_fits(ctx, [spec for _, spec in specs]), strict=True))
+        records = [done[key] for key in keys]  # a candidate an earlier stage ran is not fitted again
         per = len(choice.tuning) * choice.seeds
         oriented = [score(ctx, records[i * per:(i + 1) * per]) for i in range(len(grid))]  # larger is better
         if not any(math.isfinite(v) for v in oriented):
@@ -158,8 +180,8 @@ def choose(choice: RecipeChoice, *, data: str | None = None, jobs: int = 1, smok
         "choice": choice.name, "task": choice.task, "recipe": choice.recipe, "metric": experiment.headline,
         "higher_is_better": experiment.higher_is_better, "default_signal": choice.default_signal,
         "tuning_signal": tuning_names(choice), "tuning_options": [_plain(s.options) for s in choice.tuning],
-        "seeds": choice.seeds, "smoke": smoke, "chosen": chosen, "recipe_values": current,
-        "stages": stages, "seconds": round(time.perf_counter() - started, 1), "jobs": jobs,
+        "seeds": choice.seeds, "smoke": smoke, "numerics": numerics, "chosen": chosen, "recipe_values": current,
+        "stages": stages, "fits": len(done), "seconds": round(time.perf_counter() - started, 1), "jobs": jobs,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {1 if jobs > 1 else torch.get_num_threads()} thread(s) a fit, "
                    f"torch {torch.__version__}",
@@ -179,13 +201,15 @@ def log_markdown(result: dict[str, Any]) -> str:
     lines = [f"# {result['task']} `--recipe {result['recipe']}`: defaults chosen on {result['tuning_signal']}",
              "", f"Default signal (not used here): {result['default_signal']}. Metric: {result['metric']} "
              f"({'higher' if result['higher_is_better'] else 'lower'} is better), mean of {result['seeds']} "
-             f"seed(s). {result['date']}, {result['machine']}, {result['jobs']} job(s), {result['seconds']:.0f} s"
+             f"seed(s), {result.get('numerics', 'fp32-eager')} numerics. {result['date']}, {result['machine']}, "
+             f"{result['jobs']} job(s), {result['seconds']:.0f} s"
              f"{' (smoke sizes)' if result['smoke'] else ''}.", ""]
     for stage in result["stages"]:
         lines += [f"## {stage['setting']} (the others: {_label(stage['fixed']) or 'none'})", "",
                   f"| {stage['setting']} | {result['metric']} |", "|---|---|"]
+        edge = " (at the grid's edge)" if stage["chosen"] in (stage["values"][0], stage["values"][-1]) else ""
         for value, mean in zip(stage["values"], stage["scores"], strict=True):
-            mark = " **chosen**" if value == stage["chosen"] else ""
+            mark = f" **chosen**{edge}" if value == stage["chosen"] else ""
             lines.append(f"| {value} | {'diverged' if mean is None else f'{mean:.4g}'}{mark} |")
         lines.append("")
     changed = {k: (result["recipe_values"][k], v) for k, v in result["chosen"].items()
@@ -204,8 +228,10 @@ def choices_markdown(choices: Sequence[RecipeChoice], logs: dict[str, dict[str, 
             "(search log) | not searched |", "|---|---|---|---|---|"]
     for choice in choices:
         result = logs.get(choice.name)
-        chosen = (f"{_label(result['chosen'])} ([log](../benchmarks/recipes/{choice.name}.md), "
-                  f"{result['date'][:10]})" if result else "not run")
+        edges = [stage["setting"] for stage in result["stages"]
+                 if stage["chosen"] in (stage["values"][0], stage["values"][-1])] if result else []
+        chosen = (f"{_label(result['chosen'])}{'; at the grid edge: ' + ', '.join(edges) if edges else ''} "
+                  f"([log](../benchmarks/recipes/{choice.name}.md), {result['date'][:10]})" if result else "not run")
         command = " ".join(get_task(choice.task).command)
         rows.append(f"| `{command} --recipe {choice.recipe}` | {choice.default_signal} | {tuning_names(choice)} "
                     f"| {chosen} | {choice.note} |")

@@ -154,7 +154,7 @@ class FwiTask(Task):
         "gpu": {"task": {"batch_points": 16_384, "pretrain_steps": 2000},
                 "train": {"steps": 20_000, "lr": 1e-4, "schedule": "cosine", "eval_every": 1000}},
         "cpu": {"task": {"batch_points": 2048, "source_sigma": 0.03, "source_points": 200, "source_radius": 8.0,
-                         "slowness_scale": 0.3, "slowness_box": 0.0, "source_mute": 0.1, "pretrain_steps": 1000},
+                         "slowness_scale": 0.1, "slowness_box": 0.0, "source_mute": 0.1, "pretrain_steps": 1000},
                 "model": {"hidden_features": 128, "first_omega_0": 20.0},
                 "train": {"steps": 6000, "lr": 2e-4, "schedule": "cosine", "eval_every": 500}},
     }
@@ -162,9 +162,9 @@ class FwiTask(Task):
         "paper": "53k points + 100 per source each step, lr 2e-5 constant, 80k steps",
         "gpu": "16k points + 100 per source, 2k pretraining steps, lr 1e-4 cosine, 20k steps",
         "cpu": "2048 points + 200 within 8σ of each source, training sources σ 0.03 (compensated), slowness "
-               "scale 0.3, learned in the square around the sources and receivers (--slowness-box 0) and beyond "
+               "scale 0.1, learned in the square around the sources and receivers (--slowness-box 0) and beyond "
                "0.1 of each source (--source-mute 0.1), 2→128×3→11 with first-layer ω0 20, 1k pretraining steps, "
-               "lr 2e-4 cosine, 6k steps",
+               "lr 2e-4 cosine, 6k steps (lr and slowness scale chosen on a simulated cylinder: docs/recipes.md)",
     }
     smoke = ({"batch_points": 256, "source_points": 16, "steps": 30, "pretrain_steps": 10, "hidden_features": 32,
               "reference_nodes": 101, "eval_nodes": 21}, 1.5)
