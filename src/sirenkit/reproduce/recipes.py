@@ -59,38 +59,35 @@ class RecipeChoice:
         return f"{self.task}-{self.recipe}"
 
 
-def recipe_values(choice: RecipeChoice) -> dict[str, Any]:
-    """The recipe's current value of every searched setting and the learning rate (the recipe's own, else the
-    config default)."""
-    from ..runner import section_classes
-    from ..tasks import get_task
-
-    task_cls = get_task(choice.task)
-    recipe = task_cls.recipes[choice.recipe]
-    values: dict[str, Any] = {}
-    for section, cls in section_classes(task_cls).items():
-        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-        for key in [*choice.grids, "lr"]:
-            if key in defaults and key not in values:
-                values[key] = recipe.get(section, {}).get(key, defaults[key])
-    missing = set(choice.grids) - set(values)
-    if missing:
-        raise ValueError(f"{choice.name}: {sorted(missing)} are not settings of {choice.task}")
-    return values
-
-
-def check_choice(choice: RecipeChoice) -> None:
-    """Refuse a choice that tunes on the default signal, searches nothing, or has too small an lr grid."""
+def _recipe_settings(choice: RecipeChoice) -> dict[str, Any]:
+    """Every setting of the task as its recipe runs it, by flat option name: the recipe's value, else the default."""
     from ..runner import section_classes
     from ..tasks import get_task
 
     task_cls = get_task(choice.task)
     if choice.recipe not in task_cls.recipes:
         raise ValueError(f"{choice.name}: {choice.task} has no recipe {choice.recipe!r}")
-    defaults: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     for section, cls in section_classes(task_cls).items():
         recipe = task_cls.recipes[choice.recipe].get(section, {})
-        defaults.update({f.name: recipe.get(f.name, f.default) for f in dataclasses.fields(cls)})
+        for f in dataclasses.fields(cls):
+            settings.setdefault(f.name, recipe.get(f.name, f.default))
+    return settings
+
+
+def recipe_values(choice: RecipeChoice) -> dict[str, Any]:
+    """The recipe's current value of every searched setting and the learning rate (the recipe's own, else the
+    config default)."""
+    settings = _recipe_settings(choice)
+    missing = set(choice.grids) - set(settings)
+    if missing:
+        raise ValueError(f"{choice.name}: {sorted(missing)} are not settings of {choice.task}")
+    return {key: settings[key] for key in dict.fromkeys([*choice.grids, "lr"])}
+
+
+def check_choice(choice: RecipeChoice) -> None:
+    """Refuse a choice that tunes on the default signal, searches nothing, or has too small an lr grid."""
+    defaults = _recipe_settings(choice)
     if not choice.tuning:
         raise ValueError(f"{choice.name}: no tuning signal")
     for signal in choice.tuning:
@@ -152,7 +149,7 @@ def choose(choice: RecipeChoice, *, data: str | None = None, jobs: int = 1, smok
         fixed = {k: chosen.get(k, current[k]) for k in current if k != knob}
         log(f"{choice.name}: {knob} in {', '.join(map(str, grid))} ({_label(fixed)})")
         keys: list[tuple] = []
-        specs: list[tuple[tuple, Any]] = []
+        pending: dict[tuple, Any] = {}  # fits no stage has run yet, by key
         for value in grid:
             setting = {**fixed, knob: value}
             lr = setting.pop("lr")
@@ -161,9 +158,9 @@ def choose(choice: RecipeChoice, *, data: str | None = None, jobs: int = 1, smok
                 for seed in range(choice.seeds):
                     key = (repr(sorted(setting.items())), lr, signal.name, seed)
                     keys.append(key)
-                    if key not in done and key not in [k for k, _ in specs]:
-                        specs.append((key, (method, signal, lr, seed)))
-        done.update(zip([k for k, _ in specs], run_fits(ctx, [spec for _, spec in specs]), strict=True))
+                    if key not in done:
+                        pending.setdefault(key, (method, signal, lr, seed))
+        done.update(zip(pending, run_fits(ctx, list(pending.values())), strict=True))
         records = [done[key] for key in keys]  # a candidate an earlier stage ran is not fitted again
         per = len(choice.tuning) * choice.seeds
         oriented = [score(ctx, records[i * per:(i + 1) * per]) for i in range(len(grid))]  # larger is better
@@ -196,6 +193,11 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in options.items()}
 
 
+def _at_edge(stage: dict[str, Any]) -> bool:
+    """Whether a search stage chose the first or last value of its grid (a value beyond might score better)."""
+    return stage["chosen"] in (stage["values"][0], stage["values"][-1])
+
+
 def log_markdown(result: dict[str, Any]) -> str:
     """A search log as markdown: one table per searched setting."""
     lines = [f"# {result['task']} `--recipe {result['recipe']}`: defaults chosen on {result['tuning_signal']}",
@@ -207,7 +209,7 @@ def log_markdown(result: dict[str, Any]) -> str:
     for stage in result["stages"]:
         lines += [f"## {stage['setting']} (the others: {_label(stage['fixed']) or 'none'})", "",
                   f"| {stage['setting']} | {result['metric']} |", "|---|---|"]
-        edge = " (at the grid's edge)" if stage["chosen"] in (stage["values"][0], stage["values"][-1]) else ""
+        edge = " (at the grid's edge)" if _at_edge(stage) else ""
         for value, mean in zip(stage["values"], stage["scores"], strict=True):
             mark = f" **chosen**{edge}" if value == stage["chosen"] else ""
             lines.append(f"| {value} | {'diverged' if mean is None else f'{mean:.4g}'}{mark} |")
@@ -228,8 +230,7 @@ def choices_markdown(choices: Sequence[RecipeChoice], logs: dict[str, dict[str, 
             "(search log) | not searched |", "|---|---|---|---|---|"]
     for choice in choices:
         result = logs.get(choice.name)
-        edges = [stage["setting"] for stage in result["stages"]
-                 if stage["chosen"] in (stage["values"][0], stage["values"][-1])] if result else []
+        edges = [stage["setting"] for stage in result["stages"] if _at_edge(stage)] if result else []
         chosen = (f"{_label(result['chosen'])}{'; at the grid edge: ' + ', '.join(edges) if edges else ''} "
                   f"([log](../benchmarks/recipes/{choice.name}.md), {result['date'][:10]})" if result else "not run")
         command = " ".join(get_task(choice.task).command)
